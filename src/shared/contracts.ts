@@ -1,0 +1,120 @@
+import { z } from 'zod';
+
+/**
+ * The job contract other backends depend on (shared/DESIGN.md). Keep it stable:
+ * `schemas/answer-job.schema.json` is generated from these schemas (`npm run schema`).
+ */
+
+/** Queue of questions; job name {@link ANSWER_JOB}. */
+export const QUESTIONS_QUEUE = 'questions';
+/** Job name of a question in {@link QUESTIONS_QUEUE}. */
+export const ANSWER_JOB = 'answer';
+/** Queue of ingestion batches; job name {@link INGEST_JOB}. */
+export const INGEST_QUEUE = 'ingest';
+/** Job name of one ingestion batch in {@link INGEST_QUEUE}. */
+export const INGEST_JOB = 'ingest';
+
+export const MAX_QUESTION_CHARS = 8000;
+
+const question = z
+  .string({
+    error: (i) => (i.input === undefined ? 'question is required' : 'question must be a string'),
+  })
+  // Checks rather than refinements, so the exported JSON Schema carries them too.
+  .regex(/\S/, 'question must not be empty')
+  .max(MAX_QUESTION_CHARS, `question must be at most ${MAX_QUESTION_CHARS} characters`);
+
+const answerJobFields = {
+  question,
+  namespace: z.string().min(1).max(128).optional(),
+  topK: z.number().int().min(1).max(50).optional(),
+  metadata: z.record(z.string(), z.string()).optional(),
+  expected: z.union([z.string(), z.array(z.string())]).optional(),
+  expectedSources: z.array(z.string()).optional(),
+};
+
+/** Job data as producers (the API, the client) must send it: unknown fields are rejected. */
+export const answerJobDataSchema = z.strictObject(answerJobFields);
+
+/**
+ * Job data as the worker reads it: unknown fields (trace context, a foreign producer's extras,
+ * the worker's own resume state) are ignored.
+ */
+export const answerJobDataLenientSchema = z.object(answerJobFields);
+
+export type AnswerJobData = z.infer<typeof answerJobDataSchema>;
+
+export const sourceSchema = z.object({
+  /** The document's id as ingested: a JSONL line's `id`, else the path relative to the ingested folder. */
+  id: z.string(),
+  /** The chunk's index within the document. */
+  chunk: z.number().int().min(0),
+  /** Similarity, higher is better. */
+  score: z.number(),
+  text: z.string(),
+});
+export type Source = z.infer<typeof sourceSchema>;
+
+export const usageSchema = z.object({
+  inputTokens: z.number().int().min(0),
+  outputTokens: z.number().int().min(0),
+});
+export type Usage = z.infer<typeof usageSchema>;
+
+export const timingsSchema = z.object({
+  queueMs: z.number().min(0),
+  retrieveMs: z.number().min(0),
+  generateMs: z.number().min(0),
+  totalMs: z.number().min(0),
+});
+export type Timings = z.infer<typeof timingsSchema>;
+
+/** `job.returnvalue` of an answer job. */
+export const answerResultSchema = z.object({
+  answer: z.string(),
+  /** Best source first. */
+  sources: z.array(sourceSchema),
+  /** True when the answer was generated without retrieved context. */
+  degraded: z.boolean(),
+  model: z.string(),
+  usage: usageSchema,
+  timings: timingsSchema,
+  /** Attempts this job took, counted by the worker (1 when the first one succeeded). */
+  attempts: z.number().int().min(1),
+  /** W3C trace id of the job's trace; empty when tracing is off. */
+  traceId: z.string(),
+  scores: z.record(z.string(), z.number()).optional(),
+});
+export type AnswerResult = z.infer<typeof answerResultSchema>;
+
+/** One document chunk inside an ingest job. */
+export const ingestChunkSchema = z.object({
+  docId: z.string().min(1).max(512),
+  chunk: z.number().int().min(0),
+  text: z.string().min(1),
+  metadata: z.record(z.string(), z.string()).optional(),
+});
+export type IngestChunk = z.infer<typeof ingestChunkSchema>;
+
+/** Data of an ingest job: a batch of chunks of whole documents. */
+export const ingestJobDataSchema = z.object({
+  namespace: z.string().min(1).max(128).optional(),
+  chunks: z.array(ingestChunkSchema).min(1).max(1000),
+  /** Per document, how many chunks it has now, so chunks beyond that (from an older version) are deleted. */
+  documents: z.record(z.string(), z.number().int().min(1)),
+});
+export type IngestJobData = z.infer<typeof ingestJobDataSchema>;
+
+export const ingestResultSchema = z.object({
+  upserted: z.number().int().min(0),
+  deleted: z.number().int().min(0),
+  namespace: z.string(),
+});
+export type IngestResult = z.infer<typeof ingestResultSchema>;
+
+/** Formats zod issues as one line each: `topK: must be at most 50`. */
+export function formatIssues(error: z.ZodError): string {
+  return error.issues
+    .map((i) => (i.path.length > 0 ? `${i.path.join('.')}: ${i.message}` : i.message))
+    .join('; ');
+}

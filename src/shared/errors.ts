@@ -1,0 +1,74 @@
+/**
+ * The error taxonomy: every failure is permanent, transient, rate limited or breaker open.
+ * Provider-specific errors are classified into these by the worker's classifier; the mapping
+ * to BullMQ lives in one place in the worker.
+ */
+
+export type FailureClass = 'permanent' | 'transient' | 'rate_limited' | 'breaker_open';
+
+/** Base of askq's own errors; keeps `cause`. */
+export class AskqError extends Error {
+  override name = 'AskqError';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}
+
+/** Retrying cannot help: invalid input, a 4xx from a provider, `insufficient_quota`. */
+export class PermanentError extends AskqError {
+  override name = 'PermanentError';
+}
+
+/** May succeed if tried again later: 5xx, network errors, per-call timeouts. */
+export class TransientError extends AskqError {
+  override name = 'TransientError';
+}
+
+/** The provider asked us to slow down; `retryAfterMs` is how long, when it said. */
+export class RateLimitedError extends AskqError {
+  override name = 'RateLimitedError';
+  readonly retryAfterMs: number | undefined;
+  constructor(message: string, options: { cause?: unknown; retryAfterMs?: number } = {}) {
+    super(message, options);
+    this.retryAfterMs = options.retryAfterMs;
+  }
+}
+
+/** A dependency's breaker is open; no call was made. `retryAfterMs` is its remaining reset time. */
+export class BreakerOpenError extends AskqError {
+  override name = 'BreakerOpenError';
+  readonly dependency: string;
+  readonly retryAfterMs: number;
+  constructor(dependency: string, retryAfterMs: number) {
+    super(`${dependency} breaker is open; retry in ${retryAfterMs} ms`);
+    this.dependency = dependency;
+    this.retryAfterMs = retryAfterMs;
+  }
+}
+
+/** Invalid job data or input: a permanent error with the reason. */
+export class ValidationError extends PermanentError {
+  override name = 'ValidationError';
+}
+
+/** The class of an askq error, or undefined for an unclassified one. */
+export function failureClassOf(err: unknown): FailureClass | undefined {
+  if (err instanceof BreakerOpenError) return 'breaker_open';
+  if (err instanceof RateLimitedError) return 'rate_limited';
+  if (err instanceof PermanentError) return 'permanent';
+  if (err instanceof TransientError) return 'transient';
+  return undefined;
+}
+
+/** Turns anything thrown into an Error, keeping the original as `cause`. */
+export function coerceError(thrown: unknown): Error {
+  if (thrown instanceof Error) return thrown;
+  if (typeof thrown === 'string') return new AskqError(thrown);
+  let text: string;
+  try {
+    text = JSON.stringify(thrown);
+  } catch {
+    text = String(thrown);
+  }
+  return new AskqError(`non-error thrown: ${text}`, { cause: thrown });
+}

@@ -1,0 +1,113 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import { AskqError } from './errors.ts';
+
+/** A private redis-server started from PATH. */
+export interface LocalRedis {
+  url: string;
+  port: number;
+  dir: string;
+  process: ChildProcess;
+  /** Stops the server (SIGTERM, then SIGKILL) and removes its folder. */
+  stop(): Promise<void>;
+}
+
+export interface StartLocalRedisOptions {
+  /** Port to listen on. @defaultValue a free port */
+  port?: number;
+  /** AOF persistence (fault tests restart the server and expect their jobs back). @defaultValue false */
+  appendonly?: boolean;
+  /** Folder for data; reused across restarts when given. @defaultValue a new temp folder */
+  dir?: string;
+  /** @defaultValue redis-server */
+  binary?: string;
+}
+
+/** Finds a free TCP port on 127.0.0.1. */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() =>
+        typeof address === 'object' && address
+          ? resolve(address.port)
+          : reject(new Error('no port')),
+      );
+    });
+  });
+}
+
+/** Starts `redis-server` on 127.0.0.1 with `noeviction`, resolving once it accepts connections. */
+export async function startLocalRedis(options: StartLocalRedisOptions = {}): Promise<LocalRedis> {
+  const port = options.port ?? (await freePort());
+  const ownDir = options.dir === undefined;
+  const dir = options.dir ?? (await mkdtemp(join(tmpdir(), 'askq-redis-')));
+  const args = [
+    '--port',
+    String(port),
+    '--bind',
+    '127.0.0.1',
+    '--dir',
+    dir,
+    '--save',
+    '',
+    '--appendonly',
+    options.appendonly ? 'yes' : 'no',
+    '--appendfsync',
+    'everysec',
+    '--maxmemory-policy',
+    'noeviction',
+  ];
+  const child = spawn(options.binary ?? 'redis-server', args, {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new AskqError(`redis-server did not start:\n${output}`)),
+      10_000,
+    );
+    child.once('error', (err) => {
+      clearTimeout(timer);
+      reject(new AskqError(`cannot run redis-server: ${err.message}`, { cause: err }));
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new AskqError(`redis-server exited with ${code}:\n${output}`));
+    });
+    const onData = () => {
+      if (/Ready to accept connections/i.test(output)) {
+        clearTimeout(timer);
+        child.stdout?.off('data', onData);
+        resolve();
+      }
+    };
+    child.stdout?.on('data', onData);
+  });
+  child.removeAllListeners('exit');
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    port,
+    dir,
+    process: child,
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) {
+        const exited = new Promise((r) => child.once('exit', r));
+        child.kill('SIGTERM');
+        const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+        await exited;
+        clearTimeout(timer);
+      }
+      if (ownDir) await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
