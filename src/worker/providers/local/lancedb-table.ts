@@ -1,0 +1,116 @@
+import { createHash } from 'node:crypto';
+import { setTimeout as delay } from 'node:timers/promises';
+
+import { Field, FixedSizeList, Float32, Int32, Schema, Utf8 } from 'apache-arrow';
+
+import { TransientError } from '../../../shared/errors.ts';
+
+/**
+ * How askq lays chunks out in LanceDB: one table per embedding space, its schema, the SQL
+ * literals its filters use, and how to recognise the LanceDB errors the store handles.
+ */
+
+/** One row of the table. `key` joins namespace and id, the unit `upsert` replaces. */
+export type ChunkRow = {
+  key: string;
+  id: string;
+  namespace: string;
+  docId: string;
+  chunk: number;
+  text: string;
+  /** JSON of the record's metadata: LanceDB columns need one fixed type. */
+  metadata: string;
+  vector: number[];
+};
+
+/** A SQL string literal for a LanceDB filter: single quotes doubled, everything else verbatim. */
+export function sqlString(value: string): string {
+  return `'${value.replaceAll("'", "''")}'`;
+}
+
+/**
+ * The table of an embedding id: `chunks_` plus the id, with anything but letters, digits, `_`
+ * and `-` replaced. When something was replaced a short hash of the original is appended, so
+ * two ids that differ only in those characters still get different tables.
+ */
+export function tableNameFor(embeddingId: string): string {
+  const safe = embeddingId.replace(/[^A-Za-z0-9_-]/g, '_');
+  if (safe === embeddingId && safe.length > 0) return `chunks_${safe}`;
+  const digest = createHash('sha256').update(embeddingId).digest('hex').slice(0, 8);
+  return `chunks_${safe}_${digest}`;
+}
+
+const PRIMARY_KEY_METADATA = 'lance-schema:unenforced-primary-key';
+
+/** The Arrow schema of a chunk table whose vectors have `dimensions` float32 components. */
+export function chunkSchema(dimensions: number): Schema {
+  const utf8 = (name: string) => new Field(name, new Utf8(), false);
+  return new Schema([
+    // Marking the merge key as the primary key makes Lance detect two processes inserting the
+    // same new key at once as a commit conflict (retried) instead of committing both rows.
+    new Field('key', new Utf8(), false, new Map([[PRIMARY_KEY_METADATA, 'true']])),
+    utf8('id'),
+    utf8('namespace'),
+    utf8('docId'),
+    new Field('chunk', new Int32(), false),
+    utf8('text'),
+    utf8('metadata'),
+    new Field(
+      'vector',
+      new FixedSizeList(dimensions, new Field('item', new Float32(), true)),
+      false,
+    ),
+  ]);
+}
+
+/** A write lost an optimistic-commit race to another writer; retrying it is safe. */
+export function isCommitConflict(err: unknown): boolean {
+  return err instanceof Error && /commit conflict|too many concurrent writ/i.test(err.message);
+}
+
+/** Opening failed because no process has created the table yet. */
+export function isTableMissing(err: unknown): boolean {
+  return err instanceof Error && /was not found|does not exist/i.test(err.message);
+}
+
+/** Creating failed because another process created the table first. */
+export function isTableExisting(err: unknown): boolean {
+  return err instanceof Error && /already exists/i.test(err.message);
+}
+
+/** How {@link retryCommitConflicts} retries. */
+export interface RetryCommitOptions {
+  /** Attempts in all, the first included. */
+  attempts: number;
+  /** Delay before the second attempt; it doubles each time, with jitter. */
+  delayMs: number;
+  signal?: AbortSignal | undefined;
+  /** The table written, for the error message. */
+  what: string;
+}
+
+/**
+ * Runs a write, retrying it when it loses a commit race to another process (LanceDB's own
+ * retries gave up). Any other error is thrown at once; a write that keeps losing becomes a
+ * {@link TransientError}, so the queue retries the job later.
+ */
+export async function retryCommitConflicts<T>(
+  options: RetryCommitOptions,
+  write: () => Promise<T>,
+): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await write();
+    } catch (err) {
+      if (!isCommitConflict(err)) throw err;
+      if (attempt >= options.attempts) {
+        throw new TransientError(
+          `LanceDB write to ${options.what} lost ${attempt} commit races; try again later`,
+          { cause: err },
+        );
+      }
+      const backoff = options.delayMs * 2 ** (attempt - 1);
+      await delay(backoff / 2 + Math.random() * backoff, undefined, { signal: options.signal });
+    }
+  }
+}
