@@ -1,0 +1,94 @@
+import type { AIMessage } from '@langchain/core/messages';
+import { ChatPromptTemplate } from '@langchain/core/prompts';
+import type { Runnable } from '@langchain/core/runnables';
+import { ChatOpenAI } from '@langchain/openai';
+
+import type { ChatInput, ChatOutput, ChatPort, ContextChunk } from '../../../shared/ports.ts';
+
+/** Options of {@link OpenAIChat}. */
+export interface OpenAIChatOptions {
+  /** API key; sent as a bearer token, never logged. */
+  apiKey: string;
+  /** Base URL of an OpenAI-compatible server (Ollama, vLLM, LM Studio). @defaultValue the OpenAI API */
+  baseURL?: string;
+  /** Chat model, e.g. `gpt-4o-mini`. */
+  model: string;
+  /** Sampling temperature. @defaultValue 0 */
+  temperature?: number;
+  /** Max output tokens of one answer. @defaultValue 512 */
+  maxTokens?: number;
+}
+
+const DEFAULTS = { temperature: 0, maxTokens: 512 } satisfies Partial<OpenAIChatOptions>;
+
+const SYSTEM_PROMPT = [
+  'You answer questions using only the numbered context passages the user gives you.',
+  'Cite the passages you use by their number in square brackets, like [1] or [2][3].',
+  'If the context does not contain the answer, say that the provided context does not answer',
+  'the question instead of guessing. Answer in the language of the question.',
+].join(' ');
+
+const HUMAN_PROMPT = 'Context:\n{context}\n\nQuestion: {question}';
+
+/** What the prompt says when retrieval found nothing (or was skipped because it was down). */
+export const NO_CONTEXT = '(no context was found for this question)';
+
+/**
+ * The chat port on LangChain's ChatOpenAI (chat completions API), so any OpenAI-compatible
+ * server works. `maxRetries: 0`: the queue owns retries, so there is exactly one retry layer.
+ * Errors are left as the SDK threw them; the worker classifies them.
+ */
+export class OpenAIChat implements ChatPort {
+  readonly provider = 'openai';
+  readonly model: string;
+  readonly #chain: Runnable<{ context: string; question: string }, AIMessage>;
+
+  constructor(options: OpenAIChatOptions) {
+    if (!options.apiKey) throw new TypeError('OpenAIChat needs an apiKey (OPENAI_API_KEY)');
+    if (!options.model) throw new TypeError('OpenAIChat needs a model (ASKQ_CHAT_MODEL)');
+    this.model = options.model;
+    const llm = new ChatOpenAI({
+      apiKey: options.apiKey,
+      model: options.model,
+      temperature: options.temperature ?? DEFAULTS.temperature,
+      maxTokens: options.maxTokens ?? DEFAULTS.maxTokens,
+      maxRetries: 0,
+      // Chat completions, not the Responses API: it is what compatible servers implement.
+      useResponsesApi: false,
+      configuration: options.baseURL ? { baseURL: options.baseURL } : {},
+    });
+    const prompt = ChatPromptTemplate.fromMessages([
+      ['system', SYSTEM_PROMPT],
+      ['human', HUMAN_PROMPT],
+    ]);
+    this.#chain = prompt.pipe(llm) as Runnable<{ context: string; question: string }, AIMessage>;
+  }
+
+  /** Answers from the context; `signal` aborts the HTTP request, response body included. */
+  async answer(input: ChatInput, signal?: AbortSignal): Promise<ChatOutput> {
+    const message = await this.#chain.invoke(
+      { context: formatContext(input.context), question: input.question },
+      { signal },
+    );
+    const metadata = message.response_metadata as { model_name?: unknown; finish_reason?: unknown };
+    const finishReason =
+      typeof metadata.finish_reason === 'string' ? metadata.finish_reason : undefined;
+    return {
+      text: message.text,
+      model: typeof metadata.model_name === 'string' ? metadata.model_name : this.model,
+      usage: {
+        inputTokens: message.usage_metadata?.input_tokens ?? 0,
+        outputTokens: message.usage_metadata?.output_tokens ?? 0,
+      },
+      ...(finishReason ? { finishReason } : {}),
+    };
+  }
+}
+
+/** Numbered passages, best first, each headed by its source so the model can cite it. */
+export function formatContext(context: ContextChunk[]): string {
+  if (context.length === 0) return NO_CONTEXT;
+  return context
+    .map((c, i) => `[${i + 1}] (source: ${c.docId}#${c.chunk})\n${c.text.trim()}`)
+    .join('\n\n');
+}
