@@ -1,0 +1,28 @@
+import type { Source } from '../../shared/contracts.ts';
+import type { EmbeddingsPort, VectorStorePort } from '../../shared/ports.ts';
+
+export interface RetrieveInput {
+  question: string;
+  namespace: string;
+  topK: number;
+}
+
+/** What retrieval hands to generation; kept with the job so a retry does not repeat it. */
+export interface Retrieval {
+  sources: Source[];
+  retrieveMs: number;
+}
+
+/** Embeds the question and searches the vector store: the `retrieve` stage. */
+export async function retrieve(
+  input: RetrieveInput,
+  ports: { embeddings: EmbeddingsPort; store: VectorStorePort },
+): Promise<Retrieval> {
+  const started = performance.now();
+  const vector = await ports.embeddings.embedQuery(input.question);
+  const matches = await ports.store.query(input.namespace, vector, input.topK);
+  const sources = matches
+    .map((m) => ({ id: m.docId, chunk: m.chunk, score: m.score, text: m.text }))
+    .sort((a, b) => b.score - a.score);
+  return { sources, retrieveMs: performance.now() - started };
+}

@@ -1,0 +1,55 @@
+import { type Job, UnrecoverableError } from 'bullmq';
+
+import { formatIssues, ingestJobDataSchema, type IngestResult } from '../../shared/contracts.ts';
+import type { Logger } from '../../shared/logger.ts';
+import { chunkId, type VectorRecord } from '../../shared/ports.ts';
+import { readJobState } from '../job-state.ts';
+import { guardPorts, type Guards, type Ports } from '../resilience/guarded-ports.ts';
+import { type RetryPolicy, settleFailure } from '../resilience/settle-failure.ts';
+
+export interface IngestProcessorDeps {
+  ports: Ports;
+  guards: Guards;
+  policy: RetryPolicy;
+  logger: Logger;
+  defaultNamespace: string;
+}
+
+/**
+ * The `ingest` job: embed a batch of chunks, upsert them by deterministic id (ingesting twice
+ * changes nothing), then delete chunks a document no longer has.
+ */
+export function createIngestProcessor(deps: IngestProcessorDeps) {
+  return async (job: Job, token?: string, signal?: AbortSignal): Promise<IngestResult> => {
+    const state = readJobState(job.data);
+    state.attempt += 1;
+    const logger = deps.logger.child({ job_id: job.id, attempt: state.attempt });
+    const parsed = ingestJobDataSchema.safeParse(job.data);
+    if (!parsed.success) {
+      throw new UnrecoverableError(`invalid ingest job data: ${formatIssues(parsed.error)}`);
+    }
+    const { chunks, documents } = parsed.data;
+    const namespace = parsed.data.namespace ?? deps.defaultNamespace;
+    const { embeddings, store } = guardPorts(deps.ports, deps.guards, signal);
+    try {
+      const vectors = await embeddings.embedDocuments(chunks.map((c) => c.text));
+      const records: VectorRecord[] = chunks.map((c, i) => ({
+        id: chunkId(c.docId, c.chunk),
+        docId: c.docId,
+        chunk: c.chunk,
+        text: c.text,
+        values: vectors[i] ?? [],
+        ...(c.metadata ? { metadata: c.metadata } : {}),
+      }));
+      await store.upsert(namespace, records);
+      let deleted = 0;
+      for (const [docId, count] of Object.entries(documents)) {
+        deleted += await store.deleteChunksFrom(namespace, docId, count);
+      }
+      logger.info({ namespace, upserted: records.length, deleted }, 'ingested');
+      return { upserted: records.length, deleted, namespace };
+    } catch (err) {
+      return settleFailure(err, { job, token, state, policy: deps.policy, logger });
+    }
+  };
+}

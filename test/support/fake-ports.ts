@@ -1,0 +1,114 @@
+import type {
+  ChatInput,
+  ChatOutput,
+  ChatPort,
+  EmbeddingsPort,
+  VectorMatch,
+  VectorRecord,
+  VectorStorePort,
+} from '../../src/shared/ports.ts';
+import type { Ports } from '../../src/worker/resilience/guarded-ports.ts';
+
+/** A failure to throw on the next call(s) of a fake port. */
+export type Script = (() => unknown)[];
+
+/**
+ * In-process ports for orchestration tests (the worker, retries, checkpoints): instant,
+ * counting their calls, failing as scripted. Provider behaviour over HTTP is tested against
+ * the fake servers instead.
+ */
+export class FakePorts implements Ports {
+  readonly calls = { chat: 0, embed: 0, query: 0, upsert: 0 };
+  readonly failures: { chat: Script; embed: Script; query: Script } = {
+    chat: [],
+    embed: [],
+    query: [],
+  };
+  readonly records = new Map<string, VectorRecord>();
+  readonly chat: ChatPort;
+  readonly embeddings: EmbeddingsPort;
+  readonly store: VectorStorePort;
+
+  constructor() {
+    const next = (script: Script) => {
+      const fail = script.shift();
+      if (fail) throw fail();
+    };
+    this.chat = {
+      provider: 'fake',
+      model: 'fake-chat',
+      answer: async (input: ChatInput): Promise<ChatOutput> => {
+        this.calls.chat += 1;
+        next(this.failures.chat);
+        const best = input.context[0];
+        return {
+          text: best ? `From ${best.docId}: ${best.text}` : 'no context',
+          model: 'fake-chat',
+          usage: { inputTokens: input.question.length, outputTokens: 3 },
+          finishReason: 'stop',
+        };
+      },
+    };
+    this.embeddings = {
+      provider: 'fake',
+      model: 'fake-embed',
+      embedQuery: async (text) => {
+        this.calls.embed += 1;
+        next(this.failures.embed);
+        return vector(text);
+      },
+      embedDocuments: async (texts) => {
+        this.calls.embed += 1;
+        next(this.failures.embed);
+        return texts.map(vector);
+      },
+    };
+    this.store = {
+      provider: 'fake',
+      upsert: async (ns, records) => {
+        this.calls.upsert += 1;
+        for (const r of records) this.records.set(`${ns}\u0000${r.id}`, r);
+      },
+      deleteChunksFrom: async (ns, docId, from) => {
+        let n = 0;
+        for (const [key, r] of this.records) {
+          if (key.startsWith(`${ns}\u0000`) && r.docId === docId && r.chunk >= from) {
+            this.records.delete(key);
+            n += 1;
+          }
+        }
+        return n;
+      },
+      query: async (ns, v, topK): Promise<VectorMatch[]> => {
+        this.calls.query += 1;
+        next(this.failures.query);
+        return [...this.records.entries()]
+          .filter(([key]) => key.startsWith(`${ns}\u0000`))
+          .map(([, r]) => ({
+            docId: r.docId,
+            chunk: r.chunk,
+            text: r.text,
+            score: dot(v, r.values),
+          }))
+          .sort((a, b) => b.score - a.score)
+          .slice(0, topK);
+      },
+      close: async () => {},
+    };
+  }
+}
+
+/** A tiny bag-of-letters vector: enough for "the doc sharing words with the question wins". */
+function vector(text: string): number[] {
+  const v = new Array<number>(26).fill(0);
+  for (const ch of text.toLowerCase()) {
+    const i = ch.charCodeAt(0) - 97;
+    if (i >= 0 && i < 26) v[i] = (v[i] ?? 0) + 1;
+  }
+  const norm = Math.hypot(...v) || 1;
+  return v.map((x) => x / norm);
+}
+
+function dot(a: number[], b: number[]): number {
+  return a.reduce((s, x, i) => s + x * (b[i] ?? 0), 0);
+}

@@ -1,0 +1,54 @@
+import { Queue } from 'bullmq';
+
+import { AskqClient } from '../../src/producer/askq-client.ts';
+import type { Config } from '../../src/shared/config.ts';
+import { createRedisConnection, type Redis } from '../../src/shared/redis.ts';
+import { AskqWorker, type AskqWorkerOptions } from '../../src/worker/askq-worker.ts';
+import { testConfig } from './config.ts';
+import { deletePrefix, uniquePrefix } from './redis.ts';
+import { release, track } from './resources.ts';
+
+/**
+ * A worker, a client and a raw queue on a prefix of their own; `close()` stops them all and
+ * deletes the prefix's keys.
+ */
+export interface Harness {
+  config: Config;
+  worker: AskqWorker;
+  client: AskqClient;
+  /** The questions queue as a foreign producer sees it. */
+  queue: Queue;
+  redis: Redis;
+  close(): Promise<void>;
+}
+
+export async function startHarness(
+  options: Partial<Omit<AskqWorkerOptions, 'config'>> & { env?: Record<string, string> } = {},
+): Promise<Harness> {
+  const { env, ...workerOptions } = options;
+  const config = testConfig({ ASKQ_PREFIX: uniquePrefix(), ...env });
+  const worker = track(await AskqWorker.start({ config, ...workerOptions }), 'AskqWorker');
+  await worker.waitUntilReady();
+  const client = track(
+    new AskqClient({ redisUrl: config.REDIS_URL, prefix: config.ASKQ_PREFIX }),
+    'AskqClient',
+  );
+  const redis = createRedisConnection(config.REDIS_URL, 'worker');
+  const queue = new Queue('questions', { connection: redis, prefix: config.ASKQ_PREFIX });
+  return {
+    config,
+    worker,
+    client,
+    queue,
+    redis,
+    async close() {
+      await worker.close(5000);
+      release(worker);
+      await client.close();
+      release(client);
+      await queue.close();
+      await deletePrefix(redis, config.ASKQ_PREFIX);
+      await redis.quit();
+    },
+  };
+}

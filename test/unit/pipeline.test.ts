@@ -1,0 +1,87 @@
+import { describe, expect, it } from 'vitest';
+
+import {
+  answerQuestion,
+  type PipelineCheckpoint,
+} from '../../src/worker/pipeline/answer-question.ts';
+import { FakePorts } from '../support/fake-ports.ts';
+
+async function seededPorts(): Promise<FakePorts> {
+  const ports = new FakePorts();
+  const texts = {
+    'redis.md': 'redis keeps data in memory',
+    'lance.md': 'lance stores vectors on disk',
+  };
+  await ports.store.upsert(
+    'ns',
+    await Promise.all(
+      Object.entries(texts).map(async ([docId, text]) => ({
+        id: `${docId}#0`,
+        docId,
+        chunk: 0,
+        text,
+        values: await ports.embeddings.embedQuery(text),
+      })),
+    ),
+  );
+  ports.calls.embed = 0;
+  return ports;
+}
+
+describe('answerQuestion', () => {
+  it('retrieves best first, generates from the sources and checkpoints retrieval', async () => {
+    const ports = await seededPorts();
+    const saved: PipelineCheckpoint[] = [];
+    const out = await answerQuestion(
+      { question: 'where does lance store vectors?', namespace: 'ns', topK: 2 },
+      ports,
+      {},
+      { checkpoint: async (cp) => void saved.push(cp) },
+    );
+    expect(out.sources.map((s) => s.id)).toEqual(['lance.md', 'redis.md']);
+    expect(out.sources[0]!.score).toBeGreaterThan(out.sources[1]!.score);
+    expect(out.answer).toContain('From lance.md');
+    expect(out.resumed).toBe(false);
+    expect(saved).toHaveLength(1);
+    expect(saved[0]!.retrieval?.sources).toEqual(out.sources);
+  });
+
+  it('resumes from a checkpoint without embedding or searching again', async () => {
+    const ports = await seededPorts();
+    const retrieval = {
+      sources: [{ id: 'kept.md', chunk: 3, score: 0.9, text: 'kept text' }],
+      retrieveMs: 12,
+    };
+    const out = await answerQuestion(
+      { question: 'q', namespace: 'ns', topK: 2 },
+      ports,
+      { retrieval },
+      { checkpoint: async () => expect.unreachable('no new checkpoint') },
+    );
+    expect(ports.calls.embed).toBe(0);
+    expect(ports.calls.query).toBe(0);
+    expect(out.resumed).toBe(true);
+    expect(out.retrieveMs).toBe(12);
+    expect(out.answer).toContain('From kept.md');
+  });
+
+  it('honours topK and namespace', async () => {
+    const ports = await seededPorts();
+    const noop = { checkpoint: async () => {} };
+    const one = await answerQuestion(
+      { question: 'redis', namespace: 'ns', topK: 1 },
+      ports,
+      {},
+      noop,
+    );
+    expect(one.sources).toHaveLength(1);
+    const none = await answerQuestion(
+      { question: 'redis', namespace: 'other', topK: 4 },
+      ports,
+      {},
+      noop,
+    );
+    expect(none.sources).toEqual([]);
+    expect(none.answer).toBe('no context');
+  });
+});
