@@ -1,0 +1,27 @@
+/**
+ * askq's package entry point for Node backends: the producer client, the job contract and
+ * the configuration loader. Workers run through `askq worker`, or `askq/worker` (AskqWorker) in-process; importing this
+ * entry point loads no worker code.
+ */
+export {
+  ASKQ_CLIENT_DEFAULTS,
+  AskqClient,
+  type AskqClientOptions,
+  clientOptionsFromConfig,
+  QuestionFailedError,
+  type QuestionState,
+  type QuestionStatus,
+  WaitTimeoutError,
+} from './producer/askq-client.ts';
+export { ingest, type IngestOptions, type IngestSummary } from './producer/ingest.ts';
+export { type Config, ConfigError, loadConfig, redactConfig } from './shared/config.ts';
+export * from './shared/contracts.ts';
+export {
+  AskqError,
+  BreakerOpenError,
+  PermanentError,
+  RateLimitedError,
+  TransientError,
+  ValidationError,
+} from './shared/errors.ts';
+export type { ChatPort, EmbeddingsPort, VectorStorePort } from './shared/ports.ts';

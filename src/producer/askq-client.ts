@@ -1,0 +1,219 @@
+import { type Job, type JobsOptions, Queue, QueueEvents } from 'bullmq';
+
+import type { Config } from '../shared/config.ts';
+import {
+  ANSWER_JOB,
+  type AnswerJobData,
+  answerJobDataSchema,
+  type AnswerResult,
+  formatIssues,
+  QUESTIONS_QUEUE,
+} from '../shared/contracts.ts';
+import { AskqError, ValidationError } from '../shared/errors.ts';
+import { createRedisConnection, type Redis } from '../shared/redis.ts';
+import { DAY, MINUTE } from '../shared/time.ts';
+
+/** Retention of finished jobs, so Redis memory stays bounded. */
+export interface RetentionOptions {
+  /** Completed jobs kept. @defaultValue 10000 */
+  keepCompleted?: number;
+  /** Failed jobs kept. @defaultValue 50000 */
+  keepFailed?: number;
+  /** Seconds a finished job is kept at most. @defaultValue 604800 (7 days) */
+  keepSeconds?: number;
+}
+
+export interface AskqClientOptions extends RetentionOptions {
+  /** Redis URL; ignored when `connection` is given. @defaultValue redis://127.0.0.1:6379 */
+  redisUrl?: string;
+  /** A connection to share (made with role `producer`); the client does not close it. */
+  connection?: Redis;
+  /** BullMQ key prefix. @defaultValue askq */
+  prefix?: string;
+  /** Jobs per addBulk call in {@link AskqClient.askMany}. @defaultValue 500 */
+  bulkChunkSize?: number;
+}
+
+export const ASKQ_CLIENT_DEFAULTS = {
+  redisUrl: 'redis://127.0.0.1:6379',
+  prefix: 'askq',
+  bulkChunkSize: 500,
+  keepCompleted: 10_000,
+  keepFailed: 50_000,
+  keepSeconds: (7 * DAY) / 1000,
+} satisfies AskqClientOptions;
+
+export type QuestionState =
+  | 'waiting'
+  | 'delayed'
+  | 'active'
+  | 'completed'
+  | 'failed'
+  | 'prioritized'
+  | 'waiting-children'
+  | 'unknown';
+
+/** Where a question is, and its answer or error once it has one. */
+export interface QuestionStatus {
+  id: string;
+  state: QuestionState;
+  /** Attempts started so far. */
+  attempts: number;
+  result?: AnswerResult;
+  error?: string;
+  createdAt: number;
+  finishedAt?: number;
+}
+
+/** The question failed; `reason` is the worker's recorded reason. */
+export class QuestionFailedError extends AskqError {
+  override name = 'QuestionFailedError';
+  readonly jobId: string;
+  constructor(jobId: string, reason: string) {
+    super(`question ${jobId} failed: ${reason}`);
+    this.jobId = jobId;
+  }
+}
+
+/** No answer within the wait; the question is still queued or running. */
+export class WaitTimeoutError extends AskqError {
+  override name = 'WaitTimeoutError';
+}
+
+/** Enqueues questions and fetches answers through BullMQ; for Node backends sharing Redis. */
+export class AskqClient {
+  readonly queue: Queue;
+  private readonly redisUrl: string;
+  private readonly ownConnection: Redis | undefined;
+  private readonly opts: Required<Omit<AskqClientOptions, 'connection' | 'redisUrl'>>;
+  private events: QueueEvents | undefined;
+  private eventsConnection: Redis | undefined;
+
+  constructor(options: AskqClientOptions = {}) {
+    const { connection, ...rest } = options;
+    this.opts = { ...ASKQ_CLIENT_DEFAULTS, ...stripUndefined(rest) };
+    this.redisUrl = options.redisUrl ?? ASKQ_CLIENT_DEFAULTS.redisUrl;
+    this.ownConnection = connection ? undefined : createRedisConnection(this.redisUrl, 'producer');
+    this.queue = new Queue(QUESTIONS_QUEUE, {
+      connection: connection ?? this.ownConnection!,
+      prefix: this.opts.prefix,
+    });
+    this.queue.on('error', () => {});
+  }
+
+  /** Validates and enqueues one question; throws {@link ValidationError} on bad input. */
+  async ask(data: AnswerJobData, options: { jobId?: string } = {}): Promise<{ id: string }> {
+    const valid = validate(data);
+    const job = await this.queue.add(ANSWER_JOB, valid, {
+      ...this.jobOptions(),
+      ...(options.jobId ? { jobId: options.jobId } : {}),
+    });
+    return { id: job.id! };
+  }
+
+  /** Validates every question first (nothing is enqueued if one is bad), then enqueues in chunks. */
+  async askMany(items: AnswerJobData[]): Promise<{ ids: string[] }> {
+    const valid = items.map((item, i) => validate(item, `item ${i}: `));
+    const ids: string[] = [];
+    for (let i = 0; i < valid.length; i += this.opts.bulkChunkSize) {
+      const chunk = valid.slice(i, i + this.opts.bulkChunkSize);
+      const jobs = await this.queue.addBulk(
+        chunk.map((data) => ({ name: ANSWER_JOB, data, opts: this.jobOptions() })),
+      );
+      ids.push(...jobs.map((j) => j.id!));
+    }
+    return { ids };
+  }
+
+  /**
+   * Resolves with the answer once the question completes; rejects with
+   * {@link QuestionFailedError} when it fails and {@link WaitTimeoutError} after `timeoutMs`.
+   */
+  async waitForAnswer(id: string, options: { timeoutMs?: number } = {}): Promise<AnswerResult> {
+    const timeoutMs = options.timeoutMs ?? 5 * MINUTE;
+    const job = await this.queue.getJob(id);
+    if (!job) throw new AskqError(`no question with id ${id}`);
+    const events = await this.queueEvents();
+    try {
+      return (await job.waitUntilFinished(events, timeoutMs)) as AnswerResult;
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      if (/timed out before finishing/i.test(message)) {
+        throw new WaitTimeoutError(`question ${id} not answered within ${timeoutMs} ms`, {
+          cause: err,
+        });
+      }
+      throw new QuestionFailedError(id, message);
+    }
+  }
+
+  /** The question's state, attempts, and result or error; undefined for an unknown id. */
+  async getStatus(id: string): Promise<QuestionStatus | undefined> {
+    const job = await this.queue.getJob(id);
+    if (!job) return undefined;
+    return toStatus(job, (await job.getState()) as QuestionState);
+  }
+
+  /** Closes the queue, the event listener and the connection the client opened. */
+  async close(): Promise<void> {
+    await this.events?.close();
+    this.eventsConnection?.disconnect();
+    await this.queue.close();
+    if (this.ownConnection)
+      await this.ownConnection.quit().catch(() => this.ownConnection?.disconnect());
+  }
+
+  private jobOptions(): JobsOptions {
+    return {
+      removeOnComplete: { count: this.opts.keepCompleted, age: this.opts.keepSeconds },
+      removeOnFail: { count: this.opts.keepFailed, age: this.opts.keepSeconds },
+    };
+  }
+
+  private async queueEvents(): Promise<QueueEvents> {
+    if (!this.events) {
+      // QueueEvents blocks on a stream read, so it needs a connection of its own.
+      this.eventsConnection = createRedisConnection(this.redisUrl, 'worker');
+      this.events = new QueueEvents(QUESTIONS_QUEUE, {
+        connection: this.eventsConnection,
+        prefix: this.opts.prefix,
+      });
+      this.events.on('error', () => {});
+      await this.events.waitUntilReady();
+    }
+    return this.events;
+  }
+}
+
+/** Client options from the process configuration (Redis, prefix, retention). */
+export function clientOptionsFromConfig(config: Config): AskqClientOptions {
+  return {
+    redisUrl: config.REDIS_URL,
+    prefix: config.ASKQ_PREFIX,
+    keepCompleted: config.ASKQ_KEEP_COMPLETED,
+    keepFailed: config.ASKQ_KEEP_FAILED,
+    keepSeconds: config.ASKQ_KEEP_SECONDS,
+  };
+}
+
+function validate(data: unknown, context = ''): AnswerJobData {
+  const parsed = answerJobDataSchema.safeParse(data);
+  if (!parsed.success) throw new ValidationError(`${context}${formatIssues(parsed.error)}`);
+  return parsed.data;
+}
+
+export function toStatus(job: Job, state: QuestionState): QuestionStatus {
+  return {
+    id: job.id!,
+    state,
+    attempts: job.attemptsStarted ?? job.attemptsMade,
+    ...(state === 'completed' ? { result: job.returnvalue as AnswerResult } : {}),
+    ...(state === 'failed' ? { error: job.failedReason } : {}),
+    createdAt: job.timestamp,
+    ...(job.finishedOn ? { finishedAt: job.finishedOn } : {}),
+  };
+}
+
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
