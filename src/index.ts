@@ -13,6 +13,12 @@ export {
   type QuestionStatus,
   WaitTimeoutError,
 } from './producer/askq-client.ts';
+export {
+  ASKQ_HTTP_CLIENT_DEFAULTS,
+  AskqHttpClient,
+  type AskqHttpClientOptions,
+} from './producer/askq-http-client.ts';
+export { type QuestionRequest } from './producer/http/api-schemas.ts';
 export { ingest, type IngestOptions, type IngestSummary } from './producer/ingest.ts';
 export { type Config, ConfigError, loadConfig, redactConfig } from './shared/config.ts';
 export * from './shared/contracts.ts';

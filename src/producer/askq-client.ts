@@ -1,6 +1,6 @@
 import { type Job, type JobsOptions, Queue, QueueEvents } from 'bullmq';
 
-import type { Config } from '../shared/config.ts';
+import { type Config, redactUrl } from '../shared/config.ts';
 import {
   ANSWER_JOB,
   type AnswerJobData,
@@ -9,9 +9,16 @@ import {
   formatIssues,
   QUESTIONS_QUEUE,
 } from '../shared/contracts.ts';
-import { AskqError, ValidationError } from '../shared/errors.ts';
+import {
+  AskqError,
+  isRedisConnectionError,
+  RedisUnavailableError,
+  ValidationError,
+} from '../shared/errors.ts';
 import { createRedisConnection, type Redis } from '../shared/redis.ts';
-import { DAY, MINUTE } from '../shared/time.ts';
+import { createQueueTelemetry } from '../shared/telemetry/queue-telemetry.ts';
+import { DAY, MINUTE, SECOND } from '../shared/time.ts';
+import { within } from '../shared/within.ts';
 
 /** Retention of finished jobs, so Redis memory stays bounded. */
 export interface RetentionOptions {
@@ -32,12 +39,21 @@ export interface AskqClientOptions extends RetentionOptions {
   prefix?: string;
   /** Jobs per addBulk call in {@link AskqClient.askMany}. @defaultValue 500 */
   bulkChunkSize?: number;
+  /** How often a wait also looks at the job's state, besides listening for events. @defaultValue 2000 */
+  pollIntervalMs?: number;
+  /**
+   * Producer spans (bullmq-otel) with the trace context carried in each job; a no-op until an
+   * OpenTelemetry SDK is registered. @defaultValue true
+   */
+  telemetry?: boolean;
 }
 
 export const ASKQ_CLIENT_DEFAULTS = {
   redisUrl: 'redis://127.0.0.1:6379',
   prefix: 'askq',
   bulkChunkSize: 500,
+  pollIntervalMs: 2 * SECOND,
+  telemetry: true,
   keepCompleted: 10_000,
   keepFailed: 50_000,
   keepSeconds: (7 * DAY) / 1000,
@@ -97,6 +113,8 @@ export class AskqClient {
     this.queue = new Queue(QUESTIONS_QUEUE, {
       connection: connection ?? this.ownConnection!,
       prefix: this.opts.prefix,
+      // The producer span; its context travels in the job so the worker's spans join the trace.
+      ...(this.opts.telemetry ? { telemetry: createQueueTelemetry() } : {}),
     });
     this.queue.on('error', () => {});
   }
@@ -104,10 +122,12 @@ export class AskqClient {
   /** Validates and enqueues one question; throws {@link ValidationError} on bad input. */
   async ask(data: AnswerJobData, options: { jobId?: string } = {}): Promise<{ id: string }> {
     const valid = validate(data);
-    const job = await this.queue.add(ANSWER_JOB, valid, {
-      ...this.jobOptions(),
-      ...(options.jobId ? { jobId: options.jobId } : {}),
-    });
+    const job = await this.redis(() =>
+      this.queue.add(ANSWER_JOB, valid, {
+        ...this.jobOptions(),
+        ...(options.jobId ? { jobId: options.jobId } : {}),
+      }),
+    );
     return { id: job.id! };
   }
 
@@ -117,8 +137,10 @@ export class AskqClient {
     const ids: string[] = [];
     for (let i = 0; i < valid.length; i += this.opts.bulkChunkSize) {
       const chunk = valid.slice(i, i + this.opts.bulkChunkSize);
-      const jobs = await this.queue.addBulk(
-        chunk.map((data) => ({ name: ANSWER_JOB, data, opts: this.jobOptions() })),
+      const jobs = await this.redis(() =>
+        this.queue.addBulk(
+          chunk.map((data) => ({ name: ANSWER_JOB, data, opts: this.jobOptions() })),
+        ),
       );
       ids.push(...jobs.map((j) => j.id!));
     }
@@ -131,12 +153,17 @@ export class AskqClient {
    */
   async waitForAnswer(id: string, options: { timeoutMs?: number } = {}): Promise<AnswerResult> {
     const timeoutMs = options.timeoutMs ?? 5 * MINUTE;
-    const job = await this.queue.getJob(id);
+    const job = await this.redis(() => this.queue.getJob(id));
     if (!job) throw new AskqError(`no question with id ${id}`);
     const events = await this.queueEvents();
+    const stop = new AbortController();
     try {
-      return (await job.waitUntilFinished(events, timeoutMs)) as AnswerResult;
+      return (await Promise.race([
+        job.waitUntilFinished(events, timeoutMs),
+        this.pollUntilFinished(id, stop.signal),
+      ])) as AnswerResult;
     } catch (err) {
+      if (err instanceof QuestionFailedError) throw err;
       const message = err instanceof Error ? err.message : String(err);
       if (/timed out before finishing/i.test(message)) {
         throw new WaitTimeoutError(`question ${id} not answered within ${timeoutMs} ms`, {
@@ -144,23 +171,60 @@ export class AskqClient {
         });
       }
       throw new QuestionFailedError(id, message);
+    } finally {
+      stop.abort();
+    }
+  }
+
+  /**
+   * A slow safety net under the event stream: a finish event emitted while the event
+   * connection was reconnecting (Redis restarted) is never delivered, so look now and then.
+   */
+  private async pollUntilFinished(id: string, signal: AbortSignal): Promise<AnswerResult> {
+    for (;;) {
+      await sleep(this.opts.pollIntervalMs, signal);
+      const status = await this.getStatus(id).catch(() => undefined);
+      if (status?.state === 'completed') return status.result!;
+      if (status?.state === 'failed') throw new QuestionFailedError(id, status.error ?? 'failed');
     }
   }
 
   /** The question's state, attempts, and result or error; undefined for an unknown id. */
   async getStatus(id: string): Promise<QuestionStatus | undefined> {
-    const job = await this.queue.getJob(id);
-    if (!job) return undefined;
-    return toStatus(job, (await job.getState()) as QuestionState);
+    return this.redis(async () => {
+      const job = await this.queue.getJob(id);
+      if (!job) return undefined;
+      return toStatus(job, (await job.getState()) as QuestionState);
+    });
   }
 
-  /** Closes the queue, the event listener and the connection the client opened. */
+  /** Runs a Redis call, turning "Redis is down" into a clear {@link RedisUnavailableError}. */
+  private async redis<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      if (!isRedisConnectionError(err)) throw err;
+      throw new RedisUnavailableError(
+        `Redis is unavailable at ${redactUrl(this.redisUrl)}: ${(err as Error).message}`,
+        { cause: err },
+      );
+    }
+  }
+
+  /**
+   * Closes the queue, the event listener and the connections the client opened. Bounded, so
+   * closing while Redis is down does not hang.
+   */
   async close(): Promise<void> {
-    await this.events?.close();
+    if (this.events) await within(this.events.close(), 2 * SECOND);
     this.eventsConnection?.disconnect();
-    await this.queue.close();
-    if (this.ownConnection)
-      await this.ownConnection.quit().catch(() => this.ownConnection?.disconnect());
+    await within(this.queue.close(), 2 * SECOND);
+    if (this.ownConnection) {
+      if (this.ownConnection.status === 'ready') {
+        await within(this.ownConnection.quit(), 2 * SECOND).catch(() => {});
+      }
+      this.ownConnection.disconnect();
+    }
   }
 
   private jobOptions(): JobsOptions {
@@ -216,4 +280,12 @@ export function toStatus(job: Job, state: QuestionState): QuestionStatus {
 
 function stripUndefined<T extends object>(o: T): Partial<T> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+/** Resolves after `ms`; never settles once `signal` aborts (the race is already decided). */
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    signal.addEventListener('abort', () => clearTimeout(timer), { once: true });
+  });
 }

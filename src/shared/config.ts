@@ -1,5 +1,6 @@
 import { z } from 'zod';
 
+import { priceTableSchema } from './price-table.ts';
 import { MINUTE, SECOND } from './time.ts';
 
 /**
@@ -28,8 +29,29 @@ const envSchema = z.object({
     .default('askq'),
   /** Jobs a worker process runs at once. @defaultValue 10 */
   ASKQ_CONCURRENCY: int(1, 10_000).default(10),
-  /** Attempts per question, owned by the worker whatever the producer set. @defaultValue 5 */
-  ASKQ_ATTEMPTS: int(1, 100).default(5),
+  /**
+   * Attempts per job, owned by the worker whatever the producer set. Sized so that a provider
+   * failing 30% of calls still answers every job (0.3^10 ≈ 6e-6). @defaultValue 10
+   */
+  ASKQ_ATTEMPTS: int(1, 100).default(10),
+  /**
+   * Times a job may be started at all (attempts, rate-limit and breaker pauses, stall
+   * recoveries), so a job cannot be re-queued forever. @defaultValue 100
+   */
+  ASKQ_MAX_STARTED_ATTEMPTS: int(1, 100_000).default(100),
+  /** A job running longer than this across its attempts fails with the reason. @defaultValue 1800000 (30 min) */
+  ASKQ_JOB_DEADLINE_MS: int(1, 7 * 24 * 60 * MINUTE).default(30 * MINUTE),
+  /**
+   * When retrieval is down after its retries: `retry` keeps retrying the job; `degrade`
+   * answers without context, marked `degraded: true`. @defaultValue retry
+   */
+  ASKQ_RETRIEVAL_FALLBACK: z.enum(['retry', 'degrade']).default('retry'),
+  /** A job's lock; a worker that stops renewing it for this long is considered stalled. @defaultValue 30000 */
+  ASKQ_LOCK_DURATION_MS: int(100, 60 * MINUTE).default(30 * SECOND),
+  /** How often workers look for stalled jobs. @defaultValue 30000 */
+  ASKQ_STALLED_INTERVAL_MS: int(100, 60 * MINUTE).default(30 * SECOND),
+  /** Stall recoveries before a job fails. @defaultValue 2 */
+  ASKQ_MAX_STALLED_COUNT: int(0, 1000).default(2),
   /** First retry delay; doubles each attempt (equal jitter: between half and all of it). @defaultValue 1000 */
   ASKQ_BACKOFF_MS: int(0, 10 * MINUTE).default(1 * SECOND),
   /** Upper bound of one retry delay. @defaultValue 60000 */
@@ -76,10 +98,23 @@ const envSchema = z.object({
   ASKQ_EMBEDDING_MODEL: z.string().min(1).default('text-embedding-3-small'),
   /** Embedding dimensions to request (models that support it). @defaultValue the model's own */
   ASKQ_EMBEDDING_DIMENSIONS: int(1, 65_536).optional(),
+  /**
+   * Longest a remote embeddings query waits to share one request with concurrent jobs'
+   * queries (micro-batching); 0 turns batching off. @defaultValue 5
+   */
+  ASKQ_EMBED_BATCH_WAIT_MS: int(0, 1000).default(5),
+  /** Most queries in one shared embeddings request. @defaultValue 64 */
+  ASKQ_EMBED_BATCH_SIZE: int(1, 2048).default(64),
   /** Chat temperature. @defaultValue 0 */
   ASKQ_TEMPERATURE: z.coerce.number().min(0).max(2).default(0),
   /** Max output tokens of one answer. @defaultValue 512 */
   ASKQ_MAX_TOKENS: int(1, 1_000_000).default(512),
+  /** A second chat model tried when the first one's call fails (LangChain `withFallbacks`). @defaultValue none */
+  ASKQ_FALLBACK_CHAT_MODEL: optionalString,
+  /** Base URL of the fallback chat model's server. @defaultValue OPENAI_BASE_URL */
+  ASKQ_FALLBACK_OPENAI_BASE_URL: optionalString.pipe(z.url().optional()),
+  /** API key of the fallback chat model's server. Secret. @defaultValue OPENAI_API_KEY */
+  ASKQ_FALLBACK_OPENAI_API_KEY: optionalString,
 
   /** Pinecone API key. Secret. */
   PINECONE_API_KEY: optionalString,
@@ -95,6 +130,52 @@ const envSchema = z.object({
   /** Dimensions of the local hashing embeddings. @defaultValue 1024 */
   ASKQ_LOCAL_EMBEDDING_DIMENSIONS: int(16, 16_384).default(1024),
 
+  /** Port of the HTTP API (`askq serve`). @defaultValue 3000 */
+  PORT: int(0, 65_535).default(3000),
+  /** Address the HTTP API listens on. @defaultValue 0.0.0.0 */
+  ASKQ_HOST: z.string().min(1).default('0.0.0.0'),
+  /** Bearer keys the HTTP API accepts, comma-separated, each at least 16 characters. Secret. @defaultValue none (the API refuses to start) */
+  ASKQ_API_KEYS: optionalString.transform((v) =>
+    (v ?? '')
+      .split(',')
+      .map((k) => k.trim())
+      .filter((k) => k !== ''),
+  ),
+  /** Lets the HTTP API run without keys (anyone who reaches it may enqueue). @defaultValue false */
+  ASKQ_ALLOW_ANONYMOUS: z.stringbool().default(false),
+  /** Questions per `POST /v1/questions/batch`. @defaultValue 1000 */
+  ASKQ_MAX_BATCH: int(1, 10_000).default(1000),
+  /** Largest request body the HTTP API reads, in bytes (a batch); one question's route allows 256 KiB. @defaultValue 8388608 (8 MiB) */
+  ASKQ_BODY_LIMIT_BYTES: int(1024, 512 * 1024 * 1024).default(8 * 1024 * 1024),
+  /** Requests per API key (per client address when anonymous) in each rate-limit window. @defaultValue 3000 */
+  ASKQ_RATE_LIMIT_MAX: int(1, 100_000_000).default(3000),
+  /** Rate-limit window. @defaultValue 60000 */
+  ASKQ_RATE_LIMIT_WINDOW_MS: int(1, 24 * 60 * MINUTE).default(1 * MINUTE),
+  /** Bull Board user (Basic auth); without user and password the board is not mounted. @defaultValue none */
+  ASKQ_BOARD_USER: optionalString,
+  /** Bull Board password (Basic auth). Secret. @defaultValue none */
+  ASKQ_BOARD_PASSWORD: optionalString,
+  /** A viewer-only Bull Board: no retry, remove, clean or pause. @defaultValue false */
+  ASKQ_BOARD_READ_ONLY: z.stringbool().default(false),
+  /** Jaeger UI base URL; Bull Board links each job to its trace there. @defaultValue none (no links) */
+  ASKQ_JAEGER_URL: optionalString.pipe(z.url().optional()),
+
+  /**
+   * Eval cost estimates: JSON `{ "<model>": { "input": usd, "output": usd } }` per million
+   * tokens, over the built-in OpenAI list prices (src/shared/price-table.ts). @defaultValue {}
+   */
+  ASKQ_EVAL_PRICES: priceTableSchema,
+  /** Priority of eval jobs (higher runs later; interactive questions have none and go first). @defaultValue 100 */
+  ASKQ_EVAL_PRIORITY: int(1, 2_097_151).default(100),
+
+  /**
+   * Record question and answer text on spans (and BullMQ's job-result events). Off by default:
+   * content is often personal data. @defaultValue false
+   */
+  ASKQ_CAPTURE_CONTENT: z
+    .enum(['true', 'false', '1', '0'])
+    .default('false')
+    .transform((v) => v === 'true' || v === '1'),
   /** pino level. @defaultValue info */
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
@@ -109,7 +190,13 @@ export type Config = Omit<Env, 'ASKQ_LLM' | 'ASKQ_EMBEDDINGS' | 'ASKQ_VECTOR_STO
 };
 
 /** Names of the variables whose values are secrets: never printed, logged or traced. */
-export const SECRET_KEYS = ['OPENAI_API_KEY', 'PINECONE_API_KEY'] as const;
+export const SECRET_KEYS = [
+  'OPENAI_API_KEY',
+  'PINECONE_API_KEY',
+  'ASKQ_FALLBACK_OPENAI_API_KEY',
+  'ASKQ_API_KEYS',
+  'ASKQ_BOARD_PASSWORD',
+] as const;
 
 /** Thrown by {@link loadConfig}; `problems` lists every invalid variable. */
 export class ConfigError extends Error {
@@ -146,6 +233,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   };
   if (config.ASKQ_CHUNK_OVERLAP >= config.ASKQ_CHUNK_SIZE)
     problems.push('ASKQ_CHUNK_OVERLAP: must be smaller than ASKQ_CHUNK_SIZE');
+  if (config.ASKQ_MAX_STARTED_ATTEMPTS < config.ASKQ_ATTEMPTS)
+    problems.push('ASKQ_MAX_STARTED_ATTEMPTS: must not be smaller than ASKQ_ATTEMPTS');
+  if (config.ASKQ_FALLBACK_CHAT_MODEL && config.ASKQ_LLM !== 'openai')
+    problems.push(
+      'ASKQ_FALLBACK_CHAT_MODEL: needs ASKQ_LLM=openai (the local answerer has no fallback)',
+    );
+  if (config.ASKQ_API_KEYS.some((key) => key.length < 16))
+    problems.push('ASKQ_API_KEYS: every key must be at least 16 characters');
+  if (Boolean(config.ASKQ_BOARD_USER) !== Boolean(config.ASKQ_BOARD_PASSWORD))
+    problems.push(
+      'ASKQ_BOARD_USER / ASKQ_BOARD_PASSWORD: set both to mount Bull Board, or neither',
+    );
   if (config.ASKQ_BACKOFF_MAX_MS < config.ASKQ_BACKOFF_MS)
     problems.push('ASKQ_BACKOFF_MAX_MS: must not be smaller than ASKQ_BACKOFF_MS');
   if (

@@ -1,5 +1,7 @@
 import { z } from 'zod';
 
+import { assertionSchema } from './scoring/assertions.ts';
+
 /**
  * The job contract other backends depend on (shared/DESIGN.md). Keep it stable:
  * `schemas/answer-job.schema.json` is generated from these schemas (`npm run schema`).
@@ -31,6 +33,12 @@ const answerJobFields = {
   metadata: z.record(z.string(), z.string()).optional(),
   expected: z.union([z.string(), z.array(z.string())]).optional(),
   expectedSources: z.array(z.string()).optional(),
+  /**
+   * How to score the answer (src/shared/scoring/assertions.ts): contains, exact, regex, f1,
+   * similarity, judge, hit@k, mrr. With only `expected`, `contains` is implied; with
+   * `expectedSources`, `hit@k` and `mrr`. Scores come back in the result's `scores`.
+   */
+  assert: z.array(assertionSchema).max(20).optional(),
 };
 
 /** Job data as producers (the API, the client) must send it: unknown fields are rejected. */
@@ -83,6 +91,7 @@ export const answerResultSchema = z.object({
   attempts: z.number().int().min(1),
   /** W3C trace id of the job's trace; empty when tracing is off. */
   traceId: z.string(),
+  /** Per assertion key (`contains`, `f1`, `hit@k`, `contains#2`…), in [0, 1]; only when the job had expectations. */
   scores: z.record(z.string(), z.number()).optional(),
 });
 export type AnswerResult = z.infer<typeof answerResultSchema>;

@@ -72,3 +72,16 @@ export function coerceError(thrown: unknown): Error {
   }
   return new AskqError(`non-error thrown: ${text}`, { cause: thrown });
 }
+
+/** Redis did not answer; producers fail fast with this instead of queueing commands offline. */
+export class RedisUnavailableError extends TransientError {
+  override name = 'RedisUnavailableError';
+}
+
+const REDIS_DOWN =
+  /enableOfflineQueue|Connection is closed|ECONNREFUSED|ECONNRESET|ETIMEDOUT|Stream isn't writeable|connect ETIMEDOUT|max retries per request/i;
+
+/** True when `err` says the Redis connection is down (rather than a command failing). */
+export function isRedisConnectionError(err: unknown): boolean {
+  return err instanceof Error && REDIS_DOWN.test(err.message);
+}

@@ -25,6 +25,8 @@ export interface StartLocalRedisOptions {
   dir?: string;
   /** @defaultValue redis-server */
   binary?: string;
+  /** Require this password (`requirepass`). @defaultValue none */
+  password?: string;
 }
 
 /** Finds a free TCP port on 127.0.0.1. */
@@ -64,6 +66,7 @@ export async function startLocalRedis(options: StartLocalRedisOptions = {}): Pro
     'everysec',
     '--maxmemory-policy',
     'noeviction',
+    ...(options.password ? ['--requirepass', options.password] : []),
   ];
   const child = spawn(options.binary ?? 'redis-server', args, {
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -95,7 +98,9 @@ export async function startLocalRedis(options: StartLocalRedisOptions = {}): Pro
   });
   child.removeAllListeners('exit');
   return {
-    url: `redis://127.0.0.1:${port}`,
+    url: options.password
+      ? `redis://:${encodeURIComponent(options.password)}@127.0.0.1:${port}`
+      : `redis://127.0.0.1:${port}`,
     port,
     dir,
     process: child,

@@ -1,5 +1,7 @@
 import { type Logger, type LoggerOptions, pino } from 'pino';
 
+import { activeTraceIds } from './telemetry/spans.ts';
+
 export type { Logger } from 'pino';
 
 /**
@@ -15,6 +17,8 @@ export const REDACT_PATHS = [
   '*.headers.authorization',
   '*.OPENAI_API_KEY',
   '*.PINECONE_API_KEY',
+  '*.ASKQ_API_KEYS',
+  '*.ASKQ_BOARD_PASSWORD',
   'err.command.args',
   'error.command.args',
   '*.err.command.args',
@@ -36,6 +40,11 @@ export function createLogger(options: CreateLoggerOptions = {}): Logger {
     base: { service: options.name ?? 'askq' },
     redact: { paths: REDACT_PATHS, censor: '[redacted]' },
     timestamp: pino.stdTimeFunctions.isoTime,
+    // Every line written inside a span (a job's attempt, a stage) carries its trace ids.
+    mixin: () => {
+      const ids = activeTraceIds();
+      return ids ? { trace_id: ids.traceId, span_id: ids.spanId } : {};
+    },
   };
   return options.destination ? pino(opts, options.destination) : pino(opts);
 }

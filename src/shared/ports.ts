@@ -10,6 +10,8 @@ export interface EmbeddingsPort {
   readonly provider: string;
   /** Model name, e.g. `text-embedding-3-small`, `hashing-v1`. */
   readonly model: string;
+  /** Host the calls go to (`server.address` on spans); absent for in-process providers. */
+  readonly serverAddress?: string;
   embedQuery(text: string, signal?: AbortSignal): Promise<number[]>;
   embedDocuments(texts: string[], signal?: AbortSignal): Promise<number[][]>;
 }
@@ -37,6 +39,10 @@ export interface VectorMatch {
 export interface VectorStorePort {
   /** Provider name for logs and spans, e.g. `pinecone`, `lancedb`. */
   readonly provider: string;
+  /** Index or table searched, for span names (`query <index>`). */
+  readonly indexName?: string;
+  /** Host the calls go to (`server.address` on spans); absent for in-process stores. */
+  readonly serverAddress?: string;
   /** Inserts or replaces records by id: upserting twice changes nothing. */
   upsert(namespace: string, records: VectorRecord[], signal?: AbortSignal): Promise<void>;
   /** Deletes the chunks of `docId` whose index is `>= fromChunk`; returns how many it deleted when known. */
@@ -83,6 +89,8 @@ export interface ChatOutput {
 export interface ChatPort {
   readonly provider: string;
   readonly model: string;
+  /** Host the calls go to (`server.address` on spans); absent for in-process providers. */
+  readonly serverAddress?: string;
   answer(input: ChatInput, signal?: AbortSignal): Promise<ChatOutput>;
 }
 

@@ -1,4 +1,4 @@
-import { Worker } from 'bullmq';
+import { Queue, Worker } from 'bullmq';
 
 import type { Config } from '../shared/config.ts';
 import { INGEST_QUEUE, QUESTIONS_QUEUE } from '../shared/contracts.ts';
@@ -9,6 +9,11 @@ import {
   type Redis,
   waitUntilReady,
 } from '../shared/redis.ts';
+import { askqMetrics, observeQueueDepth } from '../shared/telemetry/metrics.ts';
+import { createQueueTelemetry } from '../shared/telemetry/queue-telemetry.ts';
+import { addActiveSpanEvent } from '../shared/telemetry/spans.ts';
+import { SECOND } from '../shared/time.ts';
+import { within } from '../shared/within.ts';
 import { createAnswerProcessor } from './processors/answer-processor.ts';
 import { createIngestProcessor } from './processors/ingest-processor.ts';
 import { createProviders } from './providers/create-providers.ts';
@@ -40,20 +45,25 @@ export class AskqWorker {
   readonly ingest: Worker;
   readonly guards: Guards;
   readonly ports: Ports;
+  private readonly queues: { questions: Queue; ingest: Queue };
   private readonly connection: Redis;
   private readonly logger: Logger;
   private readonly ownsPorts: boolean;
   private closing: Promise<void> | undefined;
+  private readonly stopObserving: () => void;
 
   private constructor(fields: {
     questions: Worker;
     ingest: Worker;
     guards: Guards;
     ports: Ports;
+    queues: { questions: Queue; ingest: Queue };
     connection: Redis;
     logger: Logger;
     ownsPorts: boolean;
   }) {
+    this.queues = fields.queues;
+    this.stopObserving = observeQueueDepth(Object.values(fields.queues));
     this.questions = fields.questions;
     this.ingest = fields.ingest;
     this.guards = fields.guards;
@@ -85,7 +95,11 @@ export class AskqWorker {
       volumeThreshold: config.ASKQ_BREAKER_VOLUME,
       resetTimeoutMs: config.ASKQ_BREAKER_RESET_MS,
       logger,
-      ...(options.onBreakerStateChange ? { onStateChange: options.onBreakerStateChange } : {}),
+      onStateChange: (dependency: Dependency, state: BreakerState) => {
+        askqMetrics().breakerState(dependency, state);
+        addActiveSpanEvent(`askq.breaker.${state}`, { 'askq.dependency': dependency });
+        options.onBreakerStateChange?.(dependency, state);
+      },
     };
     const guards: Guards = {
       chat: new DependencyGuard('chat', guardOptions),
@@ -96,8 +110,24 @@ export class AskqWorker {
       attempts: config.ASKQ_ATTEMPTS,
       baseMs: config.ASKQ_BACKOFF_MS,
       maxMs: config.ASKQ_BACKOFF_MAX_MS,
+      deadlineMs: config.ASKQ_JOB_DEADLINE_MS,
     };
-    const common = { connection, prefix: config.ASKQ_PREFIX, autorun: true };
+    // Queue handles only for the queue-wide rate limit that pauses every worker.
+    const queues = {
+      questions: new Queue(QUESTIONS_QUEUE, { connection, prefix: config.ASKQ_PREFIX }),
+      ingest: new Queue(INGEST_QUEUE, { connection, prefix: config.ASKQ_PREFIX }),
+    };
+    const telemetry = createQueueTelemetry({ captureContent: config.ASKQ_CAPTURE_CONTENT });
+    const common = {
+      connection,
+      telemetry,
+      prefix: config.ASKQ_PREFIX,
+      autorun: true,
+      maxStartedAttempts: config.ASKQ_MAX_STARTED_ATTEMPTS,
+      lockDuration: config.ASKQ_LOCK_DURATION_MS,
+      stalledInterval: config.ASKQ_STALLED_INTERVAL_MS,
+      maxStalledCount: config.ASKQ_MAX_STALLED_COUNT,
+    };
     const questions = new Worker(
       QUESTIONS_QUEUE,
       createAnswerProcessor({
@@ -107,6 +137,9 @@ export class AskqWorker {
         logger,
         defaultNamespace: config.ASKQ_NAMESPACE,
         defaultTopK: config.ASKQ_TOP_K,
+        retrievalFallback: config.ASKQ_RETRIEVAL_FALLBACK,
+        captureContent: config.ASKQ_CAPTURE_CONTENT,
+        pauseQueue: (ms) => queues.questions.rateLimit(ms),
       }),
       { ...common, concurrency: options.concurrency ?? config.ASKQ_CONCURRENCY },
     );
@@ -118,6 +151,7 @@ export class AskqWorker {
         policy,
         logger,
         defaultNamespace: config.ASKQ_NAMESPACE,
+        pauseQueue: (ms) => queues.ingest.rateLimit(ms),
       }),
       // Ingest batches are large; a few at a time keeps the vector store's writes sane.
       { ...common, concurrency: 2 },
@@ -125,6 +159,8 @@ export class AskqWorker {
     for (const w of [questions, ingest]) {
       w.on('error', (err) => logger.error({ err, queue: w.name }, 'worker error'));
     }
+    // Connection errors are the workers' to report (above); these handles would repeat them.
+    for (const q of Object.values(queues)) q.on('error', () => {});
     logger.info(
       { queue: QUESTIONS_QUEUE, prefix: config.ASKQ_PREFIX, concurrency: questions.concurrency },
       'worker started',
@@ -134,6 +170,7 @@ export class AskqWorker {
       ingest,
       guards,
       ports,
+      queues,
       connection,
       logger,
       ownsPorts: options.ports === undefined,
@@ -157,19 +194,23 @@ export class AskqWorker {
   private async doClose(graceMs: number): Promise<void> {
     this.logger.info({ graceMs }, 'worker closing');
     const graceful = Promise.all([this.questions.close(), this.ingest.close()]);
-    let timer: NodeJS.Timeout | undefined;
-    const expired = new Promise<'expired'>((resolve) => {
-      timer = setTimeout(() => resolve('expired'), graceMs);
-    });
-    const outcome = await Promise.race([graceful.then(() => 'done' as const), expired]);
-    clearTimeout(timer);
-    if (outcome === 'expired') {
+    if ((await within(graceful, graceMs)) === 'timeout') {
       this.logger.warn('grace period over; closing with jobs still active');
-      await Promise.all([this.questions.close(true), this.ingest.close(true)]);
+      // With Redis gone even a forced close can wait on it: bound that too.
+      await within(Promise.all([this.questions.close(true), this.ingest.close(true)]), 5 * SECOND);
     }
     for (const guard of Object.values(this.guards)) guard.shutdown();
+    this.stopObserving();
+    await within(
+      Promise.all([this.queues.questions.close(), this.queues.ingest.close()]),
+      5 * SECOND,
+    );
     if (this.ownsPorts) await this.ports.store.close();
-    await this.connection.quit().catch(() => this.connection.disconnect());
+    // QUIT waits for Redis; while it is down that would be forever.
+    if (this.connection.status === 'ready') {
+      await within(this.connection.quit(), 5 * SECOND).catch(() => {});
+    }
+    this.connection.disconnect();
     this.logger.info('worker closed');
   }
 }

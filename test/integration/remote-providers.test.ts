@@ -91,6 +91,29 @@ describe('worker on OpenAI-compatible chat and embeddings and Pinecone (fakes ov
     expect(pinecone.calls.query - before.query).toBe(1);
   });
 
+  it('answers from the fallback chat model when the first one fails, and says which', async () => {
+    const fallback = await startHarness({
+      env: {
+        OPENAI_API_KEY: apiKey,
+        OPENAI_BASE_URL: openai.url,
+        ASKQ_VECTOR_STORE: 'local',
+        ASKQ_LOCAL_STORE_DIR: docs,
+        ASKQ_FALLBACK_CHAT_MODEL: 'gpt-fallback',
+      },
+    });
+    try {
+      openai.failNext('chat', { status: 503 });
+      const { id } = await fallback.client.ask({ question: 'Anything?' });
+      const result = await fallback.client.waitForAnswer(id, { timeoutMs: 10_000 });
+      expect(result.model).toBe('gpt-fallback');
+      expect(result.attempts).toBe(1);
+      const models = openai.requests.chat.slice(-2).map((r) => (r.body as { model: string }).model);
+      expect(models).toEqual(['gpt-4o-mini', 'gpt-fallback']);
+    } finally {
+      await fallback.close();
+    }
+  });
+
   it('fails a 401 at once, unrecoverable, with one call and no key in the reason', async () => {
     openai.failNext('chat', { status: 401 });
     const before = openai.calls.chat;

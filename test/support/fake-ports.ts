@@ -19,6 +19,8 @@ export type Script = (() => unknown)[];
  */
 export class FakePorts implements Ports {
   readonly calls = { chat: 0, embed: 0, query: 0, upsert: 0 };
+  /** When each chat call was made (Date.now()). */
+  readonly chatTimes: number[] = [];
   readonly failures: { chat: Script; embed: Script; query: Script } = {
     chat: [],
     embed: [],
@@ -39,6 +41,7 @@ export class FakePorts implements Ports {
       model: 'fake-chat',
       answer: async (input: ChatInput): Promise<ChatOutput> => {
         this.calls.chat += 1;
+        this.chatTimes.push(Date.now());
         next(this.failures.chat);
         const best = input.context[0];
         return {

@@ -29,7 +29,7 @@ describe('loadConfig', () => {
       REDIS_URL: 'redis://127.0.0.1:6379',
       ASKQ_PREFIX: 'askq',
       ASKQ_CONCURRENCY: 10,
-      ASKQ_ATTEMPTS: 5,
+      ASKQ_ATTEMPTS: 10,
       ASKQ_BACKOFF_MS: 1000,
       ASKQ_BACKOFF_MAX_MS: 60_000,
       ASKQ_CALL_TIMEOUT_MS: 30_000,
@@ -210,7 +210,7 @@ describe('loadConfig', () => {
     });
 
     it('cover every key named like a secret', () => {
-      const secretLike = CONFIG_KEYS.filter((k) => /_(KEY|SECRET|TOKEN|PASSWORD)$/.test(k));
+      const secretLike = CONFIG_KEYS.filter((k) => /_(KEYS?|SECRET|TOKEN|PASSWORD)$/.test(k));
       expect([...SECRET_KEYS].sort()).toEqual(secretLike.sort());
     });
   });

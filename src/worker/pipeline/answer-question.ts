@@ -1,12 +1,16 @@
 import type { Source, Usage } from '../../shared/contracts.ts';
+import { failureClassOf } from '../../shared/errors.ts';
 import type { Ports } from '../resilience/guarded-ports.ts';
 import { generate } from './generate.ts';
 import { type Retrieval, retrieve } from './retrieve.ts';
+import { score, type ScoreInput } from './score.ts';
 
 export interface AnswerQuestionInput {
   question: string;
   namespace: string;
   topK: number;
+  /** What the `score` stage scores against; it runs only when one of these is set. */
+  scoring?: Pick<ScoreInput, 'expected' | 'expectedSources' | 'assert'>;
 }
 
 /** Outputs of completed stages, persisted between attempts (BullMQ's step-job pattern). */
@@ -17,6 +21,16 @@ export interface PipelineCheckpoint {
 export interface PipelineHooks {
   /** Persists a completed stage's output before the next stage runs. */
   checkpoint(checkpoint: PipelineCheckpoint): Promise<void>;
+  /** Called when retrieval failed and the answer goes on without context. */
+  onDegraded?(err: unknown): void;
+}
+
+/** What to do when retrieval fails with a retryable error. */
+export interface RetrievalFallback {
+  /** `degrade`: answer without context instead of failing the attempt. @defaultValue retry */
+  mode: 'retry' | 'degrade';
+  /** True on the job's last attempt: retrieval's retries are spent. */
+  lastAttempt: boolean;
 }
 
 export interface PipelineOutput {
@@ -29,6 +43,8 @@ export interface PipelineOutput {
   generateMs: number;
   /** True when retrieval's output came from an earlier attempt. */
   resumed: boolean;
+  /** Per assertion key, when the job had expectations (the `score` stage). */
+  scores?: Record<string, number>;
 }
 
 /**
@@ -40,25 +56,60 @@ export async function answerQuestion(
   ports: Ports,
   checkpoint: PipelineCheckpoint,
   hooks: PipelineHooks,
+  fallback: RetrievalFallback = { mode: 'retry', lastAttempt: false },
 ): Promise<PipelineOutput> {
   let retrieval = checkpoint.retrieval;
   const resumed = retrieval !== undefined;
+  let degraded = false;
   if (retrieval === undefined) {
-    retrieval = await retrieve(input, ports);
-    await hooks.checkpoint({ ...checkpoint, retrieval });
+    const started = performance.now();
+    try {
+      retrieval = await retrieve(input, ports);
+      await hooks.checkpoint({ ...checkpoint, retrieval });
+    } catch (err) {
+      if (!shouldDegrade(err, fallback)) throw err;
+      // Not checkpointed: the next attempt (if any) tries retrieval again.
+      hooks.onDegraded?.(err);
+      degraded = true;
+      retrieval = { sources: [], retrieveMs: performance.now() - started };
+    }
   }
   const generation = await generate(
     { question: input.question, sources: retrieval.sources },
     ports,
   );
+  const scoring = input.scoring
+    ? await score(
+        {
+          ...input.scoring,
+          question: input.question,
+          answer: generation.answer,
+          sources: retrieval.sources,
+        },
+        ports,
+      )
+    : undefined;
   return {
+    ...(scoring ? { scores: scoring.scores } : {}),
     answer: generation.answer,
     sources: retrieval.sources,
-    degraded: false,
+    degraded,
     model: generation.model,
     usage: generation.usage,
     retrieveMs: retrieval.retrieveMs,
     generateMs: generation.generateMs,
     resumed,
   };
+}
+
+/**
+ * Degrade only when retrieval is down, not when it is wrong: an open breaker at once (retrying
+ * now cannot help), other retryable failures once the job's retries are spent; permanent
+ * errors (a bad key, a missing index) still fail the job.
+ */
+function shouldDegrade(err: unknown, fallback: RetrievalFallback): boolean {
+  if (fallback.mode !== 'degrade') return false;
+  const kind = failureClassOf(err) ?? 'transient';
+  if (kind === 'permanent') return false;
+  return kind === 'breaker_open' || fallback.lastAttempt;
 }

@@ -1,5 +1,6 @@
 import type { Source } from '../../shared/contracts.ts';
 import type { EmbeddingsPort, VectorStorePort } from '../../shared/ports.ts';
+import { safeSetAttributes, withSpan } from '../../shared/telemetry/spans.ts';
 
 export interface RetrieveInput {
   question: string;
@@ -18,11 +19,18 @@ export async function retrieve(
   input: RetrieveInput,
   ports: { embeddings: EmbeddingsPort; store: VectorStorePort },
 ): Promise<Retrieval> {
-  const started = performance.now();
-  const vector = await ports.embeddings.embedQuery(input.question);
-  const matches = await ports.store.query(input.namespace, vector, input.topK);
-  const sources = matches
-    .map((m) => ({ id: m.docId, chunk: m.chunk, score: m.score, text: m.text }))
-    .sort((a, b) => b.score - a.score);
-  return { sources, retrieveMs: performance.now() - started };
+  return withSpan(
+    'retrieve',
+    { attributes: { 'askq.namespace': input.namespace, 'askq.top_k': input.topK } },
+    async (span) => {
+      const started = performance.now();
+      const vector = await ports.embeddings.embedQuery(input.question);
+      const matches = await ports.store.query(input.namespace, vector, input.topK);
+      const sources = matches
+        .map((m) => ({ id: m.docId, chunk: m.chunk, score: m.score, text: m.text }))
+        .sort((a, b) => b.score - a.score);
+      safeSetAttributes(span, { 'askq.sources': sources.length });
+      return { sources, retrieveMs: performance.now() - started };
+    },
+  );
 }

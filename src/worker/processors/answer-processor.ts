@@ -1,3 +1,4 @@
+import { trace } from '@opentelemetry/api';
 import { type Job, UnrecoverableError } from 'bullmq';
 
 import {
@@ -5,11 +6,22 @@ import {
   type AnswerResult,
   formatIssues,
 } from '../../shared/contracts.ts';
+import { TransientError } from '../../shared/errors.ts';
+import { readJobState, writeJobState } from '../../shared/job-state.ts';
 import type { Logger } from '../../shared/logger.ts';
-import { readJobState, writeJobState } from '../job-state.ts';
+import { askqMetrics } from '../../shared/telemetry/metrics.ts';
+import {
+  activeTraceIds,
+  addActiveSpanEvent,
+  safeSetAttributes,
+} from '../../shared/telemetry/spans.ts';
 import { answerQuestion } from '../pipeline/answer-question.ts';
 import { guardPorts, type Guards, type Ports } from '../resilience/guarded-ports.ts';
-import { type RetryPolicy, settleFailure } from '../resilience/settle-failure.ts';
+import {
+  type RetryPolicy,
+  settleFailure,
+  type SettleOutcome,
+} from '../resilience/settle-failure.ts';
 
 export interface AnswerProcessorDeps {
   ports: Ports;
@@ -20,6 +32,12 @@ export interface AnswerProcessorDeps {
   defaultNamespace: string;
   /** topK when the job names none. */
   defaultTopK: number;
+  /** Retrieval fallback mode (ASKQ_RETRIEVAL_FALLBACK). @defaultValue retry */
+  retrievalFallback?: 'retry' | 'degrade';
+  /** Pauses the questions queue for every worker (rate limits, open breakers). */
+  pauseQueue: (ms: number) => Promise<void>;
+  /** Record question and answer text on spans (ASKQ_CAPTURE_CONTENT). @defaultValue false */
+  captureContent?: boolean;
 }
 
 /**
@@ -32,21 +50,52 @@ export function createAnswerProcessor(deps: AnswerProcessorDeps) {
     state.attempt += 1;
     state.firstStartedAt ??= job.processedOn ?? Date.now();
     const logger = deps.logger.child({ job_id: job.id, attempt: state.attempt });
+    const metrics = askqMetrics();
+    // The consumer span bullmq-otel opened for this attempt.
+    safeSetAttributes(trace.getActiveSpan(), { 'askq.attempt': state.attempt });
 
     const parsed = answerJobDataLenientSchema.safeParse(job.data);
     if (!parsed.success) {
       const reason = `invalid job data: ${formatIssues(parsed.error)}`;
       logger.warn({ failure: 'permanent' }, reason);
+      metrics.jobs('failed', { 'error.type': 'permanent' });
       throw new UnrecoverableError(reason);
     }
     const data = parsed.data;
-    const ports = guardPorts(deps.ports, deps.guards, signal);
+    const ports = guardPorts(deps.ports, deps.guards, {
+      ...(signal ? { signal } : {}),
+      captureContent: deps.captureContent ?? false,
+    });
+    const settle = {
+      job,
+      token,
+      state,
+      policy: deps.policy,
+      logger,
+      pauseQueue: deps.pauseQueue,
+      onOutcome: recordOutcome,
+    };
+    const { deadlineMs } = deps.policy;
+    if (deadlineMs !== undefined && Date.now() - state.firstStartedAt >= deadlineMs) {
+      state.attempt -= 1; // this attempt never ran
+      const last = state.lastError ?? 'no attempt finished in time';
+      return settleFailure(new TransientError(last), settle);
+    }
     try {
       const out = await answerQuestion(
         {
           question: data.question,
           namespace: data.namespace ?? deps.defaultNamespace,
           topK: data.topK ?? deps.defaultTopK,
+          ...(data.expected || data.expectedSources || data.assert
+            ? {
+                scoring: {
+                  expected: data.expected,
+                  expectedSources: data.expectedSources,
+                  assert: data.assert,
+                },
+              }
+            : {}),
         },
         ports,
         { ...(state.retrieval ? { retrieval: state.retrieval } : {}) },
@@ -55,6 +104,11 @@ export function createAnswerProcessor(deps: AnswerProcessorDeps) {
             if (cp.retrieval) state.retrieval = cp.retrieval;
             await writeJobState(job, state);
           },
+          onDegraded: (err) => logger.warn({ err }, 'retrieval down: answering without context'),
+        },
+        {
+          mode: deps.retrievalFallback ?? 'retry',
+          lastAttempt: state.attempt >= deps.policy.attempts,
         },
       );
       const finishedAt = Date.now();
@@ -71,7 +125,8 @@ export function createAnswerProcessor(deps: AnswerProcessorDeps) {
           totalMs: Math.max(0, finishedAt - job.timestamp),
         },
         attempts: state.attempt,
-        traceId: '',
+        traceId: activeTraceIds()?.traceId ?? '',
+        ...(out.scores ? { scores: out.scores } : {}),
       };
       logger.info(
         {
@@ -82,13 +137,41 @@ export function createAnswerProcessor(deps: AnswerProcessorDeps) {
         },
         'answered',
       );
+      metrics.jobs('completed', { 'askq.degraded': out.degraded });
+      if (!out.resumed) metrics.stageDuration('retrieve', out.retrieveMs / 1000);
+      metrics.stageDuration('generate', out.generateMs / 1000);
       return result;
     } catch (err) {
-      return settleFailure(err, { job, token, state, policy: deps.policy, logger });
+      return settleFailure(err, settle);
     }
   };
 }
 
 function round(ms: number): number {
   return Math.round(ms * 10) / 10;
+}
+
+/** Retries and pauses as span events on the attempt's span, and as job metrics. */
+function recordOutcome(outcome: SettleOutcome): void {
+  const metrics = askqMetrics();
+  switch (outcome.action) {
+    case 'failed':
+      metrics.jobs('failed', { 'error.type': outcome.failure });
+      addActiveSpanEvent('askq.job.failed', { 'error.type': outcome.failure });
+      break;
+    case 'retry':
+      metrics.jobs('retried', { 'error.type': outcome.failure });
+      addActiveSpanEvent('askq.job.retry', {
+        'error.type': outcome.failure,
+        'askq.retry.delay_ms': outcome.delayMs,
+      });
+      break;
+    case 'paused':
+      metrics.jobs('paused', { 'error.type': outcome.failure });
+      addActiveSpanEvent('askq.queue.paused', {
+        'error.type': outcome.failure,
+        'askq.pause_ms': outcome.pauseMs,
+      });
+      break;
+  }
 }

@@ -1,9 +1,9 @@
 import { type Job, UnrecoverableError } from 'bullmq';
 
 import { formatIssues, ingestJobDataSchema, type IngestResult } from '../../shared/contracts.ts';
+import { readJobState } from '../../shared/job-state.ts';
 import type { Logger } from '../../shared/logger.ts';
 import { chunkId, type VectorRecord } from '../../shared/ports.ts';
-import { readJobState } from '../job-state.ts';
 import { guardPorts, type Guards, type Ports } from '../resilience/guarded-ports.ts';
 import { type RetryPolicy, settleFailure } from '../resilience/settle-failure.ts';
 
@@ -13,6 +13,8 @@ export interface IngestProcessorDeps {
   policy: RetryPolicy;
   logger: Logger;
   defaultNamespace: string;
+  /** Pauses the ingest queue for every worker (rate limits, open breakers). */
+  pauseQueue: (ms: number) => Promise<void>;
 }
 
 /**
@@ -30,7 +32,7 @@ export function createIngestProcessor(deps: IngestProcessorDeps) {
     }
     const { chunks, documents } = parsed.data;
     const namespace = parsed.data.namespace ?? deps.defaultNamespace;
-    const { embeddings, store } = guardPorts(deps.ports, deps.guards, signal);
+    const { embeddings, store } = guardPorts(deps.ports, deps.guards, signal ? { signal } : {});
     try {
       const vectors = await embeddings.embedDocuments(chunks.map((c) => c.text));
       const records: VectorRecord[] = chunks.map((c, i) => ({
@@ -49,7 +51,14 @@ export function createIngestProcessor(deps: IngestProcessorDeps) {
       logger.info({ namespace, upserted: records.length, deleted }, 'ingested');
       return { upserted: records.length, deleted, namespace };
     } catch (err) {
-      return settleFailure(err, { job, token, state, policy: deps.policy, logger });
+      return settleFailure(err, {
+        job,
+        token,
+        state,
+        policy: deps.policy,
+        logger,
+        pauseQueue: deps.pauseQueue,
+      });
     }
   };
 }

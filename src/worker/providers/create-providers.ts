@@ -2,6 +2,7 @@ import type { Config } from '../../shared/config.ts';
 import type { Logger } from '../../shared/logger.ts';
 import type { EmbeddingsPort, VectorStorePort } from '../../shared/ports.ts';
 import type { Ports } from '../resilience/guarded-ports.ts';
+import { BatchedEmbeddings } from './batched-embeddings.ts';
 import { ExtractiveChat } from './local/extractive-chat.ts';
 import { HashingEmbeddings } from './local/hashing-embeddings.ts';
 import { LanceDbVectorStore } from './local/lancedb-store.ts';
@@ -23,18 +24,34 @@ export async function createProviders(config: Config, logger?: Logger): Promise<
           model: config.ASKQ_CHAT_MODEL,
           temperature: config.ASKQ_TEMPERATURE,
           maxTokens: config.ASKQ_MAX_TOKENS,
+          ...(config.ASKQ_FALLBACK_CHAT_MODEL
+            ? {
+                fallback: {
+                  model: config.ASKQ_FALLBACK_CHAT_MODEL,
+                  ...(config.ASKQ_FALLBACK_OPENAI_BASE_URL
+                    ? { baseURL: config.ASKQ_FALLBACK_OPENAI_BASE_URL }
+                    : {}),
+                  ...(config.ASKQ_FALLBACK_OPENAI_API_KEY
+                    ? { apiKey: config.ASKQ_FALLBACK_OPENAI_API_KEY }
+                    : {}),
+                },
+              }
+            : {}),
         })
       : new ExtractiveChat();
   const embeddings: EmbeddingsPort =
     config.ASKQ_EMBEDDINGS === 'openai'
-      ? new OpenAIEmbeddingsProvider({
-          apiKey: required(config.OPENAI_API_KEY, 'OPENAI_API_KEY'),
-          ...(config.OPENAI_BASE_URL ? { baseURL: config.OPENAI_BASE_URL } : {}),
-          model: config.ASKQ_EMBEDDING_MODEL,
-          ...(config.ASKQ_EMBEDDING_DIMENSIONS
-            ? { dimensions: config.ASKQ_EMBEDDING_DIMENSIONS }
-            : {}),
-        })
+      ? batched(
+          config,
+          new OpenAIEmbeddingsProvider({
+            apiKey: required(config.OPENAI_API_KEY, 'OPENAI_API_KEY'),
+            ...(config.OPENAI_BASE_URL ? { baseURL: config.OPENAI_BASE_URL } : {}),
+            model: config.ASKQ_EMBEDDING_MODEL,
+            ...(config.ASKQ_EMBEDDING_DIMENSIONS
+              ? { dimensions: config.ASKQ_EMBEDDING_DIMENSIONS }
+              : {}),
+          }),
+        )
       : new HashingEmbeddings({ dimensions: config.ASKQ_LOCAL_EMBEDDING_DIMENSIONS });
   const store: VectorStorePort =
     config.ASKQ_VECTOR_STORE === 'pinecone'
@@ -74,6 +91,16 @@ export function embeddingSpaceId(config: Config, embeddings: EmbeddingsPort): st
       ? String(config.ASKQ_LOCAL_EMBEDDING_DIMENSIONS)
       : String(config.ASKQ_EMBEDDING_DIMENSIONS ?? 'native');
   return `${embeddings.provider}-${embeddings.model}-${dims}`;
+}
+
+/** Remote embeddings queries of concurrent jobs share requests, unless turned off. */
+function batched(config: Config, inner: EmbeddingsPort): EmbeddingsPort {
+  if (config.ASKQ_EMBED_BATCH_WAIT_MS === 0) return inner;
+  return new BatchedEmbeddings(inner, {
+    maxWaitMs: config.ASKQ_EMBED_BATCH_WAIT_MS,
+    maxBatchSize: config.ASKQ_EMBED_BATCH_SIZE,
+    callTimeoutMs: config.ASKQ_CALL_TIMEOUT_MS,
+  });
 }
 
 function required(value: string | undefined, name: string): string {

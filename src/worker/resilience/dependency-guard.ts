@@ -54,6 +54,8 @@ export class DependencyGuard {
   private readonly breaker: CircuitBreaker<[Thunk], unknown>;
   private readonly resetTimeoutMs: number;
   private openedAt = 0;
+  /** A provider's `retry-after`: no call leaves this process before it has passed. */
+  private pausedUntil = 0;
 
   constructor(dependency: Dependency, options: DependencyGuardOptions = {}) {
     const opts = { ...DEPENDENCY_GUARD_DEFAULTS, ...options };
@@ -102,6 +104,12 @@ export class DependencyGuard {
    * own signal). Rejects with a classified {@link AskqError}.
    */
   async call<T>(fn: (signal: AbortSignal) => Promise<T>, outer?: AbortSignal): Promise<T> {
+    const wait = this.pausedUntil - Date.now();
+    if (wait > 0) {
+      throw new RateLimitedError(`${this.dependency} is rate limited for another ${wait} ms`, {
+        retryAfterMs: wait,
+      });
+    }
     const timeout = AbortSignal.timeout(this.callTimeoutMs);
     const signal = outer ? AbortSignal.any([timeout, outer]) : timeout;
     const attempt = async (): Promise<T> => {
@@ -116,7 +124,11 @@ export class DependencyGuard {
             { cause: err },
           );
         }
-        throw classifyProviderError(err, this.dependency);
+        const classified = classifyProviderError(err, this.dependency);
+        if (classified instanceof RateLimitedError && classified.retryAfterMs !== undefined) {
+          this.pausedUntil = Math.max(this.pausedUntil, Date.now() + classified.retryAfterMs);
+        }
+        throw classified;
       }
     };
     try {

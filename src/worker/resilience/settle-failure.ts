@@ -1,4 +1,4 @@
-import { DelayedError, type Job, UnrecoverableError } from 'bullmq';
+import { DelayedError, type Job, UnrecoverableError, Worker } from 'bullmq';
 
 import {
   AskqError,
@@ -7,60 +7,102 @@ import {
   failureClassOf,
   RateLimitedError,
 } from '../../shared/errors.ts';
+import { type JobState, writeJobState } from '../../shared/job-state.ts';
 import type { Logger } from '../../shared/logger.ts';
-import { type JobState, writeJobState } from '../job-state.ts';
 import { type BackoffOptions, computeBackoff } from './backoff.ts';
 
 /** The worker's retry policy; it applies whatever options the job was added with. */
 export interface RetryPolicy extends BackoffOptions {
-  /** Attempts per job, the first included. @defaultValue 5 */
+  /** Attempts per job, the first included. */
   attempts: number;
+  /** A job running longer than this across attempts fails. @defaultValue no deadline */
+  deadlineMs?: number;
 }
+
+export interface SettleContext {
+  job: Job;
+  token: string | undefined;
+  state: JobState;
+  policy: RetryPolicy;
+  logger: Logger;
+  /** Pauses the whole queue (every worker) for `ms`: BullMQ's queue-level rate limit. */
+  pauseQueue: (ms: number) => Promise<void>;
+  /** Called once the outcome is decided (metrics, span events); must not throw. */
+  onOutcome?: (outcome: SettleOutcome) => void;
+}
+
+export type SettleOutcome =
+  | { action: 'failed'; failure: string; reason: string }
+  | { action: 'retry'; failure: string; delayMs: number }
+  | { action: 'paused'; failure: string; pauseMs: number };
 
 /**
- * The one place the error taxonomy meets BullMQ. Permanent → `UnrecoverableError` (fails now,
- * reason recorded). Anything else → the job is moved to delayed with askq's backoff and
- * `DelayedError` is thrown, counting the attempt in the job's own state, until `attempts` are
- * spent; then it fails as unrecoverable with the last reason. A job's own `attempts`/`backoff`
- * options never come into it, so a foreign producer's single-attempt job is retried alike.
+ * The one place the error taxonomy meets BullMQ, whatever options the job was added with:
+ *
+ * - permanent → `UnrecoverableError`: fails now, reason and class recorded;
+ * - past the job's deadline → `UnrecoverableError` with the deadline and the last reason;
+ * - rate limited or breaker open → the whole queue is rate limited for the provider's
+ *   `retry-after` or the breaker's remaining reset time and `RateLimitError` is thrown: the job
+ *   goes back to waiting without consuming an attempt (bounded by `maxStartedAttempts`), and
+ *   every worker stops calling the dependency;
+ * - transient → moved to delayed with askq's backoff and `DelayedError` thrown, counting the
+ *   attempt in the job's own state, until `attempts` are spent; then unrecoverable.
  */
-export async function settleFailure(
-  thrown: unknown,
-  ctx: {
-    job: Job;
-    token: string | undefined;
-    state: JobState;
-    policy: RetryPolicy;
-    logger: Logger;
-  },
-): Promise<never> {
+export async function settleFailure(thrown: unknown, ctx: SettleContext): Promise<never> {
   const err = coerceError(thrown);
   const kind = failureClassOf(err) ?? 'transient';
-  const attempt = ctx.state.attempt;
-  const reason = describe(err);
-  if (kind === 'permanent') {
-    ctx.logger.warn({ err, failure: kind }, `job failed permanently: ${reason}`);
-    throw new UnrecoverableError(reason);
+  const { state, policy, logger } = ctx;
+  const reason = err instanceof AskqError || err.message ? err.message : err.name;
+  const fail = async (failure: NonNullable<JobState['lastErrorClass']>, message: string) => {
+    state.lastErrorClass = failure;
+    await writeJobState(ctx.job, state).catch(() => {});
+    logger.warn({ err, failure }, message);
+    report(ctx, { action: 'failed', failure, reason: message });
+    return new UnrecoverableError(message);
+  };
+
+  if (kind === 'permanent') throw await fail('permanent', reason);
+  const ranMs = Date.now() - (state.firstStartedAt ?? Date.now());
+  if (policy.deadlineMs !== undefined && ranMs >= policy.deadlineMs) {
+    throw await fail(
+      'deadline',
+      `deadline of ${policy.deadlineMs} ms passed after ${state.attempt} attempts: ${reason}`,
+    );
   }
-  if (attempt >= ctx.policy.attempts || ctx.token === undefined) {
-    ctx.logger.error({ err, failure: kind }, `job failed after ${attempt} attempts: ${reason}`);
-    throw new UnrecoverableError(`gave up after ${attempt} attempts: ${reason}`);
+  if (ctx.token === undefined) throw await fail(kind, reason);
+
+  if (err instanceof RateLimitedError || err instanceof BreakerOpenError) {
+    const pauseMs = Math.max(1, err.retryAfterMs ?? computeBackoff(state.attempt, policy));
+    // Not the job's fault: give the attempt back.
+    state.attempt = Math.max(0, state.attempt - 1);
+    state.lastErrorClass = kind;
+    await writeJobState(ctx.job, state);
+    await ctx.pauseQueue(pauseMs);
+    logger.warn({ err, failure: kind, pauseMs }, `queue paused for ${pauseMs} ms: ${reason}`);
+    report(ctx, { action: 'paused', failure: kind, pauseMs });
+    throw Worker.RateLimitError();
   }
-  const backoff = computeBackoff(attempt, ctx.policy);
-  const hinted =
-    err instanceof RateLimitedError || err instanceof BreakerOpenError
-      ? (err.retryAfterMs ?? 0)
-      : 0;
-  const delay = Math.max(backoff, hinted);
-  ctx.logger.warn(
-    { err, failure: kind, retryInMs: delay },
-    `attempt ${attempt} failed (${kind}), retrying in ${delay} ms: ${reason}`,
+
+  if (state.attempt >= policy.attempts) {
+    throw await fail(kind, `gave up after ${state.attempt} attempts: ${reason}`);
+  }
+  const delayMs = computeBackoff(state.attempt, policy);
+  state.lastErrorClass = kind;
+  state.lastError = reason.slice(0, 1000);
+  logger.warn(
+    { err, failure: kind, retryInMs: delayMs },
+    `attempt ${state.attempt} failed (${kind}), retrying in ${delayMs} ms: ${reason}`,
   );
-  await writeJobState(ctx.job, ctx.state);
-  await ctx.job.moveToDelayed(Date.now() + delay, ctx.token);
-  throw new DelayedError(`retrying in ${delay} ms: ${reason}`);
+  await writeJobState(ctx.job, state);
+  await ctx.job.moveToDelayed(Date.now() + delayMs, ctx.token);
+  report(ctx, { action: 'retry', failure: kind, delayMs });
+  throw new DelayedError(`retrying in ${delayMs} ms: ${reason}`);
 }
 
-function describe(err: Error): string {
-  return err instanceof AskqError || err.message ? err.message : err.name;
+function report(ctx: SettleContext, outcome: SettleOutcome): void {
+  try {
+    ctx.onOutcome?.(outcome);
+  } catch {
+    // Telemetry never fails a job.
+  }
 }

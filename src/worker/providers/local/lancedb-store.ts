@@ -80,6 +80,10 @@ export class LanceDbVectorStore implements VectorStorePort {
   readonly provider = 'lancedb';
   /** The table this store reads and writes. */
   readonly tableName: string;
+  /** Same as {@link tableName}: what spans call the searched index. */
+  get indexName(): string {
+    return this.tableName;
+  }
   readonly #settings: Settings;
   readonly #connection: Connection;
   #table: Table | undefined;

@@ -17,6 +17,12 @@ export interface OpenAIChatOptions {
   temperature?: number;
   /** Max output tokens of one answer. @defaultValue 512 */
   maxTokens?: number;
+  /**
+   * A second model tried (through LangChain's `withFallbacks`) when the first one's call fails,
+   * e.g. on another OpenAI-compatible endpoint. Its base URL and key default to the first's.
+   * @defaultValue none
+   */
+  fallback?: { model: string; baseURL?: string; apiKey?: string };
 }
 
 const DEFAULTS = { temperature: 0, maxTokens: 512 } satisfies Partial<OpenAIChatOptions>;
@@ -41,22 +47,32 @@ export const NO_CONTEXT = '(no context was found for this question)';
 export class OpenAIChat implements ChatPort {
   readonly provider = 'openai';
   readonly model: string;
+  readonly serverAddress: string;
   readonly #chain: Runnable<{ context: string; question: string }, AIMessage>;
 
   constructor(options: OpenAIChatOptions) {
     if (!options.apiKey) throw new TypeError('OpenAIChat needs an apiKey (OPENAI_API_KEY)');
     if (!options.model) throw new TypeError('OpenAIChat needs a model (ASKQ_CHAT_MODEL)');
     this.model = options.model;
-    const llm = new ChatOpenAI({
-      apiKey: options.apiKey,
-      model: options.model,
-      temperature: options.temperature ?? DEFAULTS.temperature,
-      maxTokens: options.maxTokens ?? DEFAULTS.maxTokens,
-      maxRetries: 0,
-      // Chat completions, not the Responses API: it is what compatible servers implement.
-      useResponsesApi: false,
-      configuration: options.baseURL ? { baseURL: options.baseURL } : {},
-    });
+    this.serverAddress = hostOf(options.baseURL);
+    const chatModel = (model: string, apiKey: string, baseURL: string | undefined) =>
+      new ChatOpenAI({
+        apiKey,
+        model,
+        temperature: options.temperature ?? DEFAULTS.temperature,
+        maxTokens: options.maxTokens ?? DEFAULTS.maxTokens,
+        maxRetries: 0,
+        // Chat completions, not the Responses API: it is what compatible servers implement.
+        useResponsesApi: false,
+        configuration: baseURL ? { baseURL } : {},
+      });
+    const primary = chatModel(options.model, options.apiKey, options.baseURL);
+    const fb = options.fallback;
+    const llm = fb
+      ? primary.withFallbacks([
+          chatModel(fb.model, fb.apiKey ?? options.apiKey, fb.baseURL ?? options.baseURL),
+        ])
+      : primary;
     const prompt = ChatPromptTemplate.fromMessages([
       ['system', SYSTEM_PROMPT],
       ['human', HUMAN_PROMPT],
@@ -91,4 +107,14 @@ export function formatContext(context: ContextChunk[]): string {
   return context
     .map((c, i) => `[${i + 1}] (source: ${c.docId}#${c.chunk})\n${c.text.trim()}`)
     .join('\n\n');
+}
+
+/** The host an OpenAI-compatible base URL points at (`server.address` on spans). */
+export function hostOf(baseURL: string | undefined): string {
+  if (!baseURL) return 'api.openai.com';
+  try {
+    return new URL(baseURL).hostname;
+  } catch {
+    return 'unknown';
+  }
 }

@@ -8,6 +8,7 @@ import {
 } from '@langchain/openai';
 
 import type { EmbeddingsPort } from '../../../shared/ports.ts';
+import { hostOf } from './openai-chat.ts';
 
 /** Options of {@link OpenAIEmbeddingsProvider}. */
 export interface OpenAIEmbeddingsProviderOptions {
@@ -76,12 +77,14 @@ class SignalAwareOpenAIEmbeddings extends OpenAIEmbeddings {
 export class OpenAIEmbeddingsProvider implements EmbeddingsPort {
   readonly provider = 'openai';
   readonly model: string;
+  readonly serverAddress: string;
   readonly #embeddings: SignalAwareOpenAIEmbeddings;
 
   constructor(options: OpenAIEmbeddingsProviderOptions) {
     if (!options.apiKey) throw new TypeError('OpenAIEmbeddingsProvider needs an apiKey');
     if (!options.model) throw new TypeError('OpenAIEmbeddingsProvider needs a model');
     this.model = options.model;
+    this.serverAddress = hostOf(options.baseURL);
     this.#embeddings = new SignalAwareOpenAIEmbeddings({
       apiKey: options.apiKey,
       model: options.model,

@@ -55,6 +55,8 @@ const RESERVED = ['docId', 'chunk', 'text'] as const;
  */
 export class PineconeVectorStore implements VectorStorePort {
   readonly provider = 'pinecone';
+  readonly indexName: string;
+  readonly serverAddress: string | undefined;
   readonly #index: Index<RecordMetadata>;
   readonly #namespaces = new Map<string, Index<RecordMetadata>>();
   readonly #signals = new AsyncLocalStorage<AbortSignal | undefined>();
@@ -66,6 +68,8 @@ export class PineconeVectorStore implements VectorStorePort {
       throw new TypeError('PineconeVectorStore needs an apiKey (PINECONE_API_KEY)');
     }
     if (!options.index) throw new TypeError('PineconeVectorStore needs an index (PINECONE_INDEX)');
+    this.indexName = options.index;
+    this.serverAddress = options.host ? safeHost(options.host) : undefined;
     this.#batchSize = options.upsertBatchSize ?? DEFAULTS.upsertBatchSize;
     this.#maxRequestBytes = options.maxRequestBytes ?? DEFAULTS.maxRequestBytes;
     const signals = this.#signals;
@@ -230,4 +234,12 @@ function toMatch(id: string, score: number, metadata: RecordMetadata | undefined
     score,
     ...(Object.keys(rest).length > 0 ? { metadata: rest } : {}),
   };
+}
+
+function safeHost(host: string): string {
+  try {
+    return new URL(host.includes('://') ? host : `https://${host}`).hostname;
+  } catch {
+    return host;
+  }
 }

@@ -1,13 +1,14 @@
 import type { Job } from 'bullmq';
 import { z } from 'zod';
 
-import { sourceSchema } from '../shared/contracts.ts';
+import { sourceSchema } from './contracts.ts';
 
 /**
  * The worker's own bookkeeping, kept in the job's data under {@link STATE_KEY} so it survives
  * retries and crashes: attempts counted by askq (a foreign producer's job may say `attempts: 1`),
  * when the first attempt started, and completed stages' outputs. Producers never set it; the
- * worker ignores a malformed one rather than failing the job.
+ * worker ignores a malformed one rather than failing the job. Retrying a dead letter
+ * ({@link resetJobState}) starts its count afresh.
  */
 export const STATE_KEY = '__askq';
 
@@ -15,6 +16,12 @@ const stateSchema = z.object({
   attempt: z.number().int().min(0).default(0),
   firstStartedAt: z.number().optional(),
   retrieval: z.object({ sources: z.array(sourceSchema), retrieveMs: z.number().min(0) }).optional(),
+  /** Class of the error that ended the job or its last attempt (dead-letter inspection). */
+  lastErrorClass: z
+    .enum(['permanent', 'transient', 'rate_limited', 'breaker_open', 'deadline'])
+    .optional(),
+  /** Message of the last attempt's error, for a later failure's reason. */
+  lastError: z.string().max(1000).optional(),
 });
 
 export type JobState = z.infer<typeof stateSchema>;
@@ -32,4 +39,9 @@ export function readJobState(data: unknown): JobState {
 export async function writeJobState(job: Job, state: JobState): Promise<void> {
   const data = typeof job.data === 'object' && job.data !== null ? job.data : {};
   await job.updateData({ ...data, [STATE_KEY]: state });
+}
+
+/** Clears the attempt count and checkpoints, so a retried dead letter gets a full budget. */
+export async function resetJobState(job: Job): Promise<void> {
+  await writeJobState(job, { attempt: 0 });
 }

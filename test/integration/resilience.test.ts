@@ -1,0 +1,141 @@
+import { afterEach, describe, expect, it } from 'vitest';
+
+import { listDeadLetters, retryDeadLetters } from '../../src/producer/dead-letters.ts';
+import {
+  BreakerOpenError,
+  PermanentError,
+  RateLimitedError,
+  TransientError,
+} from '../../src/shared/errors.ts';
+import { readJobState } from '../../src/shared/job-state.ts';
+import { FakePorts } from '../support/fake-ports.ts';
+import { type Harness, startHarness } from '../support/worker-harness.ts';
+
+let h: Harness | undefined;
+afterEach(async () => {
+  await h?.close();
+  h = undefined;
+});
+
+async function seeded(env: Record<string, string> = {}): Promise<{ h: Harness; ports: FakePorts }> {
+  const ports = new FakePorts();
+  const values = await ports.embeddings.embedQuery('bullmq retries jobs');
+  await ports.store.upsert('default', [
+    { id: 'a#0', docId: 'bullmq.md', chunk: 0, text: 'bullmq retries jobs', values },
+  ]);
+  ports.calls.embed = 0;
+  h = await startHarness({ ports, env });
+  return { h, ports };
+}
+
+describe('failure semantics', () => {
+  it('a 429 pauses the queue for its retry-after without consuming an attempt', async () => {
+    const { h, ports } = await seeded();
+    ports.failures.chat.push(() => new RateLimitedError('429', { retryAfterMs: 300 }));
+    const job = await h.queue.add('answer', { question: 'bullmq?' });
+    const result = await h.client.waitForAnswer(job.id!, { timeoutMs: 10_000 });
+    expect(result.attempts).toBe(1);
+    expect(ports.calls.chat).toBe(2);
+    expect(ports.calls.embed).toBe(1); // resumed at the chat stage
+    const [first, second] = ports.chatTimes;
+    expect(second! - first!).toBeGreaterThanOrEqual(300);
+    const fresh = await h.queue.getJob(job.id!);
+    expect(fresh!.attemptsStarted).toBe(2);
+  });
+
+  it('an open breaker pauses the queue instead of burning attempts', async () => {
+    const { h, ports } = await seeded({ ASKQ_ATTEMPTS: '2' });
+    ports.failures.chat.push(
+      () => new BreakerOpenError('chat', 200),
+      () => new BreakerOpenError('chat', 200),
+      () => new BreakerOpenError('chat', 200),
+    );
+    const { id } = await h.client.ask({ question: 'bullmq?' });
+    const result = await h.client.waitForAnswer(id, { timeoutMs: 10_000 });
+    // Three pauses, and still the first attempt: an outage costs no attempts.
+    expect(result.attempts).toBe(1);
+    expect(ports.calls.chat).toBe(4);
+  });
+
+  it('bounds re-queues by ASKQ_MAX_STARTED_ATTEMPTS', async () => {
+    const { h, ports } = await seeded({ ASKQ_ATTEMPTS: '2', ASKQ_MAX_STARTED_ATTEMPTS: '3' });
+    for (let i = 0; i < 10; i += 1)
+      ports.failures.chat.push(() => new BreakerOpenError('chat', 20));
+    const { id } = await h.client.ask({ question: 'bullmq?' });
+    await expect(h.client.waitForAnswer(id, { timeoutMs: 10_000 })).rejects.toThrow();
+    expect(ports.calls.chat).toBe(3);
+  });
+
+  it('fails a job that runs past its deadline, with the reason', async () => {
+    const { h, ports } = await seeded({
+      ASKQ_JOB_DEADLINE_MS: '150',
+      ASKQ_BACKOFF_MS: '100',
+      ASKQ_BACKOFF_MAX_MS: '100',
+    });
+    for (let i = 0; i < 20; i += 1) ports.failures.chat.push(() => new TransientError('503'));
+    const { id } = await h.client.ask({ question: 'bullmq?' });
+    await expect(h.client.waitForAnswer(id, { timeoutMs: 10_000 })).rejects.toThrow(
+      /deadline of 150 ms passed after \d+ attempts: 503/,
+    );
+    const job = await h.queue.getJob(id);
+    expect(readJobState(job!.data).lastErrorClass).toBe('deadline');
+    expect(ports.calls.chat).toBeLessThan(5);
+  });
+
+  it('degrades to an answer without context when retrieval is down after its retries', async () => {
+    const { h, ports } = await seeded({ ASKQ_RETRIEVAL_FALLBACK: 'degrade', ASKQ_ATTEMPTS: '2' });
+    ports.failures.embed.push(
+      () => new TransientError('down'),
+      () => new TransientError('down'),
+    );
+    const { id } = await h.client.ask({ question: 'bullmq?' });
+    const result = await h.client.waitForAnswer(id, { timeoutMs: 10_000 });
+    expect(result).toMatchObject({
+      degraded: true,
+      sources: [],
+      attempts: 2,
+      answer: 'no context',
+    });
+  });
+
+  it('degrades at once while the retrieval breaker is open, and never for permanent errors', async () => {
+    const { h, ports } = await seeded({ ASKQ_RETRIEVAL_FALLBACK: 'degrade' });
+    ports.failures.query.push(() => new BreakerOpenError('vectorStore', 1000));
+    const first = await h.client.ask({ question: 'bullmq?' });
+    expect(await h.client.waitForAnswer(first.id, { timeoutMs: 10_000 })).toMatchObject({
+      degraded: true,
+      attempts: 1,
+    });
+    ports.failures.query.push(() => new PermanentError('401 from the store'));
+    const second = await h.client.ask({ question: 'bullmq?' });
+    await expect(h.client.waitForAnswer(second.id, { timeoutMs: 10_000 })).rejects.toThrow(/401/);
+  });
+
+  it('keeps dead letters inspectable and retries them with a fresh budget', async () => {
+    const { h, ports } = await seeded({ ASKQ_ATTEMPTS: '2' });
+    ports.failures.chat.push(
+      () => new PermanentError('400 bad request'),
+      () => new TransientError('503'),
+      () => new TransientError('503'),
+    );
+    const a = await h.client.ask({ question: 'first' });
+    await expect(h.client.waitForAnswer(a.id, { timeoutMs: 10_000 })).rejects.toThrow(/400/);
+    const b = await h.client.ask({ question: 'second' });
+    await expect(h.client.waitForAnswer(b.id, { timeoutMs: 10_000 })).rejects.toThrow(/gave up/);
+
+    const letters = await listDeadLetters(h.queue);
+    expect(letters.map((l) => [l.id, l.errorClass, l.attempts])).toEqual([
+      [b.id, 'transient', 2],
+      [a.id, 'permanent', 1],
+    ]);
+    expect(letters[1]).toMatchObject({ question: 'first', reason: '400 bad request' });
+
+    const outcome = await retryDeadLetters(h.queue, [a.id, 'nope']);
+    expect(outcome).toEqual({ retried: [a.id], skipped: [{ id: 'nope', reason: 'no such job' }] });
+    expect((await h.client.waitForAnswer(a.id, { timeoutMs: 10_000 })).attempts).toBe(1);
+    const all = await retryDeadLetters(h.queue, 'all');
+    expect(all.retried).toEqual([b.id]);
+    expect((await h.client.waitForAnswer(b.id, { timeoutMs: 10_000 })).attempts).toBe(1);
+    expect(await listDeadLetters(h.queue)).toEqual([]);
+  });
+});
