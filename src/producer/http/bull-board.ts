@@ -1,0 +1,99 @@
+import { createBullBoard } from '@bull-board/api';
+import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
+import type { ExternalJobUrl, QueueJobJson } from '@bull-board/api/typings/app';
+import { FastifyAdapter } from '@bull-board/fastify';
+import type { Queue } from 'bullmq';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+
+import { secretsEqual } from './credentials.ts';
+import { HttpProblem, sendProblem } from './problem.ts';
+import { redactJobData } from './redact-job-data.ts';
+
+export interface BullBoardOptions {
+  /** The queues to show. */
+  queues: readonly Queue[];
+  /** Basic auth user. */
+  user: string;
+  /** Basic auth password. */
+  password: string;
+  /** Viewer-only: no retry, remove, clean, pause or add. @defaultValue false */
+  readOnly?: boolean;
+  /** Jaeger UI base URL; each job with a trace id links to its trace. @defaultValue no links */
+  jaegerUrl?: string;
+  /** @defaultValue /admin/queues */
+  basePath?: string;
+}
+
+export const BULL_BOARD_DEFAULTS = {
+  readOnly: false,
+  basePath: '/admin/queues',
+} satisfies Partial<BullBoardOptions>;
+
+/**
+ * Mounts Bull Board behind HTTP Basic auth (the board has no auth of its own). Job data and
+ * return values pass through {@link redactJobData}, so secrets a producer put in a job never
+ * reach the screen.
+ */
+export async function mountBullBoard(
+  app: FastifyInstance,
+  options: BullBoardOptions,
+): Promise<void> {
+  const basePath = options.basePath ?? BULL_BOARD_DEFAULTS.basePath;
+  const readOnly = options.readOnly ?? BULL_BOARD_DEFAULTS.readOnly;
+  const serverAdapter = new FastifyAdapter();
+  serverAdapter.setBasePath(basePath);
+  const adapters = options.queues.map((queue) => {
+    const adapter = new BullMQAdapter(queue, {
+      readOnlyMode: readOnly,
+      allowRetries: !readOnly,
+      ...(options.jaegerUrl
+        ? {
+            // The board draws no link when this returns undefined (a job without a trace yet).
+            externalJobUrl: (job: QueueJobJson) =>
+              traceLink(options.jaegerUrl!, job) as ExternalJobUrl,
+          }
+        : {}),
+    });
+    adapter.setFormatter('data', redactJobData);
+    adapter.setFormatter('returnValue', redactJobData);
+    return adapter;
+  });
+  createBullBoard({
+    queues: adapters,
+    serverAdapter,
+    options: { uiConfig: { boardTitle: 'askq' } },
+  });
+  await app.register(async (scope) => {
+    scope.addHook('onRequest', basicAuth(options.user, options.password));
+    await scope.register(serverAdapter.registerPlugin(), { prefix: basePath });
+  });
+}
+
+/** The Jaeger link of a job whose result carries a trace id. */
+export function traceLink(jaegerUrl: string, job: Pick<QueueJobJson, 'returnvalue'>) {
+  const traceId = (job.returnvalue as { traceId?: unknown } | null | undefined)?.traceId;
+  if (typeof traceId !== 'string' || !/^[0-9a-f]{32}$/i.test(traceId)) return undefined;
+  return { displayText: 'Trace', href: `${jaegerUrl.replace(/\/+$/, '')}/trace/${traceId}` };
+}
+
+/** An onRequest hook answering 401 with a Basic challenge unless user and password match. */
+function basicAuth(user: string, password: string) {
+  const challenge = { 'WWW-Authenticate': 'Basic realm="askq board", charset="UTF-8"' };
+  return async (request: FastifyRequest, reply: FastifyReply) => {
+    const encoded = /^Basic +([A-Za-z0-9+/=]+) *$/i.exec(request.headers.authorization ?? '')?.[1];
+    const decoded = encoded ? Buffer.from(encoded, 'base64').toString('utf8') : '';
+    const colon = decoded.indexOf(':');
+    const givenUser = colon < 0 ? '' : decoded.slice(0, colon);
+    const givenPassword = colon < 0 ? '' : decoded.slice(colon + 1);
+    // Both compared every time, so timing tells nothing about which one was wrong.
+    const userOk = secretsEqual(givenUser, user);
+    const passwordOk = secretsEqual(givenPassword, password);
+    if (userOk && passwordOk) return;
+    return sendProblem(
+      reply,
+      new HttpProblem(401, 'unauthorized', 'Bull Board needs its user and password (Basic auth)', {
+        headers: challenge,
+      }),
+    );
+  };
+}

@@ -1,0 +1,162 @@
+import fastifyRateLimit from '@fastify/rate-limit';
+import fastifySwagger from '@fastify/swagger';
+import fastifySwaggerUi from '@fastify/swagger-ui';
+import { Queue } from 'bullmq';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
+import {
+  createJsonSchemaTransform,
+  jsonSchemaTransformObject,
+  validatorCompiler,
+} from 'fastify-type-provider-zod';
+
+import { type Config, ConfigError } from '../../shared/config.ts';
+import { INGEST_QUEUE } from '../../shared/contracts.ts';
+import { createLogger, type Logger } from '../../shared/logger.ts';
+import { createRedisConnection, type Redis } from '../../shared/redis.ts';
+import { AskqClient, clientOptionsFromConfig } from '../askq-client.ts';
+import { ApiMetrics } from './api-metrics.ts';
+import { bearerAuth } from './bearer-auth.ts';
+import { mountBullBoard } from './bull-board.ts';
+import { JobWaiter } from './job-waiter.ts';
+import { registerJsonBodyParser } from './json-body-parser.ts';
+import { opsRoutes } from './ops-routes.ts';
+import { HttpProblem } from './problem.ts';
+import { installProblemHandlers } from './problem-handlers.ts';
+import { questionRoutes } from './question-routes.ts';
+
+export interface ApiServerOptions {
+  /** Everything else (keys, limits, board, Redis, prefix) comes from here. */
+  config: Config;
+  /** @defaultValue a pino logger at config.LOG_LEVEL named askq-api */
+  logger?: Logger;
+}
+
+/** A built API; `listen()` starts serving, `close()` stops it and everything it opened. */
+export interface ApiServer {
+  app: FastifyInstance;
+  /** Listens on `PORT` / `ASKQ_HOST` (or the given port); resolves with the address. */
+  listen(port?: number): Promise<string>;
+  /** Releases long polls, closes the server, the queues and the Redis connections. */
+  close(): Promise<void>;
+}
+
+const API_VERSION = '1.0.0';
+
+/**
+ * Builds the HTTP API and Bull Board (`askq serve`) on one producer connection with no
+ * offline queue, so a request fails fast (503) while Redis is down instead of hanging.
+ * Refuses to build without API keys unless ASKQ_ALLOW_ANONYMOUS=true.
+ */
+export async function createApiServer(options: ApiServerOptions): Promise<ApiServer> {
+  const { config } = options;
+  if (config.ASKQ_API_KEYS.length === 0 && !config.ASKQ_ALLOW_ANONYMOUS) {
+    throw new ConfigError([
+      'ASKQ_API_KEYS: the HTTP API needs at least one key (comma-separated); ' +
+        'set ASKQ_ALLOW_ANONYMOUS=true to run it open on purpose',
+    ]);
+  }
+  const logger = options.logger ?? createLogger({ level: config.LOG_LEVEL, name: 'askq-api' });
+  const connection = createRedisConnection(config.REDIS_URL, 'producer');
+  const client = new AskqClient({
+    ...clientOptionsFromConfig(config),
+    connection,
+    // One addBulk per batch: BullMQ runs it as one MULTI, so a batch is all or nothing.
+    bulkChunkSize: config.ASKQ_MAX_BATCH,
+  });
+  const ingestQueue = new Queue(INGEST_QUEUE, { connection, prefix: config.ASKQ_PREFIX });
+  ingestQueue.on('error', () => {});
+  const queues = [client.queue, ingestQueue];
+  const waiter = new JobWaiter({ redisUrl: config.REDIS_URL, prefix: config.ASKQ_PREFIX });
+  const metrics = new ApiMetrics();
+
+  const app = Fastify({
+    loggerInstance: logger as FastifyBaseLogger,
+    // A line per request would dominate the logs at thousands of requests a second; request
+    // metrics cover them, and failures are logged by the error handler.
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: config.ASKQ_BODY_LIMIT_BYTES,
+    requestIdHeader: 'x-request-id',
+    return503OnClosing: true,
+  });
+  registerJsonBodyParser(app);
+  installProblemHandlers(app, { isRedisReady: () => connection.status === 'ready' });
+  metrics.instrument(app);
+
+  await app.register(fastifySwagger, {
+    openapi: {
+      info: {
+        title: 'askq',
+        version: API_VERSION,
+        description: 'Enqueue questions, wait for and read their answers.',
+      },
+      components: { securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer' } } },
+    },
+    transform: createJsonSchemaTransform({ skipList: ['/docs', '/docs/*', '/docs/json'] }),
+    transformObject: jsonSchemaTransformObject,
+  });
+  await app.register(fastifySwaggerUi, { routePrefix: '/docs' });
+
+  await app.register(opsRoutes, { connection, metrics, queues });
+  await app.register(async (v1) => {
+    v1.setValidatorCompiler(validatorCompiler);
+    // Responses are plain JSON; the zod response schemas are there for the OpenAPI document.
+    v1.setSerializerCompiler(() => (data) => JSON.stringify(data));
+    v1.addHook(
+      'onRequest',
+      bearerAuth({ keys: config.ASKQ_API_KEYS, allowAnonymous: config.ASKQ_ALLOW_ANONYMOUS }),
+    );
+    await v1.register(fastifyRateLimit, rateLimitOptions(config, connection));
+    await v1.register(questionRoutes, { client, waiter, maxBatch: config.ASKQ_MAX_BATCH });
+  });
+  if (config.ASKQ_BOARD_USER && config.ASKQ_BOARD_PASSWORD) {
+    await mountBullBoard(app, {
+      queues,
+      user: config.ASKQ_BOARD_USER,
+      password: config.ASKQ_BOARD_PASSWORD,
+      readOnly: config.ASKQ_BOARD_READ_ONLY,
+      ...(config.ASKQ_JAEGER_URL ? { jaegerUrl: config.ASKQ_JAEGER_URL } : {}),
+    });
+  }
+
+  let closing: Promise<void> | undefined;
+  return {
+    app,
+    listen: (port = config.PORT) => app.listen({ port, host: config.ASKQ_HOST }),
+    close: () =>
+      (closing ??= (async () => {
+        await waiter.close();
+        await app.close();
+        await ingestQueue.close();
+        await client.close();
+        await connection.quit().catch(() => connection.disconnect());
+      })()),
+  };
+}
+
+/**
+ * Per-caller limits shared by every API process through Redis. The bucket is the key's
+ * fingerprint (never the key). Checked before the body is read, so a flood of bad bodies is
+ * limited too; while Redis is down the check is skipped and the request fails with 503 anyway.
+ */
+function rateLimitOptions(config: Config, connection: Redis) {
+  return {
+    global: true,
+    hook: 'preParsing' as const,
+    redis: connection,
+    nameSpace: `${config.ASKQ_PREFIX}:api-rate-limit:`,
+    max: config.ASKQ_RATE_LIMIT_MAX,
+    timeWindow: config.ASKQ_RATE_LIMIT_WINDOW_MS,
+    skipOnError: true,
+    keyGenerator: (request: { askqPrincipal: string }) => request.askqPrincipal,
+    errorResponseBuilder: (
+      _request: unknown,
+      context: { max: number; ttl: number; after: string },
+    ) =>
+      new HttpProblem(
+        429,
+        'rate-limited',
+        `more than ${context.max} requests per ${config.ASKQ_RATE_LIMIT_WINDOW_MS / 1000} s for this key; retry in ${context.after}`,
+        { headers: { 'Retry-After': String(Math.max(1, Math.ceil(context.ttl / 1000))) } },
+      ),
+  };
+}
