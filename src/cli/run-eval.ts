@@ -1,0 +1,156 @@
+import { type EvalRunOptions, runEval } from '../producer/eval/run-eval.ts';
+import { locateRun, runDir } from '../producer/eval/run-store.ts';
+import type { RunSummary } from '../producer/eval/summarize.ts';
+import type { Config } from '../shared/config.ts';
+import { ValidationError } from '../shared/errors.ts';
+import { createLogger } from '../shared/logger.ts';
+import { createEvalProgress } from './eval-progress.ts';
+
+export interface RunEvalOptions {
+  out?: string;
+  withWorker?: boolean;
+  concurrency?: number;
+  detach?: boolean;
+  resume?: string;
+  retryErrors?: string;
+  failUnder?: number;
+  maxCost?: number;
+  strict?: boolean;
+  namespace?: string;
+  topK?: number;
+  json?: boolean;
+}
+
+/**
+ * `askq eval run <file>` (and `--resume`, `--retry-errors`), `askq eval status <run>`: runs or
+ * follows an evaluation, prints its summary, and returns the exit code: 1 when the pass rate
+ * is below `--fail-under`, 2 for contradictory flags.
+ */
+export async function runEvalCommand(
+  config: Config,
+  file: string | undefined,
+  options: RunEvalOptions,
+  command: 'run' | 'status' = 'run',
+): Promise<number> {
+  const sources = [file, options.resume, options.retryErrors].filter((v) => v !== undefined);
+  if (command === 'run' && sources.length !== 1) {
+    throw new ValidationError(
+      'give exactly one of <file>, --resume <runId>, --retry-errors <runId>',
+    );
+  }
+  if (options.concurrency !== undefined && !options.withWorker) {
+    throw new ValidationError('--concurrency needs --with-worker (it sizes the in-process worker)');
+  }
+  if (options.detach && options.withWorker) {
+    throw new ValidationError(
+      '--detach and --with-worker exclude each other: a detached run needs deployed workers',
+    );
+  }
+  if (options.detach && options.failUnder !== undefined) {
+    throw new ValidationError(
+      '--fail-under needs the run to finish; use it with `askq eval status` for a detached run',
+    );
+  }
+  const mode: EvalRunOptions['mode'] =
+    command === 'status' || options.resume
+      ? 'resume'
+      : options.retryErrors
+        ? 'retry-errors'
+        : 'new';
+  const dir =
+    mode === 'new'
+      ? options.out
+        ? runDir('', options.out)
+        : undefined
+      : locateRun((command === 'status' ? file : (options.resume ?? options.retryErrors))!);
+
+  // Imported only when asked for: a CLI that just enqueues and follows never loads LanceDB or
+  // LangChain, which is most of a worker's memory.
+  const worker = options.withWorker
+    ? await (
+        await import('../worker/askq-worker.ts')
+      ).AskqWorker.start({
+        config,
+        logger: createLogger({
+          // run-ingest's quietLevel, without importing run-ingest (which loads the worker).
+          level: process.env.LOG_LEVEL ? config.LOG_LEVEL : 'warn',
+          name: 'askq-worker',
+          destination: process.stderr,
+        }),
+        ...(options.concurrency ? { concurrency: options.concurrency } : {}),
+      })
+    : undefined;
+  const bar = createEvalProgress();
+  let summary: RunSummary | undefined;
+  let runId: string;
+  let outDir: string;
+  try {
+    const outcome = await runEval({
+      redisUrl: config.REDIS_URL,
+      prefix: config.ASKQ_PREFIX,
+      mode,
+      ...(file && mode === 'new' ? { file } : {}),
+      ...(dir ? { dir } : {}),
+      ...(options.namespace ? { namespace: options.namespace } : {}),
+      ...(options.topK ? { topK: options.topK } : {}),
+      strict: options.strict ?? false,
+      ...(options.maxCost === undefined ? {} : { maxCostUsd: options.maxCost }),
+      detach: options.detach ?? false,
+      settings: {
+        withWorker: options.withWorker ?? false,
+        ...(options.concurrency ? { concurrency: options.concurrency } : {}),
+        ...(options.failUnder === undefined ? {} : { failUnder: options.failUnder }),
+      },
+      priority: config.ASKQ_EVAL_PRIORITY,
+      keepSeconds: config.ASKQ_KEEP_SECONDS,
+      prices: config.ASKQ_EVAL_PRICES,
+      ...(config.ASKQ_JAEGER_URL ? { jaegerUrl: config.ASKQ_JAEGER_URL } : {}),
+      onInvalid: (row) =>
+        process.stderr.write(
+          `invalid row at ${row.where}${row.id ? ` (id ${row.id})` : ''}: ${row.reason}\n`,
+        ),
+      onProgress: (p) => bar.update(p),
+    });
+    summary = outcome.summary;
+    runId = outcome.runId;
+    outDir = outcome.dir;
+  } finally {
+    bar.stop();
+    await worker?.close(config.ASKQ_SHUTDOWN_GRACE_MS);
+  }
+
+  if (!summary) {
+    process.stdout.write(
+      options.json
+        ? `${JSON.stringify({ runId, dir: outDir, detached: true })}\n`
+        : `run ${runId} enqueued (${outDir}); follow it with: askq eval status ${runId}\n`,
+    );
+    return 0;
+  }
+  process.stdout.write(
+    options.json ? `${JSON.stringify(summary, null, 2)}\n` : `${formatSummary(summary, outDir)}\n`,
+  );
+  if (options.failUnder !== undefined && summary.passRate < options.failUnder) {
+    process.stderr.write(
+      `pass rate ${(summary.passRate * 100).toFixed(1)}% is below --fail-under ${(options.failUnder * 100).toFixed(1)}%\n`,
+    );
+    return 1;
+  }
+  return 0;
+}
+
+/** The summary as a few lines for a terminal. */
+export function formatSummary(s: RunSummary, dir: string): string {
+  const metrics = Object.entries(s.metrics)
+    .map(([k, m]) => `${k} ${(m.passRate * 100).toFixed(0)}% (mean ${m.mean.toFixed(2)})`)
+    .join(', ');
+  return [
+    `run ${s.runId}: ${s.passed} passed, ${s.failed} failed, ${s.errored} errors of ${s.valid} cases` +
+      ` (${s.invalid} invalid rows${s.notRun ? `, ${s.notRun} not run` : ''}${s.stoppedBy ? ', stopped by --max-cost' : ''})`,
+    `pass rate ${(s.passRate * 100).toFixed(1)}%${metrics ? ` · ${metrics}` : ''}`,
+    `latency p50 ${Math.round(s.latency.total.p50)} ms, p95 ${Math.round(s.latency.total.p95)} ms · ` +
+      `tokens ${s.tokens.input} in / ${s.tokens.output} out · est. $${s.costUsd.toFixed(4)} · ` +
+      `${s.wallSeconds.toFixed(1)} s wall, ${s.throughput.toFixed(1)} cases/s`,
+    `results: ${dir}/results.jsonl · report: ${dir}/report.html`,
+  ].join('\n');
+}

@@ -1,0 +1,100 @@
+import type { AnswerResult, Timings, Usage } from '../../shared/contracts.ts';
+import { failedAssertions, resolveAssertions } from '../../shared/scoring/assertions.ts';
+import type { EvalCase } from './read-cases.ts';
+
+export type CaseStatus = 'passed' | 'failed' | 'error';
+
+/** One line of results.jsonl: a case, its answer and how it scored. */
+export interface CaseResult {
+  id: string;
+  where: string;
+  question: string;
+  expected?: string | string[];
+  expectedSources?: string[];
+  metadata?: Record<string, string>;
+  status: CaseStatus;
+  answer: string;
+  /** Per assertion key, in [0, 1]. */
+  scores: Record<string, number>;
+  /** Assertion keys below their threshold (or unscored). */
+  failedAssertions: string[];
+  /** Best first; text left out (it is in the store). */
+  sources: { id: string; chunk: number; score: number }[];
+  degraded: boolean;
+  model: string;
+  attempts: number;
+  timings: Timings;
+  usage: Usage;
+  /** The worker's failure reason, for status `error`. */
+  error?: string;
+  traceId: string;
+  jobId: string;
+  finishedAt: number;
+}
+
+const NO_TIMINGS: Timings = { queueMs: 0, retrieveMs: 0, generateMs: 0, totalMs: 0 };
+
+/**
+ * A completed job as a case result: passed when every assertion's score reaches its threshold
+ * (the rule in src/shared/scoring/assertions.ts, recomputed here from the worker's scores).
+ */
+export function completedResult(c: EvalCase, jobId: string, r: AnswerResult): CaseResult {
+  const failed = failedAssertions(resolveAssertions(c), r.scores);
+  return {
+    ...caseFields(c),
+    status: failed.length === 0 ? 'passed' : 'failed',
+    answer: r.answer,
+    scores: r.scores ?? {},
+    failedAssertions: failed,
+    sources: r.sources.map((s) => ({ id: s.id, chunk: s.chunk, score: round(s.score) })),
+    degraded: r.degraded,
+    model: r.model,
+    attempts: r.attempts,
+    timings: r.timings,
+    usage: r.usage,
+    traceId: r.traceId,
+    jobId,
+    finishedAt: Date.now(),
+  };
+}
+
+/** A job that failed for good (its retries spent, or a permanent error) as a case result. */
+export function erroredResult(
+  c: EvalCase,
+  jobId: string,
+  reason: string,
+  fields: { attempts?: number; totalMs?: number } = {},
+): CaseResult {
+  return {
+    ...caseFields(c),
+    status: 'error',
+    answer: '',
+    scores: {},
+    failedAssertions: [],
+    sources: [],
+    degraded: false,
+    model: '',
+    attempts: fields.attempts ?? 0,
+    timings: { ...NO_TIMINGS, totalMs: fields.totalMs ?? 0 },
+    usage: { inputTokens: 0, outputTokens: 0 },
+    error: reason,
+    traceId: '',
+    jobId,
+    finishedAt: Date.now(),
+  };
+}
+
+function caseFields(c: EvalCase) {
+  return {
+    id: c.id,
+    where: c.where,
+    question: c.question,
+    ...(c.expected === undefined ? {} : { expected: c.expected }),
+    ...(c.expectedSources ? { expectedSources: c.expectedSources } : {}),
+    ...(c.metadata ? { metadata: c.metadata } : {}),
+  };
+}
+
+function round(n: number): number {
+  return Math.round(n * 10_000) / 10_000;
+}

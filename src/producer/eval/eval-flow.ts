@@ -1,0 +1,158 @@
+import { createHash } from 'node:crypto';
+
+import { FlowProducer, Job, type JobsOptions, Queue } from 'bullmq';
+
+import { ANSWER_JOB, type AnswerJobData, QUESTIONS_QUEUE } from '../../shared/contracts.ts';
+import type { Redis } from '../../shared/redis.ts';
+import type { EvalCase } from './read-cases.ts';
+
+/** Queue of evaluation runs: one parent job per run; no worker consumes it. */
+export const EVAL_RUNS_QUEUE = 'eval-runs';
+
+export interface EvalFlowOptions {
+  connection: Redis;
+  /** BullMQ key prefix. */
+  prefix: string;
+  runId: string;
+  /** Priority of the cases: higher runs after interactive questions (which have none). */
+  priority: number;
+  /** Seconds finished case jobs are kept, so a resumed run finds what finished meanwhile. */
+  keepSeconds: number;
+  namespace?: string;
+  topK?: number;
+}
+
+/**
+ * A run as a BullMQ flow: a parent job `run` in {@link EVAL_RUNS_QUEUE} with one child per case
+ * in the questions queue (job name `answer`), plus a `gate` child that holds the parent in
+ * waiting-children until every case has been added. Cases are added in chunks (one `addBulk`
+ * each, not one giant transaction), with `ignoreDependencyOnFailure` so a failed case is
+ * recorded in the parent rather than failing the run. Child job ids derive from (run id, case
+ * id), so adding a case twice (a resume, a retry) never duplicates it: BullMQ ignores the add.
+ */
+export class EvalFlow {
+  readonly parentId: string;
+  private readonly gateId: string;
+  private readonly flows: FlowProducer;
+  private readonly runs: Queue;
+  readonly questions: Queue;
+  private readonly opts: EvalFlowOptions;
+
+  constructor(opts: EvalFlowOptions) {
+    this.opts = opts;
+    this.parentId = `run-${opts.runId}`;
+    this.gateId = `run-${opts.runId}-gate`;
+    const common = { connection: opts.connection, prefix: opts.prefix };
+    this.flows = new FlowProducer(common);
+    this.runs = new Queue(EVAL_RUNS_QUEUE, common);
+    this.questions = new Queue(QUESTIONS_QUEUE, common);
+    this.flows.on('error', () => {});
+    this.runs.on('error', () => {});
+    this.questions.on('error', () => {});
+  }
+
+  /** The job id of a case's question. */
+  jobIdOf(caseId: string): string {
+    return `ev-${this.opts.runId}-${createHash('sha256').update(caseId).digest('hex').slice(0, 20)}`;
+  }
+
+  /**
+   * Creates the run's parent with its gate closed, or reopens the gate of an existing one. A
+   * parent already released (a finished run being retried) is replaced: BullMQ cannot move a
+   * parent back to waiting-children.
+   */
+  async open(data: Record<string, unknown>): Promise<void> {
+    const parent = await Job.fromId(this.runs, this.parentId);
+    if (parent) {
+      if ((await parent.getState()) === 'waiting-children') {
+        if (!(await Job.fromId(this.runs, this.gateId))) {
+          await this.runs.add('gate', {}, { jobId: this.gateId, parent: this.parentRef() });
+        }
+        return;
+      }
+      await parent.remove({ removeChildren: false });
+    }
+    await this.flows.add({
+      name: 'run',
+      queueName: EVAL_RUNS_QUEUE,
+      data,
+      opts: { jobId: this.parentId },
+      children: [{ name: 'gate', queueName: EVAL_RUNS_QUEUE, opts: { jobId: this.gateId } }],
+    });
+  }
+
+  /** Adds one chunk of cases as children of the run (one addBulk); returns their job ids. */
+  async add(cases: EvalCase[]): Promise<string[]> {
+    const jobs = cases.map((c) => ({
+      name: ANSWER_JOB,
+      data: this.jobData(c),
+      opts: this.childOptions(c),
+    }));
+    await this.questions.addBulk(jobs);
+    return jobs.map((j) => j.opts.jobId!);
+  }
+
+  /** Removes a case's finished job so adding it again runs it again (`--retry-errors`). */
+  async forget(caseId: string): Promise<void> {
+    const job = await Job.fromId(this.questions, this.jobIdOf(caseId));
+    await job?.remove().catch(() => {});
+  }
+
+  /** Every case is added: the parent may now complete its children. */
+  async release(): Promise<void> {
+    const gate = await Job.fromId(this.runs, this.gateId);
+    if (!gate) return;
+    await gate.removeChildDependency();
+    await gate.remove();
+  }
+
+  /** The parent's dependency counts: processed (answered), failed (ignored failures), pending. */
+  async counts(): Promise<{ processed: number; failed: number; pending: number } | undefined> {
+    const parent = await Job.fromId(this.runs, this.parentId);
+    if (!parent) return undefined;
+    const c = await parent.getDependenciesCount();
+    return {
+      processed: c.processed ?? 0,
+      failed: (c.failed ?? 0) + (c.ignored ?? 0),
+      pending: c.unprocessed ?? 0,
+    };
+  }
+
+  /** Removes the parent once results are on disk; case jobs stay for their retention. */
+  async finish(): Promise<void> {
+    const parent = await Job.fromId(this.runs, this.parentId);
+    await parent?.remove({ removeChildren: false }).catch(() => {});
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([this.flows.close(), this.runs.close(), this.questions.close()]);
+  }
+
+  private parentRef() {
+    return { id: this.parentId, queue: `${this.opts.prefix}:${EVAL_RUNS_QUEUE}` };
+  }
+
+  private jobData(c: EvalCase): AnswerJobData {
+    return {
+      question: c.question,
+      ...(this.opts.namespace ? { namespace: this.opts.namespace } : {}),
+      ...(this.opts.topK ? { topK: this.opts.topK } : {}),
+      ...(c.metadata ? { metadata: c.metadata } : {}),
+      ...(c.expected === undefined ? {} : { expected: c.expected }),
+      ...(c.expectedSources ? { expectedSources: c.expectedSources } : {}),
+      ...(c.assert ? { assert: c.assert } : {}),
+    };
+  }
+
+  private childOptions(c: EvalCase): JobsOptions & { jobId: string } {
+    return {
+      jobId: this.jobIdOf(c.id),
+      priority: this.opts.priority,
+      parent: this.parentRef(),
+      ignoreDependencyOnFailure: true,
+      // By age only: a count limit shared with live traffic could drop results of a long run.
+      removeOnComplete: { age: this.opts.keepSeconds },
+      removeOnFail: { age: this.opts.keepSeconds },
+    };
+  }
+}

@@ -1,0 +1,304 @@
+import { randomBytes } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+
+import { ValidationError } from '../../shared/errors.ts';
+import { DEFAULT_PRICES, estimateCost, type PriceTable } from '../../shared/price-table.ts';
+import { createRedisConnection } from '../../shared/redis.ts';
+import { DAY } from '../../shared/time.ts';
+import type { CaseResult } from './case-result.ts';
+import { EvalFlow } from './eval-flow.ts';
+import { type EvalCase, type InvalidCase, readCases } from './read-cases.ts';
+import { renderReport } from './render-report.ts';
+import { RunFollower } from './run-follower.ts';
+import {
+  MAX_INVALID_KEPT,
+  openResultsWriter,
+  readManifest,
+  readResults,
+  runDir,
+  type RunManifest,
+  writeManifest,
+} from './run-store.ts';
+import { type RunSummary, summarize } from './summarize.ts';
+import { writeResultsCsv } from './write-results-csv.ts';
+
+/** Live figures for a progress bar. */
+export interface EvalProgress {
+  done: number;
+  passed: number;
+  failed: number;
+  errored: number;
+  /** Cases waiting for a retry right now. */
+  retrying: number;
+  /** Cases known so far (the total once the file is read). */
+  total: number;
+  /** p50 of the last 500 answers' total latency, ms. */
+  p50Ms: number;
+}
+
+export interface EvalRunOptions {
+  redisUrl: string;
+  /** BullMQ key prefix. @defaultValue askq */
+  prefix?: string;
+  /** `new` reads `file`; `resume` (also `status`) and `retry-errors` continue the run in `dir`. */
+  mode: 'new' | 'resume' | 'retry-errors';
+  /** The question file (mode `new`). */
+  file?: string;
+  /** The run's folder: `--out` for a new run (default `.askq/runs/<runId>`), the run's folder otherwise. */
+  dir?: string;
+  namespace?: string;
+  topK?: number;
+  /** Stop at the first invalid row, before enqueueing anything. @defaultValue false */
+  strict?: boolean;
+  /** Stop enqueueing once the estimated spend passes this (USD). @defaultValue no limit */
+  maxCostUsd?: number;
+  /** Enqueue, then return without following (`askq eval status` follows later). @defaultValue false */
+  detach?: boolean;
+  /** Recorded in run.json. */
+  settings?: Partial<RunManifest['settings']>;
+  /** Priority of the case jobs. @defaultValue 100 */
+  priority?: number;
+  /** Seconds finished case jobs stay in Redis. @defaultValue 7 days */
+  keepSeconds?: number;
+  /** Cases per addBulk. @defaultValue 500 */
+  chunkSize?: number;
+  /** Most cases enqueued and unfinished at once, bounding memory and Redis for huge files. @defaultValue 20000 */
+  maxPending?: number;
+  /** Prices over {@link DEFAULT_PRICES}. @defaultValue {} */
+  prices?: PriceTable;
+  /** For trace links in report.html. */
+  jaegerUrl?: string;
+  onInvalid?: (row: InvalidCase) => void;
+  onProgress?: (progress: EvalProgress) => void;
+}
+
+export const EVAL_RUN_DEFAULTS = {
+  prefix: 'askq',
+  strict: false,
+  detach: false,
+  priority: 100,
+  keepSeconds: (7 * DAY) / 1000,
+  chunkSize: 500,
+  maxPending: 20_000,
+  prices: {},
+} satisfies Partial<EvalRunOptions>;
+
+export interface EvalOutcome {
+  runId: string;
+  dir: string;
+  /** Undefined for a detached run. */
+  summary?: RunSummary;
+}
+
+/**
+ * Runs (or resumes) an evaluation: streams the question file, enqueues the cases as a BullMQ
+ * flow in chunks, follows them, appends each result to results.jsonl as it lands, and writes
+ * summary.json, results.csv and report.html at the end. Cases with a result on disk are never
+ * enqueued again; cases that finished in Redis while nobody followed are recovered from there.
+ */
+export async function runEval(options: EvalRunOptions): Promise<EvalOutcome> {
+  const opts = { ...EVAL_RUN_DEFAULTS, ...options };
+  const started = performance.now();
+  const { manifest, dir } = await prepare(opts);
+  const results = opts.mode === 'new' ? new Map<string, CaseResult>() : await readResults(dir);
+  if (opts.strict) await assertAllValid(manifest.file);
+
+  const connection = createRedisConnection(opts.redisUrl, 'producer');
+  const eventsConnection = createRedisConnection(opts.redisUrl, 'worker');
+  const flow = new EvalFlow({
+    connection,
+    prefix: opts.prefix,
+    runId: manifest.runId,
+    priority: opts.priority,
+    keepSeconds: opts.keepSeconds,
+    ...(manifest.settings.namespace ? { namespace: manifest.settings.namespace } : {}),
+    ...(manifest.settings.topK ? { topK: manifest.settings.topK } : {}),
+  });
+  const prices = { ...DEFAULT_PRICES, ...opts.prices };
+  let spent = 0;
+  for (const r of results.values()) spent += estimateCost(prices, r.model, r.usage) ?? 0;
+  const writer = await openResultsWriter(dir);
+  const retrying = new Set<string>();
+  const recent: number[] = [];
+  const counts = { passed: 0, failed: 0, errored: 0 };
+  for (const r of results.values())
+    if (opts.mode !== 'retry-errors' || r.status !== 'error') count(r);
+  let known = 0;
+  function count(r: CaseResult) {
+    counts[r.status === 'passed' ? 'passed' : r.status === 'failed' ? 'failed' : 'errored'] += 1;
+  }
+  const progress = () =>
+    opts.onProgress?.({
+      done: counts.passed + counts.failed + counts.errored,
+      ...counts,
+      retrying: retrying.size,
+      total: known,
+      p50Ms: median(recent),
+    });
+  const follower = new RunFollower({
+    connection,
+    eventsConnection,
+    prefix: opts.prefix,
+    onRetry: (id) => {
+      retrying.add(id);
+      progress();
+    },
+    onResults: async (batch) => {
+      for (const r of batch) {
+        results.set(r.id, r);
+        retrying.delete(r.id);
+        count(r);
+        spent += estimateCost(prices, r.model, r.usage) ?? 0;
+        if (r.status !== 'error') recent.push(r.timings.totalMs);
+      }
+      if (recent.length > 500) recent.splice(0, recent.length - 500);
+      await writer.append(batch);
+      progress();
+    },
+  });
+
+  try {
+    if (!opts.detach) await follower.start();
+    await flow.open({ runId: manifest.runId, file: manifest.file });
+    let batch: EvalCase[] = [];
+    let valid = 0;
+    let invalid = 0;
+    const flush = async () => {
+      if (batch.length === 0) return;
+      const cases = batch;
+      batch = [];
+      const ids = cases.map((c) => flow.jobIdOf(c.id));
+      if (!opts.detach) follower.track(ids, cases);
+      await flow.add(cases);
+      // A resumed case may have finished while nobody listened: its add was a no-op.
+      if (opts.mode !== 'new' && !opts.detach) await follower.reconcile(500, ids);
+      if (!opts.detach && follower.size >= opts.maxPending) {
+        await follower.waitBelow(Math.floor(opts.maxPending / 2));
+      }
+    };
+    for await (const item of readCases(manifest.file)) {
+      if ('invalid' in item) {
+        invalid += 1;
+        if (manifest.invalidRows.length < MAX_INVALID_KEPT) manifest.invalidRows.push(item.invalid);
+        opts.onInvalid?.(item.invalid);
+        continue;
+      }
+      valid += 1;
+      const c = item.case;
+      const previous = results.get(c.id);
+      if (previous && !(opts.mode === 'retry-errors' && previous.status === 'error')) continue;
+      if (opts.maxCostUsd !== undefined && spent >= opts.maxCostUsd) {
+        manifest.enqueued.stoppedBy = 'max-cost';
+        continue;
+      }
+      if (previous) await flow.forget(c.id);
+      known += 1;
+      batch.push(c);
+      if (batch.length >= opts.chunkSize) await flush();
+    }
+    await flush();
+    known = valid;
+    manifest.enqueued = { ...manifest.enqueued, valid, invalid, complete: true };
+    await writeManifest(dir, manifest);
+    await flow.release();
+    progress();
+    if (opts.detach) return { runId: manifest.runId, dir };
+
+    await follower.waitBelow(0);
+    const summary = summarize(
+      manifest,
+      results.values(),
+      opts.prices,
+      opts.mode === 'new' ? performance.now() - started : undefined,
+    );
+    await writeOutputs(dir, summary, [...results.values()], opts.jaegerUrl);
+    await flow.finish();
+    return { runId: manifest.runId, dir, summary };
+  } finally {
+    await follower.close().catch(() => {});
+    await writer.close().catch(() => {});
+    await flow.close().catch(() => {});
+    eventsConnection.disconnect();
+    await connection.quit().catch(() => connection.disconnect());
+  }
+}
+
+/** summary.json, results.csv and report.html from the results. */
+export async function writeOutputs(
+  dir: string,
+  summary: RunSummary,
+  results: CaseResult[],
+  jaegerUrl?: string,
+): Promise<void> {
+  await writeFile(join(dir, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
+  await writeResultsCsv(join(dir, 'results.csv'), results);
+  await writeFile(
+    join(dir, 'report.html'),
+    renderReport(summary, results, jaegerUrl ? { jaegerUrl } : {}),
+  );
+}
+
+/** Rebuilds summary.json, results.csv and report.html of a run from its folder. */
+export async function rebuildReport(
+  dir: string,
+  options: { prices?: PriceTable; jaegerUrl?: string } = {},
+): Promise<RunSummary> {
+  const manifest = await readManifest(dir);
+  const results = [...(await readResults(dir)).values()];
+  const summary = summarize(manifest, results, options.prices ?? {});
+  await writeOutputs(dir, summary, results, options.jaegerUrl);
+  return summary;
+}
+
+async function prepare(
+  opts: EvalRunOptions & { prefix: string; strict: boolean; priority: number },
+): Promise<{ manifest: RunManifest; dir: string }> {
+  if (opts.mode !== 'new') {
+    if (!opts.dir) throw new ValidationError('a run folder is required to resume');
+    return { manifest: await readManifest(opts.dir), dir: opts.dir };
+  }
+  if (!opts.file) throw new ValidationError('a question file is required');
+  const runId = newRunId();
+  const dir = opts.dir ?? runDir(runId);
+  const manifest: RunManifest = {
+    runId,
+    file: resolve(opts.file),
+    createdAt: new Date().toISOString(),
+    prefix: opts.prefix,
+    settings: {
+      withWorker: false,
+      strict: opts.strict,
+      priority: opts.priority,
+      ...(opts.namespace ? { namespace: opts.namespace } : {}),
+      ...(opts.topK ? { topK: opts.topK } : {}),
+      ...(opts.maxCostUsd === undefined ? {} : { maxCostUsd: opts.maxCostUsd }),
+      ...opts.settings,
+    },
+    enqueued: { valid: 0, invalid: 0, complete: false },
+    invalidRows: [],
+  };
+  await writeManifest(dir, manifest);
+  return { manifest, dir };
+}
+
+async function assertAllValid(file: string): Promise<void> {
+  for await (const item of readCases(file)) {
+    if ('invalid' in item) {
+      const { where, id, reason } = item.invalid;
+      throw new ValidationError(`${file} ${where}${id ? ` (id ${id})` : ''}: ${reason} (--strict)`);
+    }
+  }
+}
+
+/** A sortable, readable run id: `20250102-130405-a1b2c3`. */
+export function newRunId(now = new Date()): string {
+  const stamp = now.toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
+  return `${stamp}-${randomBytes(3).toString('hex')}`;
+}
+
+function median(values: number[]): number {
+  if (values.length === 0) return 0;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor((sorted.length - 1) / 2)]!;
+}

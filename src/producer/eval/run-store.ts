@@ -1,0 +1,118 @@
+import { createReadStream, existsSync } from 'node:fs';
+import { mkdir, open, readFile, rename, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+
+import { AskqError } from '../../shared/errors.ts';
+import type { CaseResult } from './case-result.ts';
+import type { InvalidCase } from './read-cases.ts';
+
+/** run.json: what was run, with which settings; written at start, updated as enqueueing ends. */
+export interface RunManifest {
+  runId: string;
+  /** Absolute path of the question file. */
+  file: string;
+  createdAt: string;
+  prefix: string;
+  settings: {
+    namespace?: string;
+    topK?: number;
+    concurrency?: number;
+    withWorker: boolean;
+    maxCostUsd?: number;
+    failUnder?: number;
+    strict: boolean;
+    priority: number;
+  };
+  /** Rows read so far; `complete` once the whole file was read and every case enqueued. */
+  enqueued: { valid: number; invalid: number; complete: boolean; stoppedBy?: 'max-cost' };
+  /** Invalid rows (the first 1000). */
+  invalidRows: InvalidCase[];
+}
+
+export const RESULTS_FILE = 'results.jsonl';
+export const MAX_INVALID_KEPT = 1000;
+
+/** Where a run's files live: `--out`, else `.askq/runs/<runId>`. */
+export function runDir(runId: string, out?: string): string {
+  return resolve(out ?? join('.askq', 'runs', runId));
+}
+
+/** Finds a run's folder from a run id or a folder path. */
+export function locateRun(runIdOrDir: string): string {
+  const candidates = [resolve(runIdOrDir), runDir(runIdOrDir)];
+  const found = candidates.find((d) => existsSync(join(d, 'run.json')));
+  if (!found) {
+    throw new AskqError(
+      `no run "${runIdOrDir}": neither ${candidates.join(' nor ')} holds a run.json`,
+    );
+  }
+  return found;
+}
+
+export async function readManifest(dir: string): Promise<RunManifest> {
+  const text = await readFile(join(dir, 'run.json'), 'utf8');
+  return JSON.parse(text) as RunManifest;
+}
+
+/** Writes run.json atomically (temp file + rename), so a kill never leaves half of it. */
+export async function writeManifest(dir: string, manifest: RunManifest): Promise<void> {
+  await mkdir(dir, { recursive: true });
+  const tmp = join(dir, `run.json.${process.pid}.tmp`);
+  await writeFile(tmp, `${JSON.stringify(manifest, null, 2)}\n`);
+  await rename(tmp, join(dir, 'run.json'));
+}
+
+/**
+ * The results on disk, by case id (a later line for the same case wins: a retried error). A
+ * line cut short by a kill is ignored; its case is simply not finished yet.
+ */
+export async function readResults(dir: string): Promise<Map<string, CaseResult>> {
+  const results = new Map<string, CaseResult>();
+  const path = join(dir, RESULTS_FILE);
+  if (!existsSync(path)) return results;
+  const lines = createInterface({ input: createReadStream(path, 'utf8'), crlfDelay: Infinity });
+  for await (const line of lines) {
+    if (line.trim() === '') continue;
+    try {
+      const r = JSON.parse(line) as CaseResult;
+      if (typeof r.id === 'string' && typeof r.status === 'string') results.set(r.id, r);
+    } catch {
+      // A torn last line from a killed run.
+    }
+  }
+  return results;
+}
+
+/** Appends results to results.jsonl as they come; each write is whole lines. */
+export interface ResultsWriter {
+  append(results: CaseResult[]): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function openResultsWriter(dir: string): Promise<ResultsWriter> {
+  await mkdir(dir, { recursive: true });
+  const handle = await open(join(dir, RESULTS_FILE), 'a+');
+  // A kill mid-line leaves a torn line; start on a fresh one so the next result stays whole.
+  const { size } = await handle.stat();
+  if (size > 0) {
+    const last = Buffer.alloc(1);
+    await handle.read(last, 0, 1, size - 1);
+    if (last.toString() !== '\n') await handle.write('\n');
+  }
+  let chain = Promise.resolve();
+  return {
+    append(results) {
+      if (results.length === 0) return chain;
+      const text = results.map((r) => `${JSON.stringify(r)}\n`).join('');
+      chain = chain.then(async () => {
+        await handle.write(text);
+      });
+      return chain;
+    },
+    async close() {
+      await chain;
+      await handle.close();
+    },
+  };
+}
