@@ -1,0 +1,48 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { BatchedEmbeddings } from '../../../src/worker/providers/batched-embeddings.ts';
+import { OpenAIEmbeddingsProvider } from '../../../src/worker/providers/openai/openai-embeddings.ts';
+import { type FakeOpenAI, startFakeOpenAI } from '../../support/fake-openai-server.ts';
+
+describe('BatchedEmbeddings over the real OpenAIEmbeddings client', () => {
+  let fake: FakeOpenAI;
+  let inner: OpenAIEmbeddingsProvider;
+  beforeAll(async () => {
+    fake = await startFakeOpenAI();
+    inner = new OpenAIEmbeddingsProvider({
+      apiKey: 'sk-test',
+      baseURL: fake.url,
+      model: 'text-embedding-3-small',
+    });
+  });
+  afterAll(async () => {
+    await fake.close();
+  });
+
+  const texts = Array.from({ length: 32 }, (_, i) => `question number ${i} about queues`);
+
+  it('answers 32 concurrent queries with one HTTP request, each with its own vector', async () => {
+    const expected = await inner.embedDocuments(texts);
+    const before = fake.calls.embeddings;
+    const batched = new BatchedEmbeddings(inner, { maxWaitMs: 5, maxBatchSize: 64 });
+    const vectors = await Promise.all(texts.map((t) => batched.embedQuery(t)));
+    expect(fake.calls.embeddings - before).toBe(1);
+    expect(batched.requests).toBe(1);
+    expect(vectors).toEqual(expected);
+  });
+
+  it('splits at maxBatchSize', async () => {
+    const before = fake.calls.embeddings;
+    const batched = new BatchedEmbeddings(inner, { maxWaitMs: 5, maxBatchSize: 8 });
+    await Promise.all(texts.map((t) => batched.embedQuery(t)));
+    expect(fake.calls.embeddings - before).toBe(4);
+  });
+
+  it('fails every query of a failed request, and lets the next batch succeed', async () => {
+    const batched = new BatchedEmbeddings(inner, { maxWaitMs: 5 });
+    fake.failNext('embeddings', { status: 500 });
+    const results = await Promise.allSettled(texts.slice(0, 3).map((t) => batched.embedQuery(t)));
+    expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected', 'rejected']);
+    await expect(batched.embedQuery('again')).resolves.toHaveLength(64);
+  });
+});
