@@ -105,6 +105,20 @@ const envSchema = z.object({
   ASKQ_EMBED_BATCH_WAIT_MS: int(0, 1000).default(5),
   /** Most queries in one shared embeddings request. @defaultValue 64 */
   ASKQ_EMBED_BATCH_SIZE: int(1, 2048).default(64),
+  /**
+   * Answer cache in Redis: a question asked again on the same corpus, models and settings is
+   * answered without calling a model. @defaultValue off
+   */
+  ASKQ_CACHE: z.enum(['on', 'off']).default('off'),
+  /** Seconds a cached answer is kept. @defaultValue 86400 */
+  ASKQ_CACHE_TTL: int(1, 365 * 86_400).default(86_400),
+  /**
+   * Chat requests per minute across all workers (BullMQ's queue-wide limiter), so the pool
+   * stays under the provider's limit instead of bouncing off it. @defaultValue unlimited
+   */
+  ASKQ_LLM_RPM: int(1, 10_000_000).optional(),
+  /** Tokens per minute across all workers (a Redis token bucket fed by reported usage). @defaultValue unlimited */
+  ASKQ_LLM_TPM: int(1, 1_000_000_000).optional(),
   /** Chat temperature. @defaultValue 0 */
   ASKQ_TEMPERATURE: z.coerce.number().min(0).max(2).default(0),
   /** Max output tokens of one answer. @defaultValue 512 */

@@ -93,6 +93,8 @@ export const answerResultSchema = z.object({
   traceId: z.string(),
   /** Per assertion key (`contains`, `f1`, `hit@k`, `contains#2`…), in [0, 1]; only when the job had expectations. */
   scores: z.record(z.string(), z.number()).optional(),
+  /** True when the answer came from the answer cache (ASKQ_CACHE=on): no model was called. */
+  cached: z.boolean().optional(),
 });
 export type AnswerResult = z.infer<typeof answerResultSchema>;
 

@@ -12,8 +12,9 @@ import {
 import { askqMetrics, observeQueueDepth } from '../shared/telemetry/metrics.ts';
 import { createQueueTelemetry } from '../shared/telemetry/queue-telemetry.ts';
 import { addActiveSpanEvent } from '../shared/telemetry/spans.ts';
-import { SECOND } from '../shared/time.ts';
+import { MINUTE, SECOND } from '../shared/time.ts';
 import { within } from '../shared/within.ts';
+import { AnswerCache, corpusVersionKey } from './answer-cache.ts';
 import { createAnswerProcessor } from './processors/answer-processor.ts';
 import { createIngestProcessor } from './processors/ingest-processor.ts';
 import { createProviders } from './providers/create-providers.ts';
@@ -23,6 +24,7 @@ import {
   DependencyGuard,
 } from './resilience/dependency-guard.ts';
 import type { Guards, Ports } from './resilience/guarded-ports.ts';
+import { TokenBudget } from './resilience/token-budget.ts';
 
 export interface AskqWorkerOptions {
   config: Config;
@@ -138,10 +140,32 @@ export class AskqWorker {
         defaultNamespace: config.ASKQ_NAMESPACE,
         defaultTopK: config.ASKQ_TOP_K,
         retrievalFallback: config.ASKQ_RETRIEVAL_FALLBACK,
+        ...(config.ASKQ_CACHE === 'on'
+          ? {
+              cache: new AnswerCache({
+                redis: connection,
+                prefix: config.ASKQ_PREFIX,
+                ttlSeconds: config.ASKQ_CACHE_TTL,
+              }),
+            }
+          : {}),
+        ...(config.ASKQ_LLM_TPM
+          ? {
+              tokenBudget: new TokenBudget({
+                redis: connection,
+                prefix: config.ASKQ_PREFIX,
+                tokensPerMinute: config.ASKQ_LLM_TPM,
+              }),
+            }
+          : {}),
         captureContent: config.ASKQ_CAPTURE_CONTENT,
         pauseQueue: (ms) => queues.questions.rateLimit(ms),
       }),
-      { ...common, concurrency: options.concurrency ?? config.ASKQ_CONCURRENCY },
+      {
+        ...common,
+        concurrency: options.concurrency ?? config.ASKQ_CONCURRENCY,
+        ...(config.ASKQ_LLM_RPM ? { limiter: rpmLimiter(config.ASKQ_LLM_RPM) } : {}),
+      },
     );
     const ingest = new Worker(
       INGEST_QUEUE,
@@ -152,6 +176,9 @@ export class AskqWorker {
         logger,
         defaultNamespace: config.ASKQ_NAMESPACE,
         pauseQueue: (ms) => queues.ingest.rateLimit(ms),
+        bumpCorpus: async (ns) => {
+          await connection.incr(corpusVersionKey(config.ASKQ_PREFIX, ns));
+        },
       }),
       // Ingest batches are large; a few at a time keeps the vector store's writes sane.
       { ...common, concurrency: 2 },
@@ -213,4 +240,13 @@ export class AskqWorker {
     this.connection.disconnect();
     this.logger.info('worker closed');
   }
+}
+
+/**
+ * BullMQ's queue-wide limiter for a requests-per-minute budget, spread over seconds rather
+ * than a minute-long window, so the pool never bursts a whole minute's calls at once.
+ */
+export function rpmLimiter(rpm: number): { max: number; duration: number } {
+  if (rpm >= 60) return { max: Math.floor(rpm / 60), duration: SECOND };
+  return { max: 1, duration: Math.ceil(MINUTE / rpm) };
 }

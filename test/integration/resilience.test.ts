@@ -39,8 +39,10 @@ describe('failure semantics', () => {
     expect(ports.calls.embed).toBe(1); // resumed at the chat stage
     const [first, second] = ports.chatTimes;
     expect(second! - first!).toBeGreaterThanOrEqual(300);
+    // Started at least twice (the worker may wake a moment before this process's own pause
+    // has passed and be paused again), but only one attempt was counted.
     const fresh = await h.queue.getJob(job.id!);
-    expect(fresh!.attemptsStarted).toBe(2);
+    expect(fresh!.attemptsStarted).toBeGreaterThanOrEqual(2);
   });
 
   it('an open breaker pauses the queue instead of burning attempts', async () => {

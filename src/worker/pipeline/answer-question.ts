@@ -1,7 +1,7 @@
 import type { Source, Usage } from '../../shared/contracts.ts';
 import { failureClassOf } from '../../shared/errors.ts';
 import type { Ports } from '../resilience/guarded-ports.ts';
-import { generate } from './generate.ts';
+import { generate, type Generation } from './generate.ts';
 import { type Retrieval, retrieve } from './retrieve.ts';
 import { score, type ScoreInput } from './score.ts';
 
@@ -16,6 +16,8 @@ export interface AnswerQuestionInput {
 /** Outputs of completed stages, persisted between attempts (BullMQ's step-job pattern). */
 export interface PipelineCheckpoint {
   retrieval?: Retrieval;
+  /** A generation to reuse (an answer cache hit): the chat stage is skipped. */
+  generation?: Generation;
 }
 
 export interface PipelineHooks {
@@ -74,10 +76,9 @@ export async function answerQuestion(
       retrieval = { sources: [], retrieveMs: performance.now() - started };
     }
   }
-  const generation = await generate(
-    { question: input.question, sources: retrieval.sources },
-    ports,
-  );
+  const generation =
+    checkpoint.generation ??
+    (await generate({ question: input.question, sources: retrieval.sources }, ports));
   const scoring = input.scoring
     ? await score(
         {

@@ -7,7 +7,7 @@ import {
   formatIssues,
 } from '../../shared/contracts.ts';
 import { TransientError } from '../../shared/errors.ts';
-import { readJobState, writeJobState } from '../../shared/job-state.ts';
+import { readJobState } from '../../shared/job-state.ts';
 import type { Logger } from '../../shared/logger.ts';
 import { askqMetrics } from '../../shared/telemetry/metrics.ts';
 import {
@@ -15,6 +15,7 @@ import {
   addActiveSpanEvent,
   safeSetAttributes,
 } from '../../shared/telemetry/spans.ts';
+import type { AnswerCache } from '../answer-cache.ts';
 import { answerQuestion } from '../pipeline/answer-question.ts';
 import { guardPorts, type Guards, type Ports } from '../resilience/guarded-ports.ts';
 import {
@@ -22,6 +23,7 @@ import {
   settleFailure,
   type SettleOutcome,
 } from '../resilience/settle-failure.ts';
+import type { TokenBudget } from '../resilience/token-budget.ts';
 
 export interface AnswerProcessorDeps {
   ports: Ports;
@@ -38,6 +40,10 @@ export interface AnswerProcessorDeps {
   pauseQueue: (ms: number) => Promise<void>;
   /** Record question and answer text on spans (ASKQ_CAPTURE_CONTENT). @defaultValue false */
   captureContent?: boolean;
+  /** The answer cache (ASKQ_CACHE=on). @defaultValue none */
+  cache?: AnswerCache;
+  /** Tokens-per-minute budget (ASKQ_LLM_TPM). @defaultValue none */
+  tokenBudget?: TokenBudget;
 }
 
 /**
@@ -65,6 +71,7 @@ export function createAnswerProcessor(deps: AnswerProcessorDeps) {
     const ports = guardPorts(deps.ports, deps.guards, {
       ...(signal ? { signal } : {}),
       captureContent: deps.captureContent ?? false,
+      ...(deps.tokenBudget ? { tokenBudget: deps.tokenBudget } : {}),
     });
     const settle = {
       job,
@@ -81,12 +88,24 @@ export function createAnswerProcessor(deps: AnswerProcessorDeps) {
       const last = state.lastError ?? 'no attempt finished in time';
       return settleFailure(new TransientError(last), settle);
     }
+    const namespace = data.namespace ?? deps.defaultNamespace;
+    const topK = data.topK ?? deps.defaultTopK;
+    const cacheKey = {
+      question: data.question,
+      namespace,
+      topK,
+      chatModel: `${deps.ports.chat.provider}:${deps.ports.chat.model}`,
+      embeddingsModel: `${deps.ports.embeddings.provider}:${deps.ports.embeddings.model}`,
+    };
     try {
+      // A cache hit reuses retrieval and generation; scoring (the job's own expectations) runs.
+      const cached = deps.cache ? await deps.cache.lookup(cacheKey) : undefined;
+      const hit = cached?.answer;
       const out = await answerQuestion(
         {
           question: data.question,
-          namespace: data.namespace ?? deps.defaultNamespace,
-          topK: data.topK ?? deps.defaultTopK,
+          namespace,
+          topK,
           ...(data.expected || data.expectedSources || data.assert
             ? {
                 scoring: {
@@ -98,11 +117,18 @@ export function createAnswerProcessor(deps: AnswerProcessorDeps) {
             : {}),
         },
         ports,
-        { ...(state.retrieval ? { retrieval: state.retrieval } : {}) },
+        hit
+          ? {
+              retrieval: { sources: hit.sources, retrieveMs: 0 },
+              generation: { answer: hit.answer, model: hit.model, usage: hit.usage, generateMs: 0 },
+            }
+          : { ...(state.retrieval ? { retrieval: state.retrieval } : {}) },
         {
+          // Kept in memory; settleFailure writes it with the job's state when a later stage
+          // fails, so the retry resumes there. (One Redis write per job saved; after a crash
+          // the re-run retrieves again, which costs time, not correctness.)
           checkpoint: async (cp) => {
             if (cp.retrieval) state.retrieval = cp.retrieval;
-            await writeJobState(job, state);
           },
           onDegraded: (err) => logger.warn({ err }, 'retrieval down: answering without context'),
         },
@@ -126,6 +152,7 @@ export function createAnswerProcessor(deps: AnswerProcessorDeps) {
         },
         attempts: state.attempt,
         traceId: activeTraceIds()?.traceId ?? '',
+        ...(hit ? { cached: true } : {}),
         ...(out.scores ? { scores: out.scores } : {}),
       };
       logger.info(
@@ -137,7 +164,13 @@ export function createAnswerProcessor(deps: AnswerProcessorDeps) {
         },
         'answered',
       );
-      metrics.jobs('completed', { 'askq.degraded': out.degraded });
+      if (deps.cache && cached && !hit && !out.degraded) {
+        const { answer, sources, model, usage } = out;
+        await deps.cache
+          .store(cacheKey, cached.corpus, { answer, sources, model, usage })
+          .catch((err: unknown) => logger.warn({ err }, 'answer cache write failed'));
+      }
+      metrics.jobs('completed', { 'askq.degraded': out.degraded, 'askq.cached': Boolean(hit) });
       if (!out.resumed) metrics.stageDuration('retrieve', out.retrieveMs / 1000);
       metrics.stageDuration('generate', out.generateMs / 1000);
       return result;

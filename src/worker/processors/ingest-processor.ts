@@ -15,6 +15,8 @@ export interface IngestProcessorDeps {
   defaultNamespace: string;
   /** Pauses the ingest queue for every worker (rate limits, open breakers). */
   pauseQueue: (ms: number) => Promise<void>;
+  /** Marks the namespace's corpus as changed (so cached answers are not served). */
+  bumpCorpus: (namespace: string) => Promise<void>;
 }
 
 /**
@@ -48,6 +50,7 @@ export function createIngestProcessor(deps: IngestProcessorDeps) {
       for (const [docId, count] of Object.entries(documents)) {
         deleted += await store.deleteChunksFrom(namespace, docId, count);
       }
+      await deps.bumpCorpus(namespace);
       logger.info({ namespace, upserted: records.length, deleted }, 'ingested');
       return { upserted: records.length, deleted, namespace };
     } catch (err) {

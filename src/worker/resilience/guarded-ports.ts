@@ -5,6 +5,7 @@ import type { ChatOutput, ChatPort, EmbeddingsPort, VectorStorePort } from '../.
 import { askqMetrics } from '../../shared/telemetry/metrics.ts';
 import { safeSetAttributes, SpanKind, withSpan } from '../../shared/telemetry/spans.ts';
 import type { DependencyGuard } from './dependency-guard.ts';
+import type { TokenBudget } from './token-budget.ts';
 
 /** The three ports the pipeline uses. */
 export interface Ports {
@@ -24,6 +25,8 @@ export interface GuardPortsOptions {
   signal?: AbortSignal;
   /** Record question and answer text on model spans (ASKQ_CAPTURE_CONTENT). @defaultValue false */
   captureContent?: boolean;
+  /** Tokens-per-minute budget shared by all workers (ASKQ_LLM_TPM). @defaultValue none */
+  tokenBudget?: TokenBudget;
 }
 
 /**
@@ -56,7 +59,9 @@ export function guardPorts(ports: Ports, guards: Guards, options: GuardPortsOpti
             const started = performance.now();
             if (capture) safeSetAttributes(span, { 'gen_ai.input.messages': input.question });
             try {
+              await options.tokenBudget?.check();
               const out = await guards.chat.call((signal) => chat.answer(input, signal), outer);
+              await options.tokenBudget?.spend(out.usage.inputTokens + out.usage.outputTokens);
               recordChat(span, attributes, out, (performance.now() - started) / 1000, capture);
               return out;
             } catch (err) {
