@@ -1,3 +1,4 @@
+import type { CaseResult } from '../producer/eval/case-result.ts';
 import type { AnswerResult } from '../shared/contracts.ts';
 
 /** An answer as a person reads it in a terminal: the text, its sources, and timings. */
@@ -16,6 +17,23 @@ export function formatAnswer(result: AnswerResult): string {
       `queue ${ms(t.queueMs)} · retrieve ${ms(t.retrieveMs)} · generate ${ms(t.generateMs)} · ` +
       `total ${ms(t.totalMs)} · attempts ${result.attempts} · ` +
       `tokens ${result.usage.inputTokens} in / ${result.usage.outputTokens} out`,
+  );
+  return lines.join('\n');
+}
+
+/** One evaluated case: the answer, its sources, scores and timings. */
+export function formatCase(c: CaseResult): string {
+  const lines = [c.error ? `error: ${c.error}` : c.answer.trim(), ''];
+  c.sources.forEach((s, i) =>
+    lines.push(`  [${i + 1}] ${s.id}#${s.chunk}  score ${s.score.toFixed(3)}`),
+  );
+  const scores = Object.entries(c.scores)
+    .map(([k, v]) => `${k} ${v.toFixed(2)}`)
+    .join(', ');
+  const t = c.timings;
+  lines.push(
+    `  ${scores ? `${scores} · ` : ''}retrieve ${ms(t.retrieveMs)} · generate ${ms(t.generateMs)} · ` +
+      `total ${ms(t.totalMs)} · attempts ${c.attempts}`,
   );
   return lines.join('\n');
 }

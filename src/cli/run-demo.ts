@@ -2,25 +2,20 @@ import { execFileSync } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 
-import { AskqClient, clientOptionsFromConfig } from '../producer/askq-client.ts';
+import type { CaseResult } from '../producer/eval/case-result.ts';
+import { runEval } from '../producer/eval/run-eval.ts';
+import { RESULTS_FILE } from '../producer/eval/run-store.ts';
 import { ingest } from '../producer/ingest.ts';
 import { type Config, redactUrl } from '../shared/config.ts';
-import { answerJobDataSchema, type AnswerResult } from '../shared/contracts.ts';
 import { type LocalRedis, startLocalRedis } from '../shared/local-redis.ts';
 import { createLogger } from '../shared/logger.ts';
 import { redisAnswers } from '../shared/redis.ts';
 import { AskqWorker } from '../worker/askq-worker.ts';
-import { formatAnswer } from './format-answer.ts';
+import { formatCase } from './format-answer.ts';
+import { formatSummary } from './run-eval.ts';
 import { quietLevel } from './run-ingest.ts';
 
 const EXAMPLES = fileURLToPath(new URL('../../examples/', import.meta.url));
-
-interface DemoQuestion {
-  id: string;
-  question: string;
-  expected?: string;
-  expectedSources?: string[];
-}
 
 /**
  * `askq demo`: the main job on the embedded default. Uses the Redis at REDIS_URL, or starts a
@@ -54,7 +49,6 @@ export async function runDemo(
     destination: process.stderr,
   });
   const worker = await AskqWorker.start({ config, logger });
-  const client = new AskqClient(clientOptionsFromConfig(config));
   try {
     say(
       `Providers: chat ${worker.ports.chat.provider}:${worker.ports.chat.model}, ` +
@@ -75,54 +69,35 @@ export async function runDemo(
       return 1;
     }
 
-    const questions = await readQuestions(`${EXAMPLES}questions.jsonl`);
-    const started = performance.now();
-    const { ids } = await client.askMany(
-      questions.map((q) => answerJobDataSchema.parse({ question: q.question })),
-    );
-    let matched = 0;
-    let cited = 0;
-    for (const [i, q] of questions.entries()) {
-      const result = await client.waitForAnswer(ids[i]!, { timeoutMs: 120_000 });
-      const hit = q.expected ? normalise(result.answer).includes(normalise(q.expected)) : undefined;
-      const sourced = q.expectedSources ? citesExpected(result, q.expectedSources) : undefined;
-      if (hit) matched += 1;
-      if (sourced) cited += 1;
+    // The example questions run as an evaluation: through the queue, scored, with a report.
+    const outcome = await runEval({
+      redisUrl: config.REDIS_URL,
+      prefix: config.ASKQ_PREFIX,
+      mode: 'new',
+      file: `${EXAMPLES}questions.jsonl`,
+      settings: { withWorker: true },
+      priority: config.ASKQ_EVAL_PRIORITY,
+      keepSeconds: config.ASKQ_KEEP_SECONDS,
+      prices: config.ASKQ_EVAL_PRICES,
+      ...(config.ASKQ_JAEGER_URL ? { jaegerUrl: config.ASKQ_JAEGER_URL } : {}),
+      onInvalid: (row) => say(`invalid row at ${row.where}: ${row.reason}`),
+    });
+    const cases = (await readFile(`${outcome.dir}/${RESULTS_FILE}`, 'utf8'))
+      .split('\n')
+      .filter((line) => line.trim() !== '')
+      .map((line) => JSON.parse(line) as CaseResult);
+    for (const [i, c] of cases.entries()) {
       say();
-      say(`Q${i + 1} ${q.question}`);
-      say(formatAnswer(result));
-      if (hit !== undefined)
-        say(`  expected "${q.expected}": ${hit ? 'found' : 'NOT found'} in the answer`);
+      say(`Q${i + 1} ${c.question}  [${c.status}]`);
+      say(formatCase(c));
     }
-    const seconds = (performance.now() - started) / 1000;
     say();
-    say(
-      `${questions.length} questions answered through the queue in ${seconds.toFixed(2)} s: ` +
-        `${matched}/${questions.filter((q) => q.expected).length} contain the expected answer, ` +
-        `${cited}/${questions.filter((q) => q.expectedSources).length} retrieved the expected document.`,
-    );
+    say(formatSummary(outcome.summary!, outcome.dir));
     return 0;
   } finally {
-    await client.close();
     await worker.close(config.ASKQ_SHUTDOWN_GRACE_MS);
     await redis?.stop();
   }
-}
-
-async function readQuestions(path: string): Promise<DemoQuestion[]> {
-  const text = await readFile(path, 'utf8');
-  return text
-    .split('\n')
-    .filter((l) => l.trim() !== '')
-    .map((l) => JSON.parse(l) as DemoQuestion);
-}
-
-function citesExpected(result: AnswerResult, expected: string[]): boolean {
-  return result.sources.some((s) => expected.includes(s.id));
-}
-
-function normalise(text: string): string {
-  return text.normalize('NFKC').toLowerCase().replace(/\s+/g, ' ');
 }
 
 function hasRedisServer(): boolean {

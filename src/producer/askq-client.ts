@@ -192,9 +192,11 @@ export class AskqClient {
   /** The question's state, attempts, and result or error; undefined for an unknown id. */
   async getStatus(id: string): Promise<QuestionStatus | undefined> {
     return this.redis(async () => {
+      // State first: a job read before its state could be stale against it (failed, no reason).
+      const state = (await this.queue.getJobState(id)) as QuestionState;
       const job = await this.queue.getJob(id);
       if (!job) return undefined;
-      return toStatus(job, (await job.getState()) as QuestionState);
+      return toStatus(job, state);
     });
   }
 
