@@ -5,6 +5,7 @@ import {
   type RouteResponse,
   type ScriptedBehaviour,
   startScriptedHttpServer,
+  type TrafficEvent,
 } from './scripted-http-server.ts';
 
 /**
@@ -15,7 +16,7 @@ import {
 
 export type OpenAIRoute = 'chat' | 'embeddings' | 'models';
 
-export type { RecordedRequest, ScriptedBehaviour } from './scripted-http-server.ts';
+export type { RecordedRequest, ScriptedBehaviour, TrafficEvent } from './scripted-http-server.ts';
 
 export interface FakeOpenAIOptions {
   /** When set, requests must carry `Authorization: Bearer <apiKey>`, else 401. @defaultValue any key */
@@ -31,6 +32,32 @@ export interface FakeOpenAIOptions {
   chatReply?: (body: ChatRequestBody) => string;
   /** Ids `GET /v1/models` lists. @defaultValue ['gpt-4o-mini', 'text-embedding-3-small'] */
   models?: string[];
+  /**
+   * The behaviour of each request no {@link FakeOpenAI.failNext} script covers: seeded random
+   * faults (`randomFaults` in random-faults.ts), content-based faults, outages. `undefined`
+   * answers normally. @defaultValue none
+   */
+  decide?: (route: OpenAIRoute, request: RecordedRequest) => ScriptedBehaviour | undefined;
+  /** Observes arrivals, answers and client aborts with their times. @defaultValue none */
+  onTraffic?: (event: TrafficEvent<OpenAIRoute>) => void;
+  /** A provider's request limit, answered with 429s beyond it; see {@link FakeRateLimit}. @defaultValue none */
+  rateLimit?: FakeRateLimit;
+}
+
+/**
+ * A requests-per-minute limit as a provider enforces it: each fixed window of `windowMs`
+ * (aligned to the server's clock) admits `requestsPerMinute × windowMs / 60000` requests
+ * (at least 1); beyond that a request gets OpenAI's 429 (`rate_limit_exceeded`) with
+ * `retry-after` (whole seconds, rounded up), `retry-after-ms` and `x-ratelimit-*` headers
+ * for the rest of the window. Rejected requests do not use up the allowance. Counted at
+ * arrival, before the latency. Scripted behaviours ({@link FakeOpenAI.failNext}) bypass it.
+ */
+export interface FakeRateLimit {
+  requestsPerMinute: number;
+  /** Routes the limit covers (one shared allowance). @defaultValue ['chat', 'embeddings'] */
+  routes?: OpenAIRoute[];
+  /** Window length. @defaultValue 1000 (so 600/min admits 10 per second) */
+  windowMs?: number;
 }
 
 /** The parts of a chat completions request the fake reads. */
@@ -57,6 +84,8 @@ export interface FakeOpenAI {
   chatReply: (body: ChatRequestBody) => string;
   /** Requests whose client hung up before the fake answered. */
   readonly clientAborts: number;
+  /** Requests answered 429 by {@link FakeOpenAIOptions.rateLimit}. */
+  readonly rateLimited: number;
   /** Queues one-shot behaviours for the next requests to `route`, in order. */
   failNext(route: OpenAIRoute, ...behaviours: ScriptedBehaviour[]): void;
   lastRequest(route: OpenAIRoute): RecordedRequest | undefined;
@@ -81,10 +110,17 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
   const defaultDims = options.embeddingDimensions ?? DEFAULTS.embeddingDimensions;
   const models = options.models ?? DEFAULTS.models;
   let chatReply = options.chatReply ?? echoContextReply;
+  const limiter = options.rateLimit ? requestLimiter(options.rateLimit) : undefined;
+  const decide = limiter
+    ? (route: OpenAIRoute, request: RecordedRequest) =>
+        limiter.check(route) ?? options.decide?.(route, request)
+    : options.decide;
 
   const server = await startScriptedHttpServer<OpenAIRoute>({
     routes: ROUTES,
     latencyMs: options.latencyMs ?? DEFAULTS.latencyMs,
+    ...(decide ? { decide } : {}),
+    ...(options.onTraffic ? { onTraffic: options.onTraffic } : {}),
     match: (method, path) => {
       if (method === 'POST' && path === '/v1/chat/completions') return 'chat';
       if (method === 'POST' && path === '/v1/embeddings') return 'embeddings';
@@ -127,12 +163,53 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
     get clientAborts() {
       return server.clientAborts;
     },
+    get rateLimited() {
+      return limiter?.rejected ?? 0;
+    },
     failNext: (route, ...behaviours) => server.failNext(route, ...behaviours),
     lastRequest: (route) => server.lastRequest(route),
     nextClientAbort: () => server.nextClientAbort(),
     nextRequest: (route) => server.nextRequest(route),
     close: () => server.close(),
   };
+}
+
+/** Fixed-window request counting for {@link FakeRateLimit}. */
+function requestLimiter(limit: FakeRateLimit) {
+  const windowMs = limit.windowMs ?? 1000;
+  const allowance = Math.max(1, Math.floor((limit.requestsPerMinute * windowMs) / 60_000));
+  const routes = new Set<OpenAIRoute>(limit.routes ?? ['chat', 'embeddings']);
+  let window = -1;
+  let used = 0;
+  const state = {
+    rejected: 0,
+    check(route: OpenAIRoute): ScriptedBehaviour | undefined {
+      if (!routes.has(route)) return undefined;
+      const now = Date.now();
+      const current = Math.floor(now / windowMs);
+      if (current !== window) {
+        window = current;
+        used = 0;
+      }
+      if (used < allowance) {
+        used += 1;
+        return undefined;
+      }
+      state.rejected += 1;
+      const waitMs = (current + 1) * windowMs - now;
+      return {
+        status: 429,
+        headers: {
+          'retry-after': String(Math.ceil(waitMs / 1000)),
+          'retry-after-ms': String(waitMs),
+          'x-ratelimit-limit-requests': String(limit.requestsPerMinute),
+          'x-ratelimit-remaining-requests': '0',
+          'x-ratelimit-reset-requests': `${waitMs}ms`,
+        },
+      };
+    },
+  };
+  return state;
 }
 
 /**

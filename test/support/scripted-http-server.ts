@@ -27,6 +27,24 @@ export interface ScriptedBehaviour {
   dropConnection?: boolean;
   /** Extra delay before this one answer, on top of the server's latency. */
   delayMs?: number;
+  /**
+   * Send the status line, headers and part of the body, then never finish: a provider that
+   * stalls mid-body. Released by the client's abort or by close().
+   */
+  stallBody?: boolean;
+}
+
+/** Something the server saw, with its time; see {@link ScriptedHttpServerOptions.onTraffic}. */
+export interface TrafficEvent<R extends string> {
+  /** A request arrived; it answered (`status`); it dropped the socket; its client hung up first. */
+  kind: 'request' | 'response' | 'dropped' | 'clientAbort';
+  /** `undefined` for a path no route matches. */
+  route: R | undefined;
+  request: RecordedRequest;
+  /** The status sent, for `response`. */
+  status?: number;
+  /** `Date.now()` when it happened. */
+  at: number;
 }
 
 /** A request as the fake saw it. */
@@ -64,6 +82,14 @@ export interface ScriptedHttpServerOptions<R extends string> {
   latencyMs?: number;
   /** How many requests per route the log keeps. @defaultValue 50 */
   keepRequests?: number;
+  /**
+   * The behaviour of a request no one-shot {@link ScriptedHttpServer.failNext} script covers
+   * (those win): seeded random faults, content-based faults, outages. `undefined` answers
+   * normally. @defaultValue none
+   */
+  decide?: (route: R, request: RecordedRequest) => ScriptedBehaviour | undefined;
+  /** Observes arrivals, answers and client aborts as they happen. Must not throw. @defaultValue none */
+  onTraffic?: (event: TrafficEvent<R>) => void;
 }
 
 /** A running scripted server; see {@link startScriptedHttpServer}. */
@@ -171,42 +197,55 @@ export async function startScriptedHttpServer<R extends string>(
       headers: req.headers,
       body: parseJson(raw),
     };
+    const route = options.match(request.method, request.path);
+    const observe = (kind: TrafficEvent<R>['kind'], status?: number) =>
+      options.onTraffic?.({ kind, route, request, at: Date.now(), ...(status ? { status } : {}) });
+    const reply = (answer: RouteResponse) => {
+      send(res, answer);
+      observe('response', answer.status ?? 200);
+    };
+    let dropped = false;
     res.once('close', () => {
       if (!res.writableFinished) {
         (api as { clientAborts: number }).clientAborts += 1;
         unseenAborts += 1;
         events.emit('abort');
+        if (!dropped) observe('clientAbort');
       }
     });
-    const route = options.match(request.method, request.path);
     if (route === undefined) {
-      return send(res, { status: 404, body: { error: { message: `no route ${url.pathname}` } } });
+      return reply({ status: 404, body: { error: { message: `no route ${url.pathname}` } } });
     }
     calls[route] += 1;
     requests[route].push(request);
     if (requests[route].length > keep) requests[route].shift();
     events.emit(`request:${route}`, request);
+    observe('request');
 
     const denied = options.authorize?.(request);
-    if (denied) return send(res, denied);
+    if (denied) return reply(denied);
 
-    const script = scripts.get(route)?.shift();
+    const script = scripts.get(route)?.shift() ?? options.decide?.(route, request);
     if (!(await wait(api.latencyMs + (script?.delayMs ?? 0), res))) return;
     if (script?.hang) return; // released by the client's abort or by close()
     if (script?.dropConnection) {
+      dropped = true;
+      observe('dropped');
       res.socket?.destroy();
       return;
     }
     if (script?.status !== undefined) {
       const fallback = options.errorResponse(script.status, request);
-      return send(res, {
+      return reply({
         status: script.status,
         headers: { ...fallback.headers, ...script.headers },
         body: script.body ?? fallback.body,
       });
     }
     const answer = await options.handle(route, request);
-    send(res, { ...answer, headers: { ...answer.headers, ...script?.headers } });
+    const headers = { ...answer.headers, ...script?.headers };
+    if (script?.stallBody) return stall(res, { ...answer, headers });
+    reply({ ...answer, headers });
   }
 
   server.listen(0, '127.0.0.1');
@@ -234,6 +273,24 @@ function send(res: ServerResponse, answer: RouteResponse): void {
     ...answer.headers,
   });
   res.end(payload);
+}
+
+/** Sends the head and about half of the body, then nothing more (see `stallBody`). */
+function stall(res: ServerResponse, answer: RouteResponse): void {
+  if (res.destroyed) return;
+  const status = answer.status ?? 200;
+  if (answer.events) {
+    res.writeHead(status, { 'content-type': 'text/event-stream', ...answer.headers });
+    res.write(`data: ${answer.events[0] ?? ''}\n\n`);
+    return;
+  }
+  const payload = typeof answer.body === 'string' ? answer.body : JSON.stringify(answer.body ?? {});
+  res.writeHead(status, {
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(payload),
+    ...answer.headers,
+  });
+  res.write(payload.slice(0, Math.floor(payload.length / 2)));
 }
 
 async function readBody(req: IncomingMessage): Promise<string> {
