@@ -36,9 +36,10 @@ const envSchema = z.object({
   ASKQ_ATTEMPTS: int(1, 100).default(10),
   /**
    * Times a job may be started at all (attempts, rate-limit and breaker pauses, stall
-   * recoveries), so a job cannot be re-queued forever. @defaultValue 100
+   * recoveries), so a job cannot be re-queued forever; high, because a long outage pauses a
+   * job many times without its fault (ASKQ_JOB_DEADLINE_MS bounds it in time). @defaultValue 1000
    */
-  ASKQ_MAX_STARTED_ATTEMPTS: int(1, 100_000).default(100),
+  ASKQ_MAX_STARTED_ATTEMPTS: int(1, 1_000_000).default(1000),
   /** A job running longer than this across its attempts fails with the reason. @defaultValue 1800000 (30 min) */
   ASKQ_JOB_DEADLINE_MS: int(1, 7 * 24 * 60 * MINUTE).default(30 * MINUTE),
   /**
@@ -64,6 +65,8 @@ const envSchema = z.object({
   ASKQ_BREAKER_ERROR_PERCENT: int(1, 100).default(50),
   /** Breaker: calls in the rolling window before it may open. @defaultValue 5 */
   ASKQ_BREAKER_VOLUME: int(1, 10_000).default(5),
+  /** Breaker: length of the rolling window its failure percentage is computed over. @defaultValue 10000 */
+  ASKQ_BREAKER_WINDOW_MS: int(100, 60 * MINUTE).default(10 * SECOND),
   /** Breaker: time open before a half-open trial. @defaultValue 30000 */
   ASKQ_BREAKER_RESET_MS: int(10, 60 * MINUTE).default(30 * SECOND),
   /** Sources retrieved per question unless the job says otherwise. @defaultValue 4 */

@@ -96,6 +96,7 @@ export class AskqWorker {
       errorThresholdPercentage: config.ASKQ_BREAKER_ERROR_PERCENT,
       volumeThreshold: config.ASKQ_BREAKER_VOLUME,
       resetTimeoutMs: config.ASKQ_BREAKER_RESET_MS,
+      rollingCountTimeoutMs: config.ASKQ_BREAKER_WINDOW_MS,
       logger,
       onStateChange: (dependency: Dependency, state: BreakerState) => {
         askqMetrics().breakerState(dependency, state);
