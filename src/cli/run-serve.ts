@@ -1,6 +1,7 @@
 import { createApiServer } from '../producer/http/create-api-server.ts';
 import { type Config, ConfigError, redactUrl } from '../shared/config.ts';
 import { createLogger } from '../shared/logger.ts';
+import { runUntilSignal } from './run-until-signal.ts';
 
 /** Exit code of a configuration the API refuses (no keys and no explicit anonymous mode). */
 const EXIT_INVALID = 2;
@@ -34,22 +35,6 @@ export async function runServe(config: Config, options: { port?: number }): Prom
     },
     'askq API listening',
   );
-  await new Promise<void>((resolve) => {
-    let signalled = false;
-    const onSignal = (signal: NodeJS.Signals) => {
-      if (signalled) {
-        logger.warn({ signal }, 'second signal: exiting now');
-        process.exit(1);
-      }
-      signalled = true;
-      logger.info({ signal }, 'shutting down');
-      server.close().then(resolve, (err: unknown) => {
-        logger.error({ err }, 'error while closing');
-        resolve();
-      });
-    };
-    process.on('SIGTERM', onSignal);
-    process.on('SIGINT', onSignal);
-  });
+  await runUntilSignal(logger, () => server.close());
   return 0;
 }

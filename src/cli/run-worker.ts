@@ -1,6 +1,7 @@
 import type { Config } from '../shared/config.ts';
 import { createLogger } from '../shared/logger.ts';
 import { AskqWorker } from '../worker/askq-worker.ts';
+import { runUntilSignal } from './run-until-signal.ts';
 
 /**
  * `askq worker`: runs until SIGTERM/SIGINT, then stops taking jobs, lets active ones finish
@@ -13,21 +14,5 @@ export async function runWorker(config: Config, options: { concurrency?: number 
     logger,
     ...(options.concurrency ? { concurrency: options.concurrency } : {}),
   });
-  await new Promise<void>((resolve) => {
-    let signalled = false;
-    const onSignal = (signal: NodeJS.Signals) => {
-      if (signalled) {
-        logger.warn({ signal }, 'second signal: exiting now');
-        process.exit(1);
-      }
-      signalled = true;
-      logger.info({ signal }, 'shutting down');
-      worker.close(config.ASKQ_SHUTDOWN_GRACE_MS).then(resolve, (err: unknown) => {
-        logger.error({ err }, 'error while closing');
-        resolve();
-      });
-    };
-    process.on('SIGTERM', onSignal);
-    process.on('SIGINT', onSignal);
-  });
+  await runUntilSignal(logger, () => worker.close(config.ASKQ_SHUTDOWN_GRACE_MS));
 }

@@ -4,7 +4,7 @@ import { RateLimitedError } from '../../src/shared/errors.ts';
 import { corpusVersionKey } from '../../src/worker/answer-cache.ts';
 import { rpmLimiter } from '../../src/worker/askq-worker.ts';
 import { TokenBudget } from '../../src/worker/resilience/token-budget.ts';
-import { FakePorts } from '../support/fake-ports.ts';
+import { type FakePorts, seededFakePorts } from '../support/fake-ports.ts';
 import { deletePrefix, testConnection, uniquePrefix } from '../support/redis.ts';
 import { type Harness, startHarness } from '../support/worker-harness.ts';
 
@@ -14,13 +14,8 @@ afterEach(async () => {
   h = undefined;
 });
 
-async function seeded(env: Record<string, string>): Promise<{ h: Harness; ports: FakePorts }> {
-  const ports = new FakePorts();
-  const values = await ports.embeddings.embedQuery('bullmq retries jobs');
-  await ports.store.upsert('default', [
-    { id: 'a#0', docId: 'bullmq.md', chunk: 0, text: 'bullmq retries jobs', values },
-  ]);
-  ports.calls.embed = 0;
+async function seeded(env: Record<string, string> = {}): Promise<{ h: Harness; ports: FakePorts }> {
+  const ports = await seededFakePorts();
   h = await startHarness({ ports, env });
   return { h, ports };
 }

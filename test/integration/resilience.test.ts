@@ -8,7 +8,7 @@ import {
   TransientError,
 } from '../../src/shared/errors.ts';
 import { readJobState } from '../../src/shared/job-state.ts';
-import { FakePorts } from '../support/fake-ports.ts';
+import { type FakePorts, seededFakePorts } from '../support/fake-ports.ts';
 import { type Harness, startHarness } from '../support/worker-harness.ts';
 
 let h: Harness | undefined;
@@ -18,12 +18,7 @@ afterEach(async () => {
 });
 
 async function seeded(env: Record<string, string> = {}): Promise<{ h: Harness; ports: FakePorts }> {
-  const ports = new FakePorts();
-  const values = await ports.embeddings.embedQuery('bullmq retries jobs');
-  await ports.store.upsert('default', [
-    { id: 'a#0', docId: 'bullmq.md', chunk: 0, text: 'bullmq retries jobs', values },
-  ]);
-  ports.calls.embed = 0;
+  const ports = await seededFakePorts();
   h = await startHarness({ ports, env });
   return { h, ports };
 }

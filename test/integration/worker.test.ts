@@ -8,7 +8,7 @@ import { startLocalRedis } from '../../src/shared/local-redis.ts';
 import { createRedisConnection } from '../../src/shared/redis.ts';
 import { AskqWorker } from '../../src/worker/askq-worker.ts';
 import { testConfig } from '../support/config.ts';
-import { FakePorts } from '../support/fake-ports.ts';
+import { FakePorts, seededFakePorts } from '../support/fake-ports.ts';
 import { type Harness, startHarness } from '../support/worker-harness.ts';
 
 let h: Harness | undefined;
@@ -18,14 +18,7 @@ afterEach(async () => {
 });
 
 async function seeded(env: Record<string, string> = {}): Promise<{ h: Harness; ports: FakePorts }> {
-  const ports = new FakePorts();
-  await ports.store.upsert('default', [
-    { id: 'a#0', docId: 'bullmq.md', chunk: 0, text: 'bullmq retries jobs', values: [] },
-    { id: 'b#0', docId: 'zebra.md', chunk: 0, text: 'zzz', values: [] },
-  ]);
-  // Vectors from the fake embeddings, so similarity is meaningful.
-  for (const r of ports.records.values()) r.values = await ports.embeddings.embedQuery(r.text);
-  ports.calls.embed = 0;
+  const ports = await seededFakePorts({ 'bullmq.md': 'bullmq retries jobs', 'zebra.md': 'zzz' });
   h = await startHarness({ ports, env });
   return { h, ports };
 }

@@ -115,3 +115,26 @@ function vector(text: string): number[] {
 function dot(a: number[], b: number[]): number {
   return a.reduce((s, x, i) => s + x * (b[i] ?? 0), 0);
 }
+
+/**
+ * FakePorts whose store holds `docs` (docId → text) in the `default` namespace, embedded with
+ * the fake embeddings so similarity is meaningful; the seeding's calls are not counted.
+ */
+export async function seededFakePorts(
+  docs: Record<string, string> = { 'bullmq.md': 'bullmq retries jobs' },
+): Promise<FakePorts> {
+  const ports = new FakePorts();
+  const records = await Promise.all(
+    Object.entries(docs).map(async ([docId, text]) => ({
+      id: `${docId}#0`,
+      docId,
+      chunk: 0,
+      text,
+      values: await ports.embeddings.embedQuery(text),
+    })),
+  );
+  await ports.store.upsert('default', records);
+  ports.calls.embed = 0;
+  ports.calls.upsert = 0;
+  return ports;
+}
