@@ -130,6 +130,11 @@ export class AskqWorker {
       lockDuration: config.ASKQ_LOCK_DURATION_MS,
       stalledInterval: config.ASKQ_STALLED_INTERVAL_MS,
       maxStalledCount: config.ASKQ_MAX_STALLED_COUNT,
+      // Retention for jobs whose producer set none (a foreign backend's plain add), so Redis
+      // memory stays bounded whoever enqueued; a job's own options win (askq's client sets
+      // the same bounds).
+      removeOnComplete: { count: config.ASKQ_KEEP_COMPLETED, age: config.ASKQ_KEEP_SECONDS },
+      removeOnFail: { count: config.ASKQ_KEEP_FAILED, age: config.ASKQ_KEEP_SECONDS },
     };
     const questions = new Worker(
       QUESTIONS_QUEUE,

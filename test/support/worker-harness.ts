@@ -1,6 +1,6 @@
 import { Queue } from 'bullmq';
 
-import { AskqClient } from '../../src/producer/askq-client.ts';
+import { AskqClient, clientOptionsFromConfig } from '../../src/producer/askq-client.ts';
 import type { Config } from '../../src/shared/config.ts';
 import { createRedisConnection, type Redis } from '../../src/shared/redis.ts';
 import { AskqWorker, type AskqWorkerOptions } from '../../src/worker/askq-worker.ts';
@@ -29,10 +29,7 @@ export async function startHarness(
   const config = testConfig({ ASKQ_PREFIX: uniquePrefix(), ...env });
   const worker = track(await AskqWorker.start({ config, ...workerOptions }), 'AskqWorker');
   await worker.waitUntilReady();
-  const client = track(
-    new AskqClient({ redisUrl: config.REDIS_URL, prefix: config.ASKQ_PREFIX }),
-    'AskqClient',
-  );
+  const client = track(new AskqClient(clientOptionsFromConfig(config)), 'AskqClient');
   const redis = createRedisConnection(config.REDIS_URL, 'worker');
   const queue = new Queue('questions', { connection: redis, prefix: config.ASKQ_PREFIX });
   return {
