@@ -9,10 +9,11 @@ import {
   validatorCompiler,
 } from 'fastify-type-provider-zod';
 
-import { type Config, ConfigError } from '../../shared/config.ts';
+import { type Config, ConfigError, redactUrl } from '../../shared/config.ts';
 import { INGEST_QUEUE } from '../../shared/contracts.ts';
 import { createLogger, type Logger } from '../../shared/logger.ts';
-import { createRedisConnection, type Redis } from '../../shared/redis.ts';
+import { createRedisConnection, type Redis, waitUntilReady } from '../../shared/redis.ts';
+import { SECOND } from '../../shared/time.ts';
 import { AskqClient, clientOptionsFromConfig } from '../askq-client.ts';
 import { ApiMetrics } from './api-metrics.ts';
 import { bearerAuth } from './bearer-auth.ts';
@@ -57,6 +58,12 @@ export async function createApiServer(options: ApiServerOptions): Promise<ApiSer
   }
   const logger = options.logger ?? createLogger({ level: config.LOG_LEVEL, name: 'askq-api' });
   const connection = createRedisConnection(config.REDIS_URL, 'producer');
+  // Give Redis a moment before serving: until the connection is up the shared rate limiter
+  // is skipped (skipOnError) and every enqueue answers 503. A Redis that is down at start is
+  // not fatal: the API serves 503s and recovers when it comes back.
+  await waitUntilReady(connection, 5 * SECOND).catch(() => {
+    logger.warn({ redis: redactUrl(config.REDIS_URL) }, 'Redis not ready at start; serving 503s');
+  });
   const client = new AskqClient({
     ...clientOptionsFromConfig(config),
     connection,
