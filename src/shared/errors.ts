@@ -46,6 +46,15 @@ export class BreakerOpenError extends AskqError {
   }
 }
 
+/**
+ * The job's own signal was aborted (the worker is shutting down or the job was cancelled): not
+ * the dependency's fault nor the job's, so it neither counts against a breaker nor uses an
+ * attempt.
+ */
+export class CancelledError extends AskqError {
+  override name = 'CancelledError';
+}
+
 /** Invalid job data or input: a permanent error with the reason. */
 export class ValidationError extends PermanentError {
   override name = 'ValidationError';

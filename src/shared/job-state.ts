@@ -20,6 +20,8 @@ const stateSchema = z.object({
   lastErrorClass: z
     .enum(['permanent', 'transient', 'rate_limited', 'breaker_open', 'deadline'])
     .optional(),
+  /** Times the job was put back by a rate-limit or breaker pause (grows the next pause). */
+  pauses: z.number().int().min(0).optional(),
   /** Message of the last attempt's error, for a later failure's reason. */
   lastError: z.string().max(1000).optional(),
 });

@@ -24,6 +24,7 @@ import {
   DependencyGuard,
 } from './resilience/dependency-guard.ts';
 import type { Guards, Ports } from './resilience/guarded-ports.ts';
+import { NO_LIMIT, pauseQueue } from './resilience/pause-queue.ts';
 import { TokenBudget } from './resilience/token-budget.ts';
 
 export interface AskqWorkerOptions {
@@ -165,12 +166,12 @@ export class AskqWorker {
             }
           : {}),
         captureContent: config.ASKQ_CAPTURE_CONTENT,
-        pauseQueue: (ms) => queues.questions.rateLimit(ms),
+        pauseQueue: (ms) => pauseQueue(connection, queues.questions, ms),
       }),
       {
         ...common,
         concurrency: options.concurrency ?? config.ASKQ_CONCURRENCY,
-        ...(config.ASKQ_LLM_RPM ? { limiter: rpmLimiter(config.ASKQ_LLM_RPM) } : {}),
+        limiter: config.ASKQ_LLM_RPM ? rpmLimiter(config.ASKQ_LLM_RPM) : NO_LIMIT,
       },
     );
     const ingest = new Worker(
@@ -181,13 +182,13 @@ export class AskqWorker {
         policy,
         logger,
         defaultNamespace: config.ASKQ_NAMESPACE,
-        pauseQueue: (ms) => queues.ingest.rateLimit(ms),
+        pauseQueue: (ms) => pauseQueue(connection, queues.ingest, ms),
         bumpCorpus: async (ns) => {
           await connection.incr(corpusVersionKey(config.ASKQ_PREFIX, ns));
         },
       }),
       // Ingest batches are large; a few at a time keeps the vector store's writes sane.
-      { ...common, concurrency: 2 },
+      { ...common, concurrency: 2, limiter: NO_LIMIT },
     );
     for (const w of [questions, ingest]) {
       w.on('error', (err) => logger.error({ err, queue: w.name }, 'worker error'));
@@ -228,9 +229,14 @@ export class AskqWorker {
     this.logger.info({ graceMs }, 'worker closing');
     const graceful = Promise.all([this.questions.close(), this.ingest.close()]);
     if ((await within(graceful, graceMs)) === 'timeout') {
-      this.logger.warn('grace period over; closing with jobs still active');
-      // With Redis gone even a forced close can wait on it: bound that too.
-      await within(Promise.all([this.questions.close(true), this.ingest.close(true)]), 5 * SECOND);
+      // Cancelling aborts each active job's signal: its provider calls stop, the attempt is
+      // given back and the job is put back for another worker (CancelledError).
+      this.logger.warn('grace period over; cancelling the jobs still active');
+      this.questions.cancelAllJobs('worker shutting down');
+      this.ingest.cancelAllJobs('worker shutting down');
+      // With Redis gone even that can wait on it: bound it, and leave the rest to stalled-job
+      // recovery.
+      await within(graceful, 5 * SECOND);
     }
     for (const guard of Object.values(this.guards)) guard.shutdown();
     this.stopObserving();

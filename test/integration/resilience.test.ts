@@ -8,6 +8,7 @@ import {
   TransientError,
 } from '../../src/shared/errors.ts';
 import { readJobState } from '../../src/shared/job-state.ts';
+import { AskqWorker } from '../../src/worker/askq-worker.ts';
 import { type FakePorts, seededFakePorts } from '../support/fake-ports.ts';
 import { type Harness, startHarness } from '../support/worker-harness.ts';
 
@@ -38,6 +39,31 @@ describe('failure semantics', () => {
     // has passed and be paused again), but only one attempt was counted.
     const fresh = await h.queue.getJob(job.id!);
     expect(fresh!.attemptsStarted).toBeGreaterThanOrEqual(2);
+  });
+
+  it('a pause one worker sets stops every worker sharing the queue', async () => {
+    const { h, ports } = await seeded();
+    ports.failures.chat.push(() => new RateLimitedError('429', { retryAfterMs: 1000 }));
+    const first = await h.client.ask({ question: 'bullmq?' });
+    // A second worker process on the same queue, with its own providers.
+    const other = await seededFakePorts();
+    const second = await AskqWorker.start({ config: h.config, ports: other });
+    try {
+      await second.waitUntilReady();
+      const more = await h.client.askMany(
+        Array.from({ length: 6 }, (_, i) => ({ question: `bullmq ${i}?` })),
+      );
+      for (const id of [first.id, ...more.ids]) {
+        await h.client.waitForAnswer(id, { timeoutMs: 15_000 });
+      }
+      const limitedAt = ports.chatTimes[0]!;
+      const later = [...ports.chatTimes.slice(1), ...other.chatTimes];
+      expect(later).toHaveLength(7);
+      // Nobody called the model while the queue was paused (a little slack for clocks).
+      for (const t of later) expect(t - limitedAt).toBeGreaterThanOrEqual(950);
+    } finally {
+      await second.close(2000);
+    }
   });
 
   it('an open breaker pauses the queue instead of burning attempts', async () => {

@@ -169,3 +169,29 @@ describe('worker start-up checks', () => {
     }
   });
 });
+
+describe('shutdown past the grace period', () => {
+  it('cancels the jobs still active and gives their attempt back for another worker', async () => {
+    const stuck = new FakePorts();
+    let entered!: () => void;
+    const inChat = new Promise<void>((r) => (entered = r));
+    let stuckCalls = 0;
+    (stuck.chat as { answer: unknown }).answer = () => {
+      stuckCalls += 1;
+      entered();
+      return new Promise(() => {}); // a model that never answers (its call timeout is long)
+    };
+    h = await startHarness({ ports: stuck, env: { ASKQ_CALL_TIMEOUT_MS: '600000' } });
+    const { id } = await h.client.ask({ question: 'bullmq retries?' });
+    await inChat;
+    await h.worker.close(200);
+    const next = await AskqWorker.start({ config: h.config, ports: await seededFakePorts() });
+    try {
+      const result = await h.client.waitForAnswer(id, { timeoutMs: 10_000 });
+      expect(result.attempts).toBe(1);
+      expect(stuckCalls).toBe(1);
+    } finally {
+      await next.close(2000);
+    }
+  });
+});

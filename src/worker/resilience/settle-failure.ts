@@ -3,13 +3,18 @@ import { DelayedError, type Job, UnrecoverableError, Worker } from 'bullmq';
 import {
   AskqError,
   BreakerOpenError,
+  CancelledError,
   coerceError,
   failureClassOf,
   RateLimitedError,
 } from '../../shared/errors.ts';
 import { type JobState, writeJobState } from '../../shared/job-state.ts';
 import type { Logger } from '../../shared/logger.ts';
+import { SECOND } from '../../shared/time.ts';
 import { type BackoffOptions, computeBackoff } from './backoff.ts';
+
+/** No queue pause is shorter than this, whatever a provider's Retry-After says. */
+const MIN_PAUSE_MS = 100;
 
 /** The worker's retry policy; it applies whatever options the job was added with. */
 export interface RetryPolicy extends BackoffOptions {
@@ -71,8 +76,23 @@ export async function settleFailure(thrown: unknown, ctx: SettleContext): Promis
   }
   if (ctx.token === undefined) throw await fail(kind, reason);
 
+  if (err instanceof CancelledError) {
+    // The worker is shutting down (or the job was cancelled): give the attempt back and let
+    // another worker take the job at once.
+    state.attempt = Math.max(0, state.attempt - 1);
+    await writeJobState(ctx.job, state);
+    await ctx.job.moveToDelayed(Date.now(), ctx.token);
+    throw new DelayedError(`cancelled: ${reason}`);
+  }
+
   if (err instanceof RateLimitedError || err instanceof BreakerOpenError) {
-    const pauseMs = Math.max(1, err.retryAfterMs ?? computeBackoff(state.attempt, policy));
+    // Without a provider's hint, pauses grow with each pause of this job, never below a floor:
+    // a 429 with no (or a zero) Retry-After must not turn into a hot loop.
+    state.pauses = (state.pauses ?? 0) + 1;
+    const pauseMs = Math.max(
+      MIN_PAUSE_MS,
+      err.retryAfterMs ?? computeBackoff(state.pauses, { ...policy, baseMs: SECOND }),
+    );
     // Not the job's fault: give the attempt back.
     state.attempt = Math.max(0, state.attempt - 1);
     state.lastErrorClass = kind;
