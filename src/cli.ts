@@ -194,7 +194,8 @@ async function main(argv: string[]): Promise<number> {
   } catch (err) {
     const e = err as { code?: string; exitCode?: number };
     if (typeof e.code === 'string' && e.code.startsWith('commander.')) {
-      return ['commander.helpDisplayed', 'commander.version'].includes(e.code) ? 0 : EXIT_INVALID;
+      // commander says exitCode 0 for --help, `help` and --version; a usage error is 2 here.
+      return e.exitCode === 0 ? 0 : EXIT_INVALID;
     }
     if (err instanceof ValidationError) {
       process.stderr.write(`askq: invalid input: ${err.message}\n`);

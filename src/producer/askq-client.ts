@@ -181,12 +181,15 @@ export class AskqClient {
    * connection was reconnecting (Redis restarted) is never delivered, so look now and then.
    */
   private async pollUntilFinished(id: string, signal: AbortSignal): Promise<AnswerResult> {
-    for (;;) {
+    while (!signal.aborted) {
       await sleep(this.opts.pollIntervalMs, signal);
+      if (signal.aborted) break;
       const status = await this.getStatus(id).catch(() => undefined);
       if (status?.state === 'completed') return status.result!;
       if (status?.state === 'failed') throw new QuestionFailedError(id, status.error ?? 'failed');
     }
+    // The race was decided elsewhere: settle never (nothing is left pending that holds the loop).
+    return new Promise<AnswerResult>(() => {});
   }
 
   /** The question's state, attempts, and result or error; undefined for an unknown id. */
@@ -284,10 +287,21 @@ function stripUndefined<T extends object>(o: T): Partial<T> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
-/** Resolves after `ms`; never settles once `signal` aborts (the race is already decided). */
+/** Resolves after `ms`, or at once when `signal` aborts (before or while waiting). */
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    signal.addEventListener('abort', () => clearTimeout(timer), { once: true });
+    if (signal.aborted) {
+      resolve();
+      return;
+    }
+    const onAbort = () => {
+      clearTimeout(timer);
+      resolve();
+    };
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal.addEventListener('abort', onAbort, { once: true });
   });
 }

@@ -42,12 +42,17 @@ export async function retryDeadLetters(queue: Queue, ids: string[] | 'all'): Pro
     outcome.retried.push(job.id!);
   };
   if (ids === 'all') {
-    // Retried jobs leave the failed set, so always read its first page until it is empty.
-    for (;;) {
-      const page = (await queue.getFailed(0, PAGE - 1)).filter((j): j is Job => Boolean(j));
-      if (page.length === 0) break;
-      for (const job of page) await retry(job);
+    // The failed set as it is now, read whole first: a retried job that fails again while
+    // this runs must not be retried again (a permanent error would loop forever).
+    const snapshot: Job[] = [];
+    for (let start = 0; ; start += PAGE) {
+      const page = (await queue.getFailed(start, start + PAGE - 1)).filter((j): j is Job =>
+        Boolean(j),
+      );
+      snapshot.push(...page);
+      if (page.length < PAGE) break;
     }
+    for (const job of snapshot) await retry(job);
     return outcome;
   }
   for (const id of ids) {

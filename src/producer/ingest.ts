@@ -109,8 +109,16 @@ export async function ingest(paths: string[], options: IngestOptions): Promise<I
       chunks: batch.chunks,
       documents: batch.documents,
     };
+    const jobId = `ingest-${digest(data)}`;
+    // The same content in flight is simply followed; a finished job of the same content (from
+    // an earlier run: a completed one may be stale after other content was ingested since, a
+    // failed one would never run again) is removed so the batch really runs again.
+    const existing = await queue.getJob(jobId);
+    if (existing && ['completed', 'failed'].includes(await existing.getState())) {
+      await existing.remove();
+    }
     const job = await queue.add(INGEST_JOB, data, {
-      jobId: `ingest-${digest(data)}`,
+      jobId,
       removeOnComplete: { age: 24 * 3600, count: 1000 },
       removeOnFail: { age: 7 * 24 * 3600, count: 1000 },
     });

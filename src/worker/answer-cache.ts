@@ -18,6 +18,8 @@ export interface AnswerCacheKey {
   topK: number;
   chatModel: string;
   embeddingsModel: string;
+  /** The vector store and index searched: another store means other answers. */
+  store: string;
 }
 
 const entrySchema = z.object({
@@ -96,6 +98,7 @@ export class AnswerCache {
           key.topK,
           key.chatModel,
           key.embeddingsModel,
+          key.store,
         ]),
       )
       .digest('hex');

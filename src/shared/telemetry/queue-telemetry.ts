@@ -33,6 +33,9 @@ export function createQueueTelemetry(options: QueueTelemetryOptions = {}): Telem
     contextManager: otel.contextManager,
     tracer: {
       startSpan(name, spanOptions, context) {
+        // BullMQ's housekeeping (a `getNextJob` span per fetch, stalled checks, close) would
+        // double the spans of every job and bury the ones users look for: not recorded.
+        if (isHousekeeping(name)) return UNRECORDED;
         const span = otel.tracer.startSpan(name, spanOptions, context);
         return new MessagingSpan(span, name, options.captureContent ?? false);
       },
@@ -40,6 +43,28 @@ export function createQueueTelemetry(options: QueueTelemetryOptions = {}): Telem
     ...(otel.meter ? { meter: otel.meter } : {}),
   };
 }
+
+const HOUSEKEEPING = new Set([
+  'getNextJob',
+  'startStalledCheckTimer',
+  'moveStalledJobsToWait',
+  'close',
+  'trimEvents',
+]);
+
+function isHousekeeping(spanName: string): boolean {
+  return HOUSEKEEPING.has(spanName.split(' ')[0] ?? '');
+}
+
+/** A span that records nothing and leaves the active context as it is. */
+const UNRECORDED: Span = {
+  setSpanOnContext: (ctx: unknown) => ctx,
+  setAttribute: () => {},
+  setAttributes: () => {},
+  addEvent: () => {},
+  recordException: () => {},
+  end: () => {},
+};
 
 class MessagingSpan implements Span {
   readonly #span: Span;

@@ -96,10 +96,17 @@ export function createAnswerProcessor(deps: AnswerProcessorDeps) {
       topK,
       chatModel: `${deps.ports.chat.provider}:${deps.ports.chat.model}`,
       embeddingsModel: `${deps.ports.embeddings.provider}:${deps.ports.embeddings.model}`,
+      store: `${deps.ports.store.provider}:${deps.ports.store.indexName ?? ''}`,
     };
     try {
       // A cache hit reuses retrieval and generation; scoring (the job's own expectations) runs.
-      const cached = deps.cache ? await deps.cache.lookup(cacheKey) : undefined;
+      // A cache that cannot be read is a miss, never a failed job.
+      const cached = deps.cache
+        ? await deps.cache.lookup(cacheKey).catch((err: unknown) => {
+            logger.warn({ err }, 'answer cache read failed');
+            return undefined;
+          })
+        : undefined;
       const hit = cached?.answer;
       const out = await answerQuestion(
         {
@@ -164,7 +171,9 @@ export function createAnswerProcessor(deps: AnswerProcessorDeps) {
         },
         'answered',
       );
-      if (deps.cache && cached && !hit && !out.degraded) {
+      // Not when retrieval came from an earlier attempt: the corpus may have changed since, and
+      // the answer would be stored under the new version.
+      if (deps.cache && cached && !hit && !out.degraded && !out.resumed) {
         const { answer, sources, model, usage } = out;
         await deps.cache
           .store(cacheKey, cached.corpus, { answer, sources, model, usage })

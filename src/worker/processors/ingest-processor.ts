@@ -1,6 +1,7 @@
 import { type Job, UnrecoverableError } from 'bullmq';
 
 import { formatIssues, ingestJobDataSchema, type IngestResult } from '../../shared/contracts.ts';
+import { PermanentError } from '../../shared/errors.ts';
 import { readJobState } from '../../shared/job-state.ts';
 import type { Logger } from '../../shared/logger.ts';
 import { chunkId, type VectorRecord } from '../../shared/ports.ts';
@@ -27,6 +28,7 @@ export function createIngestProcessor(deps: IngestProcessorDeps) {
   return async (job: Job, token?: string, signal?: AbortSignal): Promise<IngestResult> => {
     const state = readJobState(job.data);
     state.attempt += 1;
+    state.firstStartedAt ??= job.processedOn ?? Date.now();
     const logger = deps.logger.child({ job_id: job.id, attempt: state.attempt });
     const parsed = ingestJobDataSchema.safeParse(job.data);
     if (!parsed.success) {
@@ -37,6 +39,11 @@ export function createIngestProcessor(deps: IngestProcessorDeps) {
     const { embeddings, store } = guardPorts(deps.ports, deps.guards, signal ? { signal } : {});
     try {
       const vectors = await embeddings.embedDocuments(chunks.map((c) => c.text));
+      if (vectors.length !== chunks.length) {
+        throw new PermanentError(
+          `embeddings returned ${vectors.length} vectors for ${chunks.length} chunks`,
+        );
+      }
       const records: VectorRecord[] = chunks.map((c, i) => ({
         id: chunkId(c.docId, c.chunk),
         docId: c.docId,

@@ -1,7 +1,9 @@
 import DataLoader from 'dataloader';
 
+import { coerceError, PermanentError } from '../../shared/errors.ts';
 import type { EmbeddingsPort } from '../../shared/ports.ts';
 import { SECOND } from '../../shared/time.ts';
+import { classifyProviderError } from './classify-provider-error.ts';
 
 export interface BatchedEmbeddingsOptions {
   /** Longest a query waits for others to share its request. @defaultValue 5 */
@@ -43,7 +45,28 @@ export class BatchedEmbeddings implements EmbeddingsPort {
     this.#loader = new DataLoader<string, number[]>(
       async (texts) => {
         this.requests += 1;
-        return inner.embedDocuments([...texts], AbortSignal.timeout(opts.callTimeoutMs));
+        const embed = (batch: string[]) =>
+          inner.embedDocuments(batch, AbortSignal.timeout(opts.callTimeoutMs));
+        try {
+          return await embed([...texts]);
+        } catch (err) {
+          if (
+            texts.length === 1 ||
+            !(classifyProviderError(err, 'embeddings') instanceof PermanentError)
+          )
+            throw err;
+          // A 4xx for the batch may be one text's fault (too long, say): ask for each alone, so
+          // only that query fails for good and the others' jobs are answered.
+          this.requests += texts.length;
+          return Promise.all(
+            texts.map((t) =>
+              embed([t]).then(
+                (v) => v[0] ?? new PermanentError('embeddings returned no vector'),
+                (e: unknown) => coerceError(e),
+              ),
+            ),
+          );
+        }
       },
       {
         cache: false,

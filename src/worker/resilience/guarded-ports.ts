@@ -61,7 +61,10 @@ export function guardPorts(ports: Ports, guards: Guards, options: GuardPortsOpti
             try {
               await options.tokenBudget?.check();
               const out = await guards.chat.call((signal) => chat.answer(input, signal), outer);
-              await options.tokenBudget?.spend(out.usage.inputTokens + out.usage.outputTokens);
+              // Bookkeeping: a paid answer is never failed because the budget could not be updated.
+              await options.tokenBudget
+                ?.spend(out.usage.inputTokens + out.usage.outputTokens)
+                .catch(() => {});
               recordChat(span, attributes, out, (performance.now() - started) / 1000, capture);
               return out;
             } catch (err) {
