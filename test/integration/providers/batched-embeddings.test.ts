@@ -46,3 +46,28 @@ describe('BatchedEmbeddings over the real OpenAIEmbeddings client', () => {
     await expect(batched.embedQuery('again')).resolves.toHaveLength(64);
   });
 });
+
+describe('BatchedEmbeddings when one text is refused', () => {
+  it('fails only the refused query: a 400 for the batch is retried text by text', async () => {
+    // Any request whose input holds the text 'b' is refused, like a text over the limit.
+    const fake = await startFakeOpenAI({
+      decide: (route, request) =>
+        route === 'embeddings' && JSON.stringify(request.body).includes('"b"')
+          ? { status: 400 }
+          : undefined,
+    });
+    try {
+      const inner = new OpenAIEmbeddingsProvider({
+        apiKey: 'sk-test',
+        baseURL: fake.url,
+        model: 'text-embedding-3-small',
+      });
+      const batched = new BatchedEmbeddings(inner, { maxWaitMs: 5 });
+      const results = await Promise.allSettled(['a', 'b', 'c'].map((t) => batched.embedQuery(t)));
+      expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+      expect(fake.calls.embeddings).toBe(4);
+    } finally {
+      await fake.close();
+    }
+  });
+});
