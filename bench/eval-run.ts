@@ -6,7 +6,8 @@
  *
  *   node bench/eval-run.ts [--questions 2000] [--latency 200] [--concurrency 100]
  *
- * Uses REDIS_URL when set, else starts a private redis-server. Prints a table.
+ * Uses REDIS_URL when set, else starts a private redis-server. Prints a table, then one
+ * `BENCH_RESULT {json}` line for bench/run-all.ts.
  */
 import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -20,6 +21,7 @@ import { loadConfig } from '../src/shared/config.ts';
 import { type LocalRedis, startLocalRedis } from '../src/shared/local-redis.ts';
 import { AskqWorker } from '../src/worker/askq-worker.ts';
 import { startFakeOpenAI } from '../test/support/fake-openai-server.ts';
+import { type BenchResult, RESULT_MARKER } from './lib/bench-result.ts';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const { values } = parseArgs({
@@ -33,6 +35,7 @@ const questions = Number(values.questions);
 const latencyMs = Number(values.latency);
 const concurrency = Number(values.concurrency);
 
+const benchStarted = performance.now();
 let redis: LocalRedis | undefined;
 const redisUrl = process.env.REDIS_URL ?? (redis = await startLocalRedis()).url;
 const fake = await startFakeOpenAI({ latencyMs });
@@ -126,6 +129,33 @@ try {
   ];
   const width = Math.max(...rows.map(([k]) => k.length));
   for (const [k, v] of rows) console.log(`${k.padEnd(width)}  ${v}`);
+  // For bench/run-all.ts: the goals of issue 7 (≤ 1.25 × ideal, CLI peak RSS < 200 MB).
+  const result: BenchResult = {
+    id: 'eval-run',
+    title: 'Bulk evaluation (`askq eval run --with-worker`)',
+    compares: `the real CLI process running ${questions} questions (\`askq eval run file.jsonl --with-worker --concurrency ${concurrency}\`) against its ideal, ${questions} × ${latencyMs} ms ÷ ${concurrency} = ${ideal.toFixed(1)} s: chat on the fake answering in ${latencyMs} ms, local hashing embeddings and LanceDB store (examples/corpus ingested), contains-scoring on every case. Wall from spawn to exit (CLI start included); peak RSS from \`/usr/bin/time -v\`.`,
+    goal: `≤ 1.25 × the ${ideal.toFixed(0)} s ideal, CLI peak RSS < 200 MB`,
+    figures: [
+      ...rows
+        .filter(([k]) => !/^wall|^CLI peak/.test(k))
+        .map(([figure, measured]) => ({ figure, measured })),
+      {
+        figure: 'wall, CLI start to exit ÷ ideal',
+        goal: '≤ 1.25',
+        measured: `${(Math.ceil((wallS / ideal) * 100) / 100).toFixed(2)} (${wallS.toFixed(2)} s)`,
+        met: wallS / ideal <= 1.25,
+      },
+      {
+        figure: 'CLI peak RSS',
+        goal: '< 200 MB',
+        measured: `${Math.ceil(rssKb / 1024)} MB`,
+        met: rssKb / 1024 < 200,
+      },
+    ],
+    notes: [],
+    seconds: (performance.now() - benchStarted) / 1000,
+  };
+  console.log(RESULT_MARKER + JSON.stringify(result));
 } finally {
   await fake.close();
   await rm(tmp, { recursive: true, force: true });

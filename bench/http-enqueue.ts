@@ -11,7 +11,7 @@
  *
  *   node bench/http-enqueue.ts [--duration 10] [--connections 64] [--batch 1000]
  *
- * Prints a table.
+ * Prints a table, then one `BENCH_RESULT {json}` line for bench/run-all.ts.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -24,6 +24,7 @@ import { Queue } from 'bullmq';
 import { QUESTIONS_QUEUE } from '../src/shared/contracts.ts';
 import { type LocalRedis, startLocalRedis } from '../src/shared/local-redis.ts';
 import { createRedisConnection } from '../src/shared/redis.ts';
+import { type BenchResult, RESULT_MARKER } from './lib/bench-result.ts';
 
 const CLI = fileURLToPath(new URL('../src/cli.ts', import.meta.url));
 const KEY = 'bench-key-0123456789abcdef0123456789';
@@ -54,6 +55,7 @@ interface Row {
   'jobs in Redis': number;
 }
 
+const benchStarted = performance.now();
 const redis: LocalRedis = await startLocalRedis();
 const connection = createRedisConnection(redis.url, 'worker');
 const queue = new Queue(QUESTIONS_QUEUE, { connection, prefix: PREFIX });
@@ -76,6 +78,31 @@ try {
   );
 
   console.table(rows);
+  // For bench/run-all.ts: the goals of issue 7.
+  const [singleRow, batchRow] = rows as [Row, Row];
+  const result: BenchResult = {
+    id: 'http-enqueue',
+    title: 'HTTP enqueue',
+    compares: `\`askq serve\` (own process, private redis-server, bearer auth and the Redis-backed rate limiter on with a limit out of reach) loaded by autocannon over ${connections} keep-alive connections for ${duration} s per scenario: single \`POST /v1/questions\` vs \`POST /v1/questions/batch\` of ${batchSize}. Counts 2xx answers only.`,
+    goal: '≥ 3,000 req/s single, ≥ 30,000 questions/s batched',
+    figures: [
+      {
+        figure: `single: requests/s (p50 / p99 ms; non-2xx, errors)`,
+        goal: '≥ 3,000',
+        measured: `${singleRow['requests/s']} (${singleRow['p50 ms']} / ${singleRow['p99 ms']}; ${singleRow['non-2xx']}, ${singleRow.errors})`,
+        met: singleRow['requests/s'] >= 3000,
+      },
+      {
+        figure: `batch of ${batchSize}: questions/s (p50 / p99 ms; non-2xx, errors)`,
+        goal: '≥ 30,000',
+        measured: `${batchRow['questions/s']} (${batchRow['p50 ms']} / ${batchRow['p99 ms']}; ${batchRow['non-2xx']}, ${batchRow.errors})`,
+        met: batchRow['questions/s'] >= 30_000,
+      },
+    ],
+    notes: [],
+    seconds: (performance.now() - benchStarted) / 1000,
+  };
+  console.log(RESULT_MARKER + JSON.stringify(result));
 
   async function run(
     scenario: string,

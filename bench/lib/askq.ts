@@ -1,0 +1,35 @@
+import { pino } from 'pino';
+
+import { loadConfig } from '../../src/shared/config.ts';
+import { createLogger } from '../../src/shared/logger.ts';
+import { AskqWorker } from '../../src/worker/askq-worker.ts';
+import type { Ports } from '../../src/worker/resilience/guarded-ports.ts';
+
+/**
+ * An in-process AskqWorker as production runs it (config from env-style variables), logging
+ * at `info` to /dev/null so the cost of its log lines stays in the measurement.
+ */
+export async function startBenchWorker(options: {
+  env: Record<string, string>;
+  ports?: Ports;
+  concurrency?: number;
+}): Promise<AskqWorker> {
+  const config = loadConfig({ LOG_LEVEL: 'info', ...options.env });
+  const logger = createLogger({
+    level: config.LOG_LEVEL,
+    name: 'askq-worker',
+    // pino's own fast destination (as for stdout), typed by pino as a SonicBoom, not a stream.
+    destination: pino.destination({
+      dest: '/dev/null',
+      sync: false,
+    }) as unknown as NodeJS.WritableStream,
+  });
+  const worker = await AskqWorker.start({
+    config,
+    logger,
+    ...(options.ports ? { ports: options.ports } : {}),
+    ...(options.concurrency ? { concurrency: options.concurrency } : {}),
+  });
+  await worker.waitUntilReady();
+  return worker;
+}

@@ -1,0 +1,105 @@
+import { readFile } from 'node:fs/promises';
+
+/** The parts of V8's .cpuprofile JSON (`node --cpu-prof`) the summary reads. */
+interface CpuProfile {
+  startTime: number;
+  nodes: {
+    id: number;
+    callFrame: { functionName: string; url: string; lineNumber: number };
+    children?: number[];
+  }[];
+  samples: number[];
+  timeDeltas: number[];
+}
+
+export interface SelfTime {
+  /** `functionName (file:line)` or a file / package name. */
+  name: string;
+  ms: number;
+  share: number;
+}
+
+export interface ProfileSummary {
+  totalMs: number;
+  /** Self time by function (callFrame url + functionName), highest first. */
+  functions: SelfTime[];
+  /**
+   * Self time by where the code lives: a package or a src/ file. Time in Node internals and
+   * native code (V8 builtins, C++ bindings such as a socket write) is billed to the nearest
+   * caller outside them, so `writeBuffer` under ioredis counts for ioredis.
+   */
+  places: SelfTime[];
+}
+
+/**
+ * Aggregates a profile's self time by function and by place (package or src file), counting
+ * only samples inside `window` (µs on V8's monotonic clock, which is `process.hrtime`'s) when
+ * given, so process start and module loading stay out.
+ */
+export async function summarizeCpuProfile(
+  file: string,
+  root: string,
+  window?: { startUs: number; endUs: number },
+): Promise<ProfileSummary> {
+  const profile = JSON.parse(await readFile(file, 'utf8')) as CpuProfile;
+  const byId = new Map(profile.nodes.map((n) => [n.id, n.callFrame]));
+  const parentOf = new Map<number, number>();
+  for (const n of profile.nodes) for (const c of n.children ?? []) parentOf.set(c, n.id);
+  const placeCache = new Map<number, string>();
+  const placeOfNode = (id: number): string => {
+    const cached = placeCache.get(id);
+    if (cached !== undefined) return cached;
+    const frame = byId.get(id)!;
+    let where: string;
+    if (frame.url && !frame.url.startsWith('node:')) where = placeOf(frame.url, root);
+    else if (/^\((garbage collector|idle|program|root)\)$/.test(frame.functionName))
+      where = frame.functionName;
+    else {
+      const parent = parentOf.get(id);
+      where = parent === undefined ? NO_CALLER : placeOfNode(parent);
+      if (where === '(root)') where = NO_CALLER;
+    }
+    placeCache.set(id, where);
+    return where;
+  };
+  const fn = new Map<string, number>();
+  const place = new Map<string, number>();
+  let total = 0;
+  let at = profile.startTime;
+  profile.samples.forEach((id, i) => {
+    const delta = profile.timeDeltas[i] ?? 0;
+    at += delta;
+    if (window && (at < window.startUs || at > window.endUs)) return;
+    const dt = delta / 1000;
+    const frame = byId.get(id);
+    if (!frame) return;
+    total += dt;
+    const file = shortUrl(frame.url, root);
+    const name = frame.url
+      ? `${frame.functionName || '(anonymous)'} (${file}:${frame.lineNumber + 1})`
+      : frame.functionName;
+    fn.set(name, (fn.get(name) ?? 0) + dt);
+    const where = placeOfNode(id);
+    place.set(where, (place.get(where) ?? 0) + dt);
+  });
+  const sorted = (m: Map<string, number>) =>
+    [...m.entries()]
+      .map(([name, ms]) => ({ name, ms, share: ms / total }))
+      .sort((a, b) => b.ms - a.ms);
+  return { totalMs: total, functions: sorted(fn), places: sorted(place) };
+}
+
+const NO_CALLER = '(Node internals / native, no package on the stack)';
+
+function shortUrl(url: string, root: string): string {
+  return url.replace(/^file:\/\//, '').replace(root, '');
+}
+
+/** `node_modules/@scope/pkg`, `src/worker/x.ts` or `node: (Node.js internals)`. */
+function placeOf(url: string, root: string): string {
+  const path = shortUrl(url, root);
+  const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(path);
+  if (pkg) return `node_modules/${pkg[1]}`;
+  if (path.startsWith('node:')) return 'node: (Node.js internals)';
+  return path;
+}

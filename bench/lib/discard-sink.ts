@@ -1,0 +1,43 @@
+import { once } from 'node:events';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+/**
+ * An OTLP/HTTP receiver that reads and drops every body, answering 200: the cost of export on
+ * the sender's side stays real (serialisation, HTTP) while the receiver costs next to nothing.
+ * test/support/otlp-sink.ts parses every span, which would bill its CPU to the benchmark.
+ */
+export interface DiscardSink {
+  readonly url: string;
+  readonly requests: { traces: number; metrics: number; other: number };
+  readonly bytes: number;
+  close(): Promise<void>;
+}
+
+export async function startDiscardSink(): Promise<DiscardSink> {
+  const requests = { traces: 0, metrics: 0, other: 0 };
+  let bytes = 0;
+  const server = createServer((req, res) => {
+    req.on('data', (c: Buffer) => (bytes += c.length));
+    req.on('end', () => {
+      if (req.url?.startsWith('/v1/traces')) requests.traces += 1;
+      else if (req.url?.startsWith('/v1/metrics')) requests.metrics += 1;
+      else requests.other += 1;
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+    });
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    requests,
+    get bytes() {
+      return bytes;
+    },
+    async close() {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}

@@ -1,0 +1,335 @@
+/**
+ * Orchestration overhead (issue 7): askq's worker with instant in-process ports (FakePorts:
+ * no network, no model) and tracing on, against a bare BullMQ Worker whose processor does
+ * nothing; same private Redis, same pre-added jobs, same concurrency. What is left between the
+ * two is askq's own per-job cost: validation, checkpoint write, breakers, spans, logs, metrics.
+ *
+ * Tracing: the production bootstrap (startTelemetry: NodeSDK, BatchSpanProcessor, OTLP/HTTP
+ * JSON exporter, metrics every 60 s) exporting to an in-process sink that discards bodies.
+ * Logs: askq's pino logger at `info` (one line per job) written to /dev/null.
+ *
+ * Then the askq side runs again in a child process under `node --cpu-prof` and the profile's
+ * self time is summarised by function and by package.
+ *
+ *   node bench/orchestration-overhead.ts [--jobs 5000] [--concurrency 50] [--rounds 2]
+ */
+import { spawn } from 'node:child_process';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+
+import { Queue, Worker } from 'bullmq';
+
+import { ANSWER_JOB, QUESTIONS_QUEUE } from '../src/shared/contracts.ts';
+import { type LocalRedis, startLocalRedis } from '../src/shared/local-redis.ts';
+import { createRedisConnection } from '../src/shared/redis.ts';
+import { startTelemetry } from '../src/shared/telemetry/start-telemetry.ts';
+import type { AskqWorker } from '../src/worker/askq-worker.ts';
+import { startBenchWorker } from './lib/askq.ts';
+import { type BenchResult, type Figure, floorTo, fmt, runAsScript } from './lib/bench-result.ts';
+import { type ProfileSummary, summarizeCpuProfile } from './lib/cpu-profile.ts';
+import { startDiscardSink } from './lib/discard-sink.ts';
+import { instantPorts, questions } from './lib/instant-ports.ts';
+import { waitForCompleted } from './lib/wait.ts';
+
+const ROOT = fileURLToPath(new URL('../', import.meta.url));
+const SELF = fileURLToPath(import.meta.url);
+const RETENTION = { removeOnComplete: { count: 10_000 }, removeOnFail: { count: 50_000 } };
+
+export interface OrchestrationOptions {
+  /** @defaultValue 5000 */
+  jobs?: number;
+  /** @defaultValue 50 */
+  concurrency?: number;
+  /** Rounds of (bare, askq), alternating. @defaultValue 3 */
+  rounds?: number;
+  /** Also profile the askq side in a child process. @defaultValue true */
+  profile?: boolean;
+}
+
+interface Side {
+  kind: 'bare' | 'askq';
+  seconds: number;
+  jobsPerSecond: number;
+  /** The measured window on the monotonic clock V8's profiler uses, in µs. */
+  window: { startUs: number; endUs: number };
+  /** Bytes sent to Redis per job (INFO total_net_input_bytes over the window). */
+  redis: { bytesInPerJob: number };
+}
+
+/** INFO total_net_input_bytes: what clients have sent Redis so far. */
+async function redisStats(
+  connection: ReturnType<typeof createRedisConnection>,
+): Promise<{ bytesIn: number }> {
+  const info = await connection.info('stats');
+  return { bytesIn: Number(/^total_net_input_bytes:(\d+)/m.exec(info)?.[1] ?? 0) };
+}
+
+const monotonicUs = () => Number(process.hrtime.bigint() / 1000n);
+
+/** Times one side: jobs pre-added to a paused queue, the clock runs from resume to the last completion. */
+async function runSide(
+  kind: 'bare' | 'askq',
+  redisUrl: string,
+  jobs: number,
+  concurrency: number,
+): Promise<Side> {
+  const prefix = `bench-orch-${kind}-${Date.now()}`;
+  const connection = createRedisConnection(redisUrl, 'worker');
+  await connection.flushdb();
+  const queue = new Queue(QUESTIONS_QUEUE, { connection, prefix });
+  await queue.pause();
+  const texts = questions(jobs);
+  for (let i = 0; i < jobs; i += 1000) {
+    await queue.addBulk(
+      texts
+        .slice(i, i + 1000)
+        .map((question) => ({ name: ANSWER_JOB, data: { question }, opts: RETENTION })),
+    );
+  }
+  let worker: Worker;
+  let askq: AskqWorker | undefined;
+  if (kind === 'bare') {
+    worker = new Worker(QUESTIONS_QUEUE, async () => undefined, {
+      connection,
+      prefix,
+      concurrency,
+    });
+  } else {
+    askq = await startBenchWorker({
+      env: { REDIS_URL: redisUrl, ASKQ_PREFIX: prefix },
+      ports: await instantPorts(),
+      concurrency,
+    });
+    worker = askq.questions;
+  }
+  await worker.waitUntilReady();
+  const done = waitForCompleted(worker, jobs, 120_000);
+  const before = await redisStats(connection);
+  const started = performance.now();
+  const startUs = monotonicUs();
+  await queue.resume();
+  await done;
+  const seconds = (performance.now() - started) / 1000;
+  const endUs = monotonicUs();
+  const after = await redisStats(connection);
+  const redis = { bytesInPerJob: (after.bytesIn - before.bytesIn) / jobs };
+  if (askq) await askq.close(10_000);
+  else await worker.close();
+  await queue.close();
+  connection.disconnect();
+  return { kind, seconds, jobsPerSecond: jobs / seconds, window: { startUs, endUs }, redis };
+}
+
+/** Runs both sides in alternation (bare first) and, in a child process, profiles askq's side. */
+export async function run(options: OrchestrationOptions = {}): Promise<BenchResult> {
+  const jobs = options.jobs ?? 5000;
+  const concurrency = options.concurrency ?? 50;
+  const rounds = options.rounds ?? 3;
+  const t0 = performance.now();
+  const sink = await startDiscardSink();
+  process.env.OTEL_EXPORTER_OTLP_ENDPOINT = sink.url;
+  process.env.OTEL_METRIC_EXPORT_INTERVAL ??= '60000';
+  const telemetry = startTelemetry('askq-worker');
+  let redis: LocalRedis | undefined;
+  const sides: Side[] = [];
+  try {
+    redis = await startLocalRedis();
+    // A short warm-up of each side (JIT, connections), not counted.
+    await runSide('bare', redis.url, 500, concurrency);
+    await runSide('askq', redis.url, 500, concurrency);
+    for (let r = 0; r < rounds; r++) {
+      sides.push(await runSide('bare', redis.url, jobs, concurrency));
+      sides.push(await runSide('askq', redis.url, jobs, concurrency));
+    }
+  } finally {
+    await telemetry.shutdown();
+    await sink.close();
+    await redis?.stop();
+  }
+  const of = (kind: Side['kind']) => sides.filter((s) => s.kind === kind);
+  // Each askq round against the bare round just before it: the machine is shared, so only
+  // side-by-side pairs are comparable; the median pair is the figure.
+  const ratios = of('askq')
+    .map((a, i) => a.jobsPerSecond / of('bare')[i]!.jobsPerSecond)
+    .sort((a, b) => a - b);
+  const ratio = ratios[Math.floor((ratios.length - 1) / 2)]!;
+  const best = (kind: Side['kind']) => Math.max(...of(kind).map((s) => s.jobsPerSecond));
+  const perRound = (kind: Side['kind']) =>
+    sides
+      .filter((s) => s.kind === kind)
+      .map((s) => fmt(s.jobsPerSecond))
+      .join(' / ');
+  const bare = best('bare');
+  const askq = best('askq');
+  const redisOf = (kind: Side['kind']) => of(kind).at(-1)!.redis;
+  const figures: Figure[] = [
+    { figure: `jobs per side / concurrency`, measured: `${fmt(jobs)} / ${concurrency}` },
+    { figure: 'bare BullMQ, jobs/s (each round)', measured: perRound('bare') },
+    { figure: 'askq, tracing on, jobs/s (each round)', measured: perRound('askq') },
+    {
+      figure: 'wall per job, best round: askq vs bare',
+      measured: `${fmt(1000 / askq, 3)} ms vs ${fmt(1000 / bare, 3)} ms`,
+    },
+    {
+      figure: 'bytes sent to Redis per job: askq vs bare',
+      measured: `${fmt(redisOf('askq').bytesInPerJob)} B vs ${fmt(redisOf('bare').bytesInPerJob)} B`,
+    },
+    {
+      figure: 'throughput ratio askq / bare (median of the side-by-side rounds; all rounds)',
+      goal: '≥ 0.5',
+      measured: `${floorTo(ratio)} (${ratios.map((r) => floorTo(r)).join(', ')})`,
+      met: ratio >= 0.5,
+    },
+    {
+      figure: 'spans exported to the sink',
+      measured: `${sink.requests.traces} OTLP trace requests, ${fmt(sink.bytes / 1e6, 1)} MB`,
+    },
+  ];
+  const notes: string[] = [];
+  let extra: string | undefined;
+  if (options.profile ?? true) {
+    const profile = await profileAskq(Math.max(jobs, 5000), concurrency);
+    extra = profileMarkdown(profile, jobs, concurrency);
+    notes.push(...profileNotes(profile));
+  }
+  return {
+    id: 'orchestration-overhead',
+    title: 'Orchestration overhead',
+    compares:
+      'askq worker (instant in-process ports, tracing on through the production NodeSDK + BatchSpanProcessor + OTLP/HTTP exporter to a discarding sink, pino at info to /dev/null) vs a bare BullMQ Worker with a no-op processor; same private redis-server, same pre-added jobs (addBulk into a paused queue, clock from resume to last completion), same concurrency, same retention options. Three alternating rounds after a 500-job warm-up of each side; the ratio is the median of (askq round ÷ the bare round just before it), since only side-by-side pairs are comparable on this shared machine. Everything but the model and network is on, so the gap is askq’s own per-job cost.',
+    goal: 'askq throughput ≥ 0.5 × bare BullMQ',
+    figures,
+    notes,
+    ...(extra ? { extra } : {}),
+    seconds: (performance.now() - t0) / 1000,
+  };
+}
+
+/** Runs the askq side alone in a child under `--cpu-prof` and summarises its profile. */
+async function profileAskq(
+  jobs: number,
+  concurrency: number,
+): Promise<ProfileSummary & { jobsPerSecond: number }> {
+  const dir = await mkdtemp(join(tmpdir(), 'askq-bench-prof-'));
+  try {
+    const child = spawn(
+      process.execPath,
+      [
+        '--cpu-prof',
+        `--cpu-prof-dir=${dir}`,
+        SELF,
+        '--profile-child',
+        '--jobs',
+        String(jobs),
+        '--concurrency',
+        String(concurrency),
+      ],
+      { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    if (code !== 0) throw new Error(`profile child exited with ${code}`);
+    const file = (await readdir(dir)).find((f) => f.endsWith('.cpuprofile'));
+    if (!file) throw new Error('no .cpuprofile written');
+    const m = /PROFILE_WINDOW (\d+) (\d+) ([\d.]+)/.exec(out);
+    if (!m) throw new Error(`profile child printed no window: ${out}`);
+    const summary = await summarizeCpuProfile(join(dir, file), ROOT, {
+      startUs: Number(m[1]),
+      endUs: Number(m[2]),
+    });
+    return { ...summary, jobsPerSecond: Number(m[3]) };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** The profiled child: askq's side only, tracing on, then a clean exit so V8 writes the profile. */
+async function profileChild(jobs: number, concurrency: number): Promise<void> {
+  const sink = await startDiscardSink();
+  process.env.OTEL_EXPORTER_OTLP_ENDPOINT = sink.url;
+  process.env.OTEL_METRIC_EXPORT_INTERVAL ??= '60000';
+  const telemetry = startTelemetry('askq-worker');
+  const redis = await startLocalRedis();
+  try {
+    await runSide('askq', redis.url, 500, concurrency);
+    const side = await runSide('askq', redis.url, jobs, concurrency);
+    console.log(`PROFILE_WINDOW ${side.window.startUs} ${side.window.endUs} ${side.jobsPerSecond}`);
+  } finally {
+    await telemetry.shutdown();
+    await sink.close();
+    await redis.stop();
+  }
+}
+
+function pct(share: number): string {
+  return `${(share * 100).toFixed(1)} %`;
+}
+
+function profileMarkdown(
+  p: ProfileSummary & { jobsPerSecond: number },
+  jobs: number,
+  concurrency: number,
+): string {
+  const fns = p.functions.slice(0, 10);
+  const places = p.places.slice(0, 12);
+  return [
+    `Profile of the askq side: a child process under \`node --cpu-prof\`, ${fmt(jobs)} jobs after a 500-job warm-up, concurrency ${concurrency}, tracing on; ${fmt(p.jobsPerSecond)} jobs/s while profiled. Only samples inside the measured window (resume to last completion) are counted: ${fmt(p.totalMs)} ms, i.e. ${fmt((p.totalMs * 1000) / jobs)} µs of this process's CPU-or-idle time per job (Redis's own time is in another process).`,
+    '',
+    'Top 10 functions by self time:',
+    '',
+    '| # | function (file:line) | self ms | share |',
+    '| --- | --- | --- | --- |',
+    ...fns.map(
+      (f, i) =>
+        `| ${i + 1} | \`${f.name.replace(/\|/g, '\\|')}\` | ${fmt(f.ms)} | ${pct(f.share)} |`,
+    ),
+    '',
+    'Self time by place (package or src file; time in Node internals and native code is billed to the nearest caller outside them):',
+    '',
+    '| place | self ms | share |',
+    '| --- | --- | --- |',
+    ...places.map((f) => `| \`${f.name}\` | ${fmt(f.ms)} | ${pct(f.share)} |`),
+  ].join('\n');
+}
+
+function profileNotes(p: ProfileSummary): string[] {
+  const src = p.places.filter((x) => x.name.startsWith('src/'));
+  const srcShare = src.reduce((a, b) => a + b.share, 0);
+  const top = (prefix: string) =>
+    p.places.filter((x) => x.name.startsWith(prefix)).reduce((a, b) => a + b.share, 0);
+  return [
+    `Profile shares of self time: askq's own src/ files ${pct(srcShare)} (top: ${src
+      .slice(0, 3)
+      .map((x) => `${x.name} ${pct(x.share)}`)
+      .join(
+        ', ',
+      )}); OpenTelemetry packages ${pct(top('node_modules/@opentelemetry'))}; bullmq ${pct(top('node_modules/bullmq'))}; ioredis ${pct(top('node_modules/ioredis'))}; pino ${pct(top('node_modules/pino'))}; opossum ${pct(top('node_modules/opossum'))}; zod ${pct(top('node_modules/zod'))}; Node internals / native with no package on the stack (timers, socket callbacks) ${pct(top('(Node internals'))}; GC ${pct(top('(garbage collector)'))}; idle ${pct(top('(idle)'))}.`,
+  ];
+}
+
+const { values } = parseArgs({
+  strict: false,
+  options: {
+    jobs: { type: 'string', default: '5000' },
+    concurrency: { type: 'string', default: '50' },
+    rounds: { type: 'string', default: '3' },
+    'profile-child': { type: 'boolean', default: false },
+    'no-profile': { type: 'boolean', default: false },
+  },
+});
+if (import.meta.main && values['profile-child']) {
+  await profileChild(Number(values.jobs), Number(values.concurrency));
+} else {
+  await runAsScript(import.meta.main, () =>
+    run({
+      jobs: Number(values.jobs),
+      concurrency: Number(values.concurrency),
+      rounds: Number(values.rounds),
+      profile: !values['no-profile'],
+    }),
+  );
+}

@@ -1,0 +1,187 @@
+/**
+ * Runs every benchmark, one child process each (isolated heaps, JIT and handles; a benchmark
+ * that fails or hangs does not take the others with it), prints a summary table and rewrites
+ * BENCHMARKS.md with the machine, the command, the date and every figure.
+ *
+ *   npm run bench                       # everything, writes BENCHMARKS.md
+ *   node bench/run-all.ts --only llm-scaling,redis-memory --no-write
+ */
+import { spawn } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+
+import { format, resolveConfig } from 'prettier';
+
+import {
+  type BenchResult,
+  formatFigures,
+  metText,
+  RESULT_MARKER,
+  status,
+} from './lib/bench-result.ts';
+import { KEPT_ANALYSIS } from './lib/kept-analysis.ts';
+import { type Machine, machineInfo } from './lib/machine.ts';
+
+const ROOT = fileURLToPath(new URL('../', import.meta.url));
+
+/** Every benchmark, in run order, with the time it may take before it is stopped. */
+const BENCHMARKS: { id: string; timeoutS: number }[] = [
+  { id: 'orchestration-overhead', timeoutS: 150 },
+  { id: 'llm-scaling', timeoutS: 120 },
+  { id: 'scale-out', timeoutS: 150 },
+  { id: 'embeddings-batching', timeoutS: 90 },
+  { id: 'answer-cache', timeoutS: 90 },
+  { id: 'provider-limits', timeoutS: 90 },
+  { id: 'redis-memory', timeoutS: 240 },
+  { id: 'eval-run', timeoutS: 120 },
+  { id: 'http-enqueue', timeoutS: 90 },
+];
+
+interface Outcome {
+  id: string;
+  result?: BenchResult;
+  error?: string;
+  seconds: number;
+}
+
+async function runOne(id: string, timeoutS: number): Promise<Outcome> {
+  const started = performance.now();
+  const child = spawn(process.execPath, [fileURLToPath(new URL(`./${id}.ts`, import.meta.url))], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d: Buffer) => {
+    const text = d.toString();
+    out += text;
+    for (const line of text.split('\n')) {
+      if (line && !line.startsWith(RESULT_MARKER)) process.stdout.write(`  [${id}] ${line}\n`);
+    }
+  });
+  child.stderr.on('data', (d: Buffer) => {
+    err += d.toString();
+    process.stderr.write(d);
+  });
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    child.kill('SIGTERM');
+    setTimeout(() => child.kill('SIGKILL'), 10_000).unref();
+  }, timeoutS * 1000);
+  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+  clearTimeout(timer);
+  const seconds = (performance.now() - started) / 1000;
+  const line = out.split('\n').find((l) => l.startsWith(RESULT_MARKER));
+  if (line)
+    return { id, result: JSON.parse(line.slice(RESULT_MARKER.length)) as BenchResult, seconds };
+  const why = timedOut ? `stopped after ${timeoutS} s` : `exited with ${code}`;
+  return { id, error: `${why}: ${err.trim().split('\n').slice(-8).join('\n')}`, seconds };
+}
+
+function markdown(outcomes: Outcome[], machine: Machine, command: string, totalS: number): string {
+  const date = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+  const esc = (s: string) => s.replace(/\|/g, '\\|');
+  const lines = [
+    '# Benchmarks',
+    '',
+    `Written by \`${command}\` (bench/run-all.ts) on ${date}; the whole run took ${Math.round(totalS)} s. Every figure below is from that one run: absolute times on these shared machines drift, so each goal is a ratio measured side by side in the same run. Figures are truncated or rounded against the goal, never in its favour.`,
+    '',
+    `Machine: \`nproc\` ${machine.cores}, ${machine.cpu}, ${machine.memoryGiB} GiB RAM, Node ${machine.node}, redis-server ${machine.redis}; load average at the start ${machine.loadAverage} (the VM is shared with other engineers' test runs). Each benchmark starts its own private redis-server (\`noeviction\`, no persistence) and fake servers on 127.0.0.1 and stops them.`,
+    '',
+    '| benchmark | goal | measured | status |',
+    '| --- | --- | --- | --- |',
+    ...outcomes.map((o) => {
+      if (!o.result) return `| ${o.id} | | did not finish: ${esc(o.error ?? '')} | not measured |`;
+      const goals = o.result.figures.filter((f) => f.met !== undefined);
+      return `| [${o.result.title}](#${o.id}) | ${esc(o.result.goal)} | ${goals.map((f) => `${esc(f.figure)}: **${esc(f.measured)}**`).join('<br>') || '—'} | ${status(o.result)} |`;
+    }),
+    '',
+  ];
+  for (const o of outcomes) {
+    lines.push(`<a id="${o.id}"></a>`, '');
+    if (!o.result) {
+      lines.push(`## ${o.id}`, '', `Not measured in this run: ${o.error ?? ''}`, '');
+      continue;
+    }
+    const r = o.result;
+    lines.push(
+      `## ${r.title} (bench/${r.id}.ts)`,
+      '',
+      `\`node bench/${r.id}.ts\` — ${Math.round(r.seconds)} s. **Goal:** ${r.goal}. **Status: ${status(r)}.**`,
+      '',
+      `Compares: ${r.compares}`,
+      '',
+      '| figure | goal | measured | met |',
+      '| --- | --- | --- | --- |',
+      ...r.figures.map(
+        (f) =>
+          `| ${esc(f.figure)} | ${esc(f.goal ?? '')} | ${esc(f.measured)} | ${metText(f.met)} |`,
+      ),
+      '',
+      ...r.notes.flatMap((n) => [n, '']),
+      ...(r.extra ? [r.extra, ''] : []),
+      ...(KEPT_ANALYSIS[r.id] ? [KEPT_ANALYSIS[r.id]!, ''] : []),
+    );
+  }
+  return lines.join('\n');
+}
+
+const { values } = parseArgs({
+  options: {
+    only: { type: 'string' },
+    'no-write': { type: 'boolean', default: false },
+  },
+});
+const only = values.only?.split(',');
+const selected = BENCHMARKS.filter((b) => !only || only.includes(b.id));
+const command = `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`;
+const machine = machineInfo();
+console.log(
+  `askq benchmarks: ${selected.length} of ${BENCHMARKS.length}; ${machine.cores} cores (${machine.cpu}), Node ${machine.node}, redis-server ${machine.redis}, load ${machine.loadAverage}`,
+);
+const t0 = performance.now();
+const outcomes: Outcome[] = [];
+for (const b of selected) {
+  console.log(`\n▶ ${b.id}`);
+  const outcome = await runOne(b.id, b.timeoutS);
+  outcomes.push(outcome);
+  if (outcome.result) console.log(formatFigures(outcome.result.figures));
+  else console.log(`  ${b.id} did not finish: ${outcome.error}`);
+}
+const totalS = (performance.now() - t0) / 1000;
+console.log(`\nSummary (${Math.round(totalS)} s):`);
+const rows = outcomes.map((o) => [
+  o.id,
+  o.result ? status(o.result) : 'not measured',
+  `${Math.round(o.seconds)} s`,
+  o.result
+    ? o.result.figures
+        .filter((f) => f.met !== undefined)
+        .map((f) => `${f.measured}${f.met ? '' : ' (goal ' + (f.goal ?? '') + ')'}`)
+        .join('; ')
+    : (o.error ?? ''),
+]);
+const widths = [0, 1, 2].map((i) => Math.max(...rows.map((r) => r[i]!.length)));
+for (const r of rows) {
+  console.log(
+    `${r
+      .slice(0, 3)
+      .map((c, i) => c.padEnd(widths[i]!))
+      .join('  ')}  ${r[3]}`,
+  );
+}
+if (!values['no-write'] && !only) {
+  const file = fileURLToPath(new URL('../BENCHMARKS.md', import.meta.url));
+  // Formatted as the repository's Prettier config would, so `prettier --check` stays clean.
+  const text = await format(markdown(outcomes, machine, command, totalS), {
+    ...(await resolveConfig(file)),
+    parser: 'markdown',
+  });
+  await writeFile(file, text);
+  console.log('\nwrote BENCHMARKS.md');
+} else if (!values['no-write']) {
+  console.log('\nBENCHMARKS.md not written (--only runs a subset; it would drop the others).');
+}
+if (outcomes.some((o) => !o.result)) process.exitCode = 1;
