@@ -3,37 +3,22 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { type BrowserContext, chromium } from 'playwright-core';
+import type { BrowserContext } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { startTestApi, type TestApi } from '../support/api-server.ts';
+import { launchChromium } from '../support/browser.ts';
 import { FakePorts } from '../support/fake-ports.ts';
 import { type Harness, startHarness } from '../support/worker-harness.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
 const ARTIFACTS = fileURLToPath(new URL('../../test-artifacts/', import.meta.url));
 const USER = 'operator';
 const PASSWORD = 'browser-board-password';
 const QUESTION = 'Which queue answers questions?';
 
 /** Headless Debian chromium with a fresh profile; nothing reaches the network but 127.0.0.1. */
-async function launch(dir: string, credentials?: { username: string; password: string }) {
-  return chromium.launchPersistentContext(dir, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-    viewport: { width: 1280, height: 900 },
-    ...(credentials ? { httpCredentials: credentials } : {}),
-  });
+function launch(dir: string, credentials?: { username: string; password: string }) {
+  return launchChromium(dir, { viewport: true, ...(credentials ? { credentials } : {}) });
 }
 
 describe('Bull Board in a real browser (headless chromium)', () => {

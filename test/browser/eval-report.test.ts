@@ -3,13 +3,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
-import { type BrowserContext, chromium } from 'playwright-core';
+import type { BrowserContext } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 
 import type { CaseResult } from '../../src/producer/eval/case-result.ts';
 import { renderReport } from '../../src/producer/eval/render-report.ts';
 import type { RunManifest } from '../../src/producer/eval/run-store.ts';
 import { summarize } from '../../src/producer/eval/summarize.ts';
+import { launchChromium } from '../support/browser.ts';
 
 const ARTIFACTS = join(process.cwd(), 'test-artifacts');
 let browser: BrowserContext;
@@ -18,19 +19,7 @@ let tmp: string;
 beforeAll(async () => {
   tmp = await mkdtemp(join(tmpdir(), 'askq-report-'));
   // A fresh profile per run, so no state from another run leaks in.
-  browser = await chromium.launchPersistentContext(join(tmp, 'profile'), {
-    executablePath: '/usr/bin/chromium',
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
+  browser = await launchChromium(join(tmp, 'profile'));
 });
 
 afterAll(async () => {
