@@ -8,12 +8,11 @@ import { RESULTS_FILE } from '../producer/eval/run-store.ts';
 import { ingest } from '../producer/ingest.ts';
 import { type Config, redactUrl } from '../shared/config.ts';
 import { type LocalRedis, startLocalRedis } from '../shared/local-redis.ts';
-import { createLogger } from '../shared/logger.ts';
 import { redisAnswers } from '../shared/redis.ts';
 import { AskqWorker } from '../worker/askq-worker.ts';
 import { formatCase } from './format-answer.ts';
+import { inProcessWorkerLogger } from './in-process-logger.ts';
 import { formatSummary } from './run-eval.ts';
-import { quietLevel } from './run-ingest.ts';
 
 const EXAMPLES = fileURLToPath(new URL('../../examples/', import.meta.url));
 
@@ -43,11 +42,7 @@ export async function runDemo(
     );
     config = { ...config, REDIS_URL: redis.url };
   }
-  const logger = createLogger({
-    level: quietLevel(config),
-    name: 'askq-worker',
-    destination: process.stderr,
-  });
+  const logger = inProcessWorkerLogger(config);
   const worker = await AskqWorker.start({ config, logger });
   try {
     say(

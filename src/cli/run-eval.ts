@@ -3,8 +3,8 @@ import { locateRun, runDir } from '../producer/eval/run-store.ts';
 import type { RunSummary } from '../producer/eval/summarize.ts';
 import type { Config } from '../shared/config.ts';
 import { ValidationError } from '../shared/errors.ts';
-import { createLogger } from '../shared/logger.ts';
 import { createEvalProgress } from './eval-progress.ts';
+import { inProcessWorkerLogger } from './in-process-logger.ts';
 
 export interface RunEvalOptions {
   out?: string;
@@ -71,12 +71,7 @@ export async function runEvalCommand(
         await import('../worker/askq-worker.ts')
       ).AskqWorker.start({
         config,
-        logger: createLogger({
-          // run-ingest's quietLevel, without importing run-ingest (which loads the worker).
-          level: process.env.LOG_LEVEL ? config.LOG_LEVEL : 'warn',
-          name: 'askq-worker',
-          destination: process.stderr,
-        }),
+        logger: inProcessWorkerLogger(config),
         ...(options.concurrency ? { concurrency: options.concurrency } : {}),
       })
     : undefined;

@@ -1,7 +1,6 @@
 import { ingest, type IngestSummary } from '../producer/ingest.ts';
 import type { Config } from '../shared/config.ts';
-import { createLogger } from '../shared/logger.ts';
-import { AskqWorker } from '../worker/askq-worker.ts';
+import { inProcessWorkerLogger } from './in-process-logger.ts';
 import { createProgress } from './progress.ts';
 
 export interface RunIngestOptions {
@@ -16,15 +15,11 @@ export async function runIngest(
   paths: string[],
   options: RunIngestOptions,
 ): Promise<number> {
+  // Imported only with --with-worker: plain ingestion never loads the providers.
   const worker = options.withWorker
-    ? await AskqWorker.start({
-        config,
-        logger: createLogger({
-          level: quietLevel(config),
-          name: 'askq-worker',
-          destination: process.stderr,
-        }),
-      })
+    ? await (
+        await import('../worker/askq-worker.ts')
+      ).AskqWorker.start({ config, logger: inProcessWorkerLogger(config) })
     : undefined;
   const progress = createProgress('ingest');
   let summary: IngestSummary;
@@ -55,9 +50,4 @@ export async function runIngest(
     }
   }
   return summary.failed.length > 0 || summary.documents === 0 ? 1 : 0;
-}
-
-/** In-process workers log warnings only, unless LOG_LEVEL asks for more. */
-export function quietLevel(config: Config): string {
-  return process.env.LOG_LEVEL ? config.LOG_LEVEL : 'warn';
 }
