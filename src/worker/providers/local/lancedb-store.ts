@@ -16,6 +16,7 @@ import {
   sqlString,
   tableNameFor,
 } from './lancedb-table.ts';
+import { cosineTopK, NamespaceSnapshots } from './namespace-snapshots.ts';
 
 /** Options of {@link LanceDbVectorStore.open}. */
 export interface LanceDbVectorStoreOptions {
@@ -34,6 +35,13 @@ export interface LanceDbVectorStoreOptions {
    */
   readConsistencySeconds?: number;
   /**
+   * Namespaces of at most this many chunks are searched in memory (an exact cosine scan over
+   * a snapshot, refreshed when the table's version changes) instead of by LanceDB, whose
+   * per-query cost is fixed; 0 always uses LanceDB.
+   * @defaultValue 2000
+   */
+  inMemoryMaxRows?: number;
+  /**
    * Attempts of a write that loses a commit race against another process, beyond the retries
    * LanceDB makes by itself.
    * @defaultValue 5
@@ -48,6 +56,7 @@ export interface LanceDbVectorStoreOptions {
 
 const DEFAULTS = {
   readConsistencySeconds: 0,
+  inMemoryMaxRows: 2000,
   writeAttempts: 5,
   writeRetryDelayMs: 50 * MILLISECOND,
 } satisfies Required<Omit<LanceDbVectorStoreOptions, 'dir' | 'embeddingId'>>;
@@ -85,6 +94,7 @@ export class LanceDbVectorStore implements VectorStorePort {
     return this.tableName;
   }
   readonly #settings: Settings;
+  readonly #snapshots: NamespaceSnapshots;
   readonly #connection: Connection;
   #table: Table | undefined;
   /** Length of the table's vectors, once read from its schema. */
@@ -94,6 +104,7 @@ export class LanceDbVectorStore implements VectorStorePort {
 
   private constructor(settings: Settings, connection: Connection) {
     this.#settings = settings;
+    this.#snapshots = new NamespaceSnapshots({ maxRows: settings.inMemoryMaxRows });
     this.#connection = connection;
     this.tableName = tableNameFor(settings.embeddingId);
   }
@@ -179,6 +190,16 @@ export class LanceDbVectorStore implements VectorStorePort {
     const table = await this.#existingTable();
     if (!table) return [];
     await this.#checkDimensions(table, vector.length);
+    const snapshot = await this.#snapshots.rows(table, namespace);
+    if (snapshot) {
+      signal?.throwIfAborted();
+      return cosineTopK(snapshot, vector, Math.floor(topK)).map(({ row, score }) => {
+        const match: VectorMatch = { docId: row.docId, chunk: row.chunk, text: row.text, score };
+        const metadata = parseMetadata(row.metadata);
+        if (metadata) match.metadata = metadata;
+        return match;
+      });
+    }
     const rows = (await table
       .vectorSearch(vector)
       .distanceType('cosine')
