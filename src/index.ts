@@ -8,6 +8,7 @@ export {
   AskqClient,
   type AskqClientOptions,
   clientOptionsFromConfig,
+  PartialEnqueueError,
   QuestionFailedError,
   type QuestionState,
   type QuestionStatus,

@@ -91,6 +91,17 @@ export class QuestionFailedError extends AskqError {
   }
 }
 
+/** `askMany` failed part-way: `ids` are the questions already enqueued (in input order). */
+export class PartialEnqueueError extends AskqError {
+  override name = 'PartialEnqueueError';
+  readonly ids: string[];
+  constructor(ids: string[], total: number, cause: unknown) {
+    const reason = cause instanceof Error ? cause.message : String(cause);
+    super(`enqueued ${ids.length} of ${total} questions, then: ${reason}`, { cause });
+    this.ids = [...ids];
+  }
+}
+
 /** No answer within the wait; the question is still queued or running. */
 export class WaitTimeoutError extends AskqError {
   override name = 'WaitTimeoutError';
@@ -137,11 +148,18 @@ export class AskqClient {
     const ids: string[] = [];
     for (let i = 0; i < valid.length; i += this.opts.bulkChunkSize) {
       const chunk = valid.slice(i, i + this.opts.bulkChunkSize);
-      const jobs = await this.redis(() =>
-        this.queue.addBulk(
-          chunk.map((data) => ({ name: ANSWER_JOB, data, opts: this.jobOptions() })),
-        ),
-      );
+      let jobs;
+      try {
+        jobs = await this.redis(() =>
+          this.queue.addBulk(
+            chunk.map((data) => ({ name: ANSWER_JOB, data, opts: this.jobOptions() })),
+          ),
+        );
+      } catch (err) {
+        // Earlier chunks are in the queue: say which, so a caller does not enqueue them twice.
+        if (ids.length > 0) throw new PartialEnqueueError(ids, valid.length, err);
+        throw err;
+      }
       ids.push(...jobs.map((j) => j.id!));
     }
     return { ids };

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 
-import { AskqClient } from '../../src/producer/askq-client.ts';
+import { AskqClient, PartialEnqueueError } from '../../src/producer/askq-client.ts';
 import { RedisUnavailableError } from '../../src/shared/errors.ts';
 import { type LocalRedis, startLocalRedis } from '../../src/shared/local-redis.ts';
 import { AskqWorker } from '../../src/worker/askq-worker.ts';
@@ -69,5 +69,31 @@ describe('Redis faults', () => {
     expect(result.answer).toBeTruthy();
     // The job from before the crash survived in the AOF.
     expect((await client.getStatus(before.id))?.state).toBe('completed');
+  });
+});
+
+describe('askMany across a Redis failure', () => {
+  it('names the questions already enqueued when a later chunk fails', async () => {
+    const r = await startLocalRedis();
+    const client = new AskqClient({ redisUrl: r.url, prefix: 'partial', bulkChunkSize: 2 });
+    try {
+      await client.ask({ question: 'warm up the connection' });
+      let chunks = 0;
+      const addBulk = client.queue.addBulk.bind(client.queue);
+      client.queue.addBulk = async (jobs) => {
+        chunks += 1;
+        if (chunks === 2) await r.stop(); // Redis goes away before the second chunk
+        return addBulk(jobs);
+      };
+      const err = await client
+        .askMany(Array.from({ length: 5 }, (_, i) => ({ question: `q${i}` })))
+        .catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(PartialEnqueueError);
+      expect((err as PartialEnqueueError).ids).toHaveLength(2);
+      expect((err as Error).message).toMatch(/enqueued 2 of 5 questions/);
+    } finally {
+      await client.close();
+      await r.stop();
+    }
   });
 });

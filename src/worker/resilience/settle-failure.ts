@@ -80,8 +80,10 @@ export async function settleFailure(thrown: unknown, ctx: SettleContext): Promis
     // The worker is shutting down (or the job was cancelled): give the attempt back and let
     // another worker take the job at once.
     state.attempt = Math.max(0, state.attempt - 1);
-    await writeJobState(ctx.job, state);
-    await ctx.job.moveToDelayed(Date.now(), ctx.token);
+    await rescheduling(ctx, async () => {
+      await writeJobState(ctx.job, state);
+      await ctx.job.moveToDelayed(Date.now(), ctx.token!);
+    });
     throw new DelayedError(`cancelled: ${reason}`);
   }
 
@@ -96,8 +98,10 @@ export async function settleFailure(thrown: unknown, ctx: SettleContext): Promis
     // Not the job's fault: give the attempt back.
     state.attempt = Math.max(0, state.attempt - 1);
     state.lastErrorClass = kind;
-    await writeJobState(ctx.job, state);
-    await ctx.pauseQueue(pauseMs);
+    await rescheduling(ctx, async () => {
+      await writeJobState(ctx.job, state);
+      await ctx.pauseQueue(pauseMs);
+    });
     logger.warn({ err, failure: kind, pauseMs }, `queue paused for ${pauseMs} ms: ${reason}`);
     report(ctx, { action: 'paused', failure: kind, pauseMs });
     throw Worker.RateLimitError();
@@ -113,10 +117,28 @@ export async function settleFailure(thrown: unknown, ctx: SettleContext): Promis
     { err, failure: kind, retryInMs: delayMs },
     `attempt ${state.attempt} failed (${kind}), retrying in ${delayMs} ms: ${reason}`,
   );
-  await writeJobState(ctx.job, state);
-  await ctx.job.moveToDelayed(Date.now() + delayMs, ctx.token);
+  await rescheduling(ctx, async () => {
+    await writeJobState(ctx.job, state);
+    await ctx.job.moveToDelayed(Date.now() + delayMs, ctx.token!);
+  });
   report(ctx, { action: 'retry', failure: kind, delayMs });
   throw new DelayedError(`retrying in ${delayMs} ms: ${reason}`);
+}
+
+/**
+ * Runs the Redis writes that put a job back. If they fail (Redis went away mid-failure), a
+ * plain error would let BullMQ fail the job by its own options (one attempt): instead the job
+ * is left active without its lock being renewed, and BullMQ's stalled-job recovery puts it
+ * back once the lock expires. `DelayedError` tells BullMQ not to touch it.
+ */
+async function rescheduling(ctx: SettleContext, writes: () => Promise<void>): Promise<void> {
+  try {
+    await writes();
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    ctx.logger.error({ err }, `could not reschedule the job; left to stalled-job recovery`);
+    throw new DelayedError(`could not reschedule (${message}); left to stalled-job recovery`);
+  }
 }
 
 function report(ctx: SettleContext, outcome: SettleOutcome): void {
