@@ -12,11 +12,11 @@ import { parseArgs } from 'node:util';
 
 import { Queue } from 'bullmq';
 
-import { ANSWER_JOB, QUESTIONS_QUEUE } from '../src/shared/contracts.ts';
+import { QUESTIONS_QUEUE } from '../src/shared/contracts.ts';
 import { type LocalRedis, startLocalRedis } from '../src/shared/local-redis.ts';
 import { createRedisConnection } from '../src/shared/redis.ts';
 import { OpenAIChat } from '../src/worker/providers/openai/openai-chat.ts';
-import { startBenchWorker } from './lib/askq.ts';
+import { prefillPaused, startBenchWorker } from './lib/askq.ts';
 import { type BenchResult, type Figure, floorTo, fmt, runAsScript } from './lib/bench-result.ts';
 import { instantPorts, questions } from './lib/instant-ports.ts';
 import {
@@ -69,17 +69,7 @@ export async function run(options: LlmScalingOptions = {}): Promise<BenchResult>
       const prefix = `bench-llm-${slots}-${jobs}`;
       const connection = createRedisConnection(redis.url, 'worker');
       const queue = new Queue(QUESTIONS_QUEUE, { connection, prefix });
-      await queue.pause();
-      const texts = questions(jobs);
-      for (let i = 0; i < jobs; i += 1000) {
-        await queue.addBulk(
-          texts.slice(i, i + 1000).map((question) => ({
-            name: ANSWER_JOB,
-            data: { question },
-            opts: { removeOnComplete: { count: 10_000 } },
-          })),
-        );
-      }
+      await prefillPaused(queue, questions(jobs), { removeOnComplete: { count: 10_000 } });
       const worker = await startBenchWorker({
         env: { REDIS_URL: redis.url, ASKQ_PREFIX: prefix },
         ports: { chat, embeddings: ports.embeddings, store: ports.store },

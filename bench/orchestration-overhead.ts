@@ -22,12 +22,12 @@ import { parseArgs } from 'node:util';
 
 import { Queue, Worker } from 'bullmq';
 
-import { ANSWER_JOB, QUESTIONS_QUEUE } from '../src/shared/contracts.ts';
+import { QUESTIONS_QUEUE } from '../src/shared/contracts.ts';
 import { type LocalRedis, startLocalRedis } from '../src/shared/local-redis.ts';
 import { createRedisConnection } from '../src/shared/redis.ts';
 import { startTelemetry } from '../src/shared/telemetry/start-telemetry.ts';
 import type { AskqWorker } from '../src/worker/askq-worker.ts';
-import { startBenchWorker } from './lib/askq.ts';
+import { prefillPaused, startBenchWorker } from './lib/askq.ts';
 import { type BenchResult, type Figure, floorTo, fmt, runAsScript } from './lib/bench-result.ts';
 import { type ProfileSummary, summarizeCpuProfile } from './lib/cpu-profile.ts';
 import { startDiscardSink } from './lib/discard-sink.ts';
@@ -80,15 +80,7 @@ async function runSide(
   const connection = createRedisConnection(redisUrl, 'worker');
   await connection.flushdb();
   const queue = new Queue(QUESTIONS_QUEUE, { connection, prefix });
-  await queue.pause();
-  const texts = questions(jobs);
-  for (let i = 0; i < jobs; i += 1000) {
-    await queue.addBulk(
-      texts
-        .slice(i, i + 1000)
-        .map((question) => ({ name: ANSWER_JOB, data: { question }, opts: RETENTION })),
-    );
-  }
+  await prefillPaused(queue, questions(jobs), RETENTION);
   let worker: Worker;
   let askq: AskqWorker | undefined;
   if (kind === 'bare') {

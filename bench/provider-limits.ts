@@ -15,10 +15,10 @@ import { parseArgs } from 'node:util';
 import { Queue } from 'bullmq';
 
 import { CONFIG_KEYS } from '../src/shared/config.ts';
-import { ANSWER_JOB, QUESTIONS_QUEUE } from '../src/shared/contracts.ts';
+import { QUESTIONS_QUEUE } from '../src/shared/contracts.ts';
 import { type LocalRedis, startLocalRedis } from '../src/shared/local-redis.ts';
 import { createRedisConnection } from '../src/shared/redis.ts';
-import { startBenchWorker } from './lib/askq.ts';
+import { prefillPaused, startBenchWorker } from './lib/askq.ts';
 import { type BenchResult, ceilPercent, floorTo, fmt, runAsScript } from './lib/bench-result.ts';
 import { questions } from './lib/instant-ports.ts';
 import { startFakeProcess } from './lib/processes.ts';
@@ -51,14 +51,7 @@ export async function run(options: ProviderLimitsOptions = {}): Promise<BenchRes
     const prefix = 'bench-limits';
     const connection = createRedisConnection(redis.url, 'worker');
     const queue = new Queue(QUESTIONS_QUEUE, { connection, prefix });
-    await queue.pause();
-    await queue.addBulk(
-      questions(jobs).map((question) => ({
-        name: ANSWER_JOB,
-        data: { question },
-        opts: { removeOnComplete: { count: 10_000 } },
-      })),
-    );
+    await prefillPaused(queue, questions(jobs), { removeOnComplete: { count: 10_000 } });
     const worker = await startBenchWorker({
       env: {
         REDIS_URL: redis.url,

@@ -14,10 +14,11 @@ import { parseArgs } from 'node:util';
 
 import { Queue } from 'bullmq';
 
-import { ANSWER_JOB, QUESTIONS_QUEUE } from '../src/shared/contracts.ts';
+import { QUESTIONS_QUEUE } from '../src/shared/contracts.ts';
 import { type LocalRedis, startLocalRedis } from '../src/shared/local-redis.ts';
 import { createRedisConnection } from '../src/shared/redis.ts';
 import { spawnCli } from '../test/support/run-cli.ts';
+import { prefillPaused } from './lib/askq.ts';
 import { type BenchResult, type Figure, floorTo, fmt, runAsScript } from './lib/bench-result.ts';
 import { questions } from './lib/instant-ports.ts';
 import { measureProcesses } from './lib/measure.ts';
@@ -72,17 +73,7 @@ export async function run(options: ScaleOutOptions = {}): Promise<BenchResult> {
       const jobs = Math.round(((n * concurrency) / (latencyMs / 1000)) * idealSeconds);
       const connection = createRedisConnection(redis.url, 'worker');
       const queue = new Queue(QUESTIONS_QUEUE, { connection, prefix });
-      await queue.pause();
-      const texts = questions(jobs);
-      for (let i = 0; i < jobs; i += 1000) {
-        await queue.addBulk(
-          texts.slice(i, i + 1000).map((question) => ({
-            name: ANSWER_JOB,
-            data: { question },
-            opts: { removeOnComplete: { count: 100_000 } },
-          })),
-        );
-      }
+      await prefillPaused(queue, questions(jobs), { removeOnComplete: { count: 100_000 } });
       const workers: ChildProcess[] = [];
       try {
         for (let i = 0; i < n; i++) {

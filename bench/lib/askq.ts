@@ -1,6 +1,8 @@
+import type { JobsOptions, Queue } from 'bullmq';
 import { pino } from 'pino';
 
 import { loadConfig } from '../../src/shared/config.ts';
+import { ANSWER_JOB } from '../../src/shared/contracts.ts';
 import { createLogger } from '../../src/shared/logger.ts';
 import { AskqWorker } from '../../src/worker/askq-worker.ts';
 import type { Ports } from '../../src/worker/resilience/guarded-ports.ts';
@@ -32,4 +34,21 @@ export async function startBenchWorker(options: {
   });
   await worker.waitUntilReady();
   return worker;
+}
+
+/**
+ * Adds one `answer` job per question to a paused queue, 1,000 per addBulk, so a benchmark's
+ * clock can start at `queue.resume()` with every job already waiting.
+ */
+export async function prefillPaused(
+  queue: Queue,
+  texts: string[],
+  opts: JobsOptions,
+): Promise<void> {
+  await queue.pause();
+  for (let i = 0; i < texts.length; i += 1000) {
+    await queue.addBulk(
+      texts.slice(i, i + 1000).map((question) => ({ name: ANSWER_JOB, data: { question }, opts })),
+    );
+  }
 }
