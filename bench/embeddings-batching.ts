@@ -21,6 +21,7 @@ import { loadConfig } from '../src/shared/config.ts';
 import type { AnswerResult } from '../src/shared/contracts.ts';
 import { type LocalRedis, startLocalRedis } from '../src/shared/local-redis.ts';
 import { createProviders } from '../src/worker/providers/create-providers.ts';
+import { providerOptionsFromConfig } from '../src/worker/providers/provider-options.ts';
 import { startBenchWorker } from './lib/askq.ts';
 import { type BenchResult, fmt, mean, percentile, runAsScript } from './lib/bench-result.ts';
 import { instantPorts, questions } from './lib/instant-ports.ts';
@@ -64,7 +65,7 @@ async function runMode(
     OPENAI_BASE_URL: fake.url,
     ASKQ_EMBED_BATCH_WAIT_MS: batching ? '5' : '0',
   };
-  const built = await createProviders(loadConfig(env));
+  const built = await createProviders(providerOptionsFromConfig(loadConfig(env)));
   const instant = await instantPorts();
   const retrieveMs: number[] = [];
   try {

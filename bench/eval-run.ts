@@ -19,7 +19,7 @@ import { parseArgs } from 'node:util';
 import { ingest } from '../src/producer/ingest.ts';
 import { loadConfig } from '../src/shared/config.ts';
 import { type LocalRedis, startLocalRedis } from '../src/shared/local-redis.ts';
-import { AskqWorker } from '../src/worker/askq-worker.ts';
+import { AskqWorker, workerOptionsFromConfig } from '../src/worker/askq-worker.ts';
 import { startFakeOpenAI } from '../test/support/fake-openai-server.ts';
 import { type BenchResult, RESULT_MARKER } from './lib/bench-result.ts';
 
@@ -54,7 +54,9 @@ try {
     OPENAI_BASE_URL: fake.url,
   };
   // The corpus the questions are asked against, ingested through the queue beforehand.
-  const worker = await AskqWorker.start({ config: loadConfig({ ...env, LOG_LEVEL: 'warn' }) });
+  const worker = await AskqWorker.start(
+    workerOptionsFromConfig(loadConfig({ ...env, LOG_LEVEL: 'warn' })),
+  );
   await ingest([join(ROOT, 'examples/corpus')], { redisUrl, prefix: env.ASKQ_PREFIX });
   await worker.close(5000);
   fake.latencyMs = latencyMs;

@@ -4,8 +4,8 @@ import { pino } from 'pino';
 import { loadConfig } from '../../src/shared/config.ts';
 import { ANSWER_JOB } from '../../src/shared/contracts.ts';
 import { createLogger } from '../../src/shared/logger.ts';
-import { AskqWorker } from '../../src/worker/askq-worker.ts';
-import type { Ports } from '../../src/worker/resilience/guarded-ports.ts';
+import type { Ports } from '../../src/shared/ports.ts';
+import { AskqWorker, workerOptionsFromConfig } from '../../src/worker/askq-worker.ts';
 
 /**
  * An in-process AskqWorker as production runs it (config from env-style variables), logging
@@ -27,7 +27,7 @@ export async function startBenchWorker(options: {
     }) as unknown as NodeJS.WritableStream,
   });
   const worker = await AskqWorker.start({
-    config,
+    ...workerOptionsFromConfig(config),
     logger,
     ...(options.ports ? { ports: options.ports } : {}),
     ...(options.concurrency ? { concurrency: options.concurrency } : {}),

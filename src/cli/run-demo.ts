@@ -9,9 +9,8 @@ import { ingest } from '../producer/ingest.ts';
 import { type Config, redactUrl } from '../shared/config.ts';
 import { type LocalRedis, startLocalRedis } from '../shared/local-redis.ts';
 import { redisAnswers } from '../shared/redis.ts';
-import { AskqWorker } from '../worker/askq-worker.ts';
 import { formatCase } from './format-answer.ts';
-import { inProcessWorkerLogger } from './in-process-logger.ts';
+import { startInProcessWorker } from './in-process-worker.ts';
 import { formatSummary } from './run-eval.ts';
 
 const EXAMPLES = fileURLToPath(new URL('../../examples/', import.meta.url));
@@ -42,8 +41,7 @@ export async function runDemo(
     );
     config = { ...config, REDIS_URL: redis.url };
   }
-  const logger = inProcessWorkerLogger(config);
-  const worker = await AskqWorker.start({ config, logger });
+  const worker = await startInProcessWorker(config);
   try {
     say(
       `Providers: chat ${worker.ports.chat.provider}:${worker.ports.chat.model}, ` +

@@ -4,7 +4,7 @@ import type { RunSummary } from '../producer/eval/summarize.ts';
 import type { Config } from '../shared/config.ts';
 import { ValidationError } from '../shared/errors.ts';
 import { createEvalProgress } from './eval-progress.ts';
-import { inProcessWorkerLogger } from './in-process-logger.ts';
+import { startInProcessWorker } from './in-process-worker.ts';
 
 export interface RunEvalOptions {
   out?: string;
@@ -64,14 +64,8 @@ export async function runEvalCommand(
         : undefined
       : locateRun((command === 'status' ? file : (options.resume ?? options.retryErrors))!);
 
-  // Imported only when asked for: a CLI that just enqueues and follows never loads LanceDB or
-  // LangChain, which is most of a worker's memory.
   const worker = options.withWorker
-    ? await (
-        await import('../worker/askq-worker.ts')
-      ).AskqWorker.start({
-        config,
-        logger: inProcessWorkerLogger(config),
+    ? await startInProcessWorker(config, {
         ...(options.concurrency ? { concurrency: options.concurrency } : {}),
       })
     : undefined;

@@ -1,6 +1,6 @@
 import { ingest, type IngestSummary } from '../producer/ingest.ts';
 import type { Config } from '../shared/config.ts';
-import { inProcessWorkerLogger } from './in-process-logger.ts';
+import { startInProcessWorker } from './in-process-worker.ts';
 import { createProgress } from './progress.ts';
 
 export interface RunIngestOptions {
@@ -15,12 +15,8 @@ export async function runIngest(
   paths: string[],
   options: RunIngestOptions,
 ): Promise<number> {
-  // Imported only with --with-worker: plain ingestion never loads the providers.
-  const worker = options.withWorker
-    ? await (
-        await import('../worker/askq-worker.ts')
-      ).AskqWorker.start({ config, logger: inProcessWorkerLogger(config) })
-    : undefined;
+  // Only with --with-worker: plain ingestion never loads the providers.
+  const worker = options.withWorker ? await startInProcessWorker(config) : undefined;
   const progress = createProgress('ingest');
   let summary: IngestSummary;
   try {

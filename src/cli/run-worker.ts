@@ -1,6 +1,6 @@
 import type { Config } from '../shared/config.ts';
 import { createLogger } from '../shared/logger.ts';
-import { AskqWorker } from '../worker/askq-worker.ts';
+import { AskqWorker, workerOptionsFromConfig } from '../worker/askq-worker.ts';
 import { runUntilSignal } from './run-until-signal.ts';
 
 /**
@@ -10,7 +10,7 @@ import { runUntilSignal } from './run-until-signal.ts';
 export async function runWorker(config: Config, options: { concurrency?: number }): Promise<void> {
   const logger = createLogger({ level: config.LOG_LEVEL, name: 'askq-worker' });
   const worker = await AskqWorker.start({
-    config,
+    ...workerOptionsFromConfig(config),
     logger,
     ...(options.concurrency ? { concurrency: options.concurrency } : {}),
   });

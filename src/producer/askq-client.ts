@@ -9,6 +9,7 @@ import {
   formatIssues,
   QUESTIONS_QUEUE,
 } from '../shared/contracts.ts';
+import { DEFAULTS } from '../shared/defaults.ts';
 import {
   AskqError,
   isRedisConnectionError,
@@ -17,7 +18,7 @@ import {
 } from '../shared/errors.ts';
 import { createRedisConnection, type Redis } from '../shared/redis.ts';
 import { createQueueTelemetry } from '../shared/telemetry/queue-telemetry.ts';
-import { DAY, MINUTE, SECOND } from '../shared/time.ts';
+import { MINUTE, SECOND } from '../shared/time.ts';
 import { within } from '../shared/within.ts';
 
 /** Retention of finished jobs, so Redis memory stays bounded. */
@@ -49,14 +50,14 @@ export interface AskqClientOptions extends RetentionOptions {
 }
 
 export const ASKQ_CLIENT_DEFAULTS = {
-  redisUrl: 'redis://127.0.0.1:6379',
-  prefix: 'askq',
+  redisUrl: DEFAULTS.redisUrl,
+  prefix: DEFAULTS.prefix,
   bulkChunkSize: 500,
   pollIntervalMs: 2 * SECOND,
   telemetry: true,
-  keepCompleted: 10_000,
-  keepFailed: 50_000,
-  keepSeconds: (7 * DAY) / 1000,
+  keepCompleted: DEFAULTS.keepCompleted,
+  keepFailed: DEFAULTS.keepFailed,
+  keepSeconds: DEFAULTS.keepSeconds,
 } satisfies AskqClientOptions;
 
 export type QuestionState =

@@ -10,8 +10,8 @@ import {
   type IngestJobData,
   type IngestResult,
 } from '../shared/contracts.ts';
+import { DEFAULTS } from '../shared/defaults.ts';
 import { createRedisConnection } from '../shared/redis.ts';
-import { HOUR } from '../shared/time.ts';
 import { readDocuments, type SkippedInput, type SourceDocument } from './read-documents.ts';
 
 export interface IngestOptions {
@@ -34,11 +34,11 @@ export interface IngestOptions {
 }
 
 export const INGEST_DEFAULTS = {
-  prefix: 'askq',
-  chunkSize: 800,
-  chunkOverlap: 100,
-  batchSize: 64,
-  timeoutMs: 1 * HOUR,
+  prefix: DEFAULTS.prefix,
+  chunkSize: DEFAULTS.chunkSize,
+  chunkOverlap: DEFAULTS.chunkOverlap,
+  batchSize: DEFAULTS.ingestBatchSize,
+  timeoutMs: DEFAULTS.ingestTimeoutMs,
 } satisfies Partial<IngestOptions>;
 
 export interface IngestSummary {

@@ -1,7 +1,9 @@
 import { z } from 'zod';
 
+import { DEFAULTS } from './defaults.ts';
+import { AskqError } from './errors.ts';
 import { priceTableSchema } from './price-table.ts';
-import { MINUTE, SECOND } from './time.ts';
+import { MINUTE } from './time.ts';
 
 /**
  * Every environment variable askq reads, in one schema. Each entry carries the description the
@@ -33,7 +35,7 @@ const envSchema = z.object({
   REDIS_URL: doc(
     z
       .string()
-      .default('redis://127.0.0.1:6379')
+      .default(DEFAULTS.redisUrl)
       .refine((v) => /^rediss?:\/\//.test(v), 'must start with redis:// or rediss://'),
     'Redis connection URL; Redis must have `maxmemory-policy noeviction` (workers refuse to start otherwise).',
   ),
@@ -43,90 +45,99 @@ const envSchema = z.object({
       .min(1)
       .max(64)
       .regex(/^[^\s:]+$/, 'must not contain spaces or colons')
-      .default('askq'),
+      .default(DEFAULTS.prefix),
     'BullMQ key prefix; a hash tag such as `{askq}` for Redis Cluster.',
   ),
   ASKQ_CONCURRENCY: doc(
-    int(1, 10_000).default(10),
+    int(1, 10_000).default(DEFAULTS.concurrency),
     'Jobs a worker process runs at once (`--concurrency` overrides).',
   ),
   ASKQ_ATTEMPTS: doc(
-    int(1, 100).default(10),
+    int(1, 100).default(DEFAULTS.attempts),
     'Attempts per job, owned by the worker whatever the producer set (rate-limit and breaker pauses do not count). Sized so that a provider failing 30% of calls still answers every job (0.3^10 ≈ 6e-6).',
   ),
   ASKQ_MAX_STARTED_ATTEMPTS: doc(
-    int(1, 1_000_000).default(1000),
+    int(1, 1_000_000).default(DEFAULTS.maxStartedAttempts),
     'Times a job may be started at all (attempts, rate-limit and breaker pauses, stall recoveries), so a job cannot be re-queued forever; high, because a long outage pauses a job many times without its fault (`ASKQ_JOB_DEADLINE_MS` bounds it in time).',
   ),
   ASKQ_JOB_DEADLINE_MS: doc(
-    int(1, 7 * 24 * 60 * MINUTE).default(30 * MINUTE),
+    int(1, 7 * 24 * 60 * MINUTE).default(DEFAULTS.jobDeadlineMs),
     'A job running longer than this across its attempts fails with the reason.',
   ),
   ASKQ_RETRIEVAL_FALLBACK: doc(
-    z.enum(['retry', 'degrade']).default('retry'),
+    z.enum(['retry', 'degrade']).default(DEFAULTS.retrievalFallback),
     'When retrieval is down after its retries: `retry` keeps retrying the job; `degrade` answers without context, marked `degraded: true`.',
   ),
   ASKQ_LOCK_DURATION_MS: doc(
-    int(100, 60 * MINUTE).default(30 * SECOND),
+    int(100, 60 * MINUTE).default(DEFAULTS.lockDurationMs),
     "A job's lock; a worker that stops renewing it for this long is considered stalled and its jobs are recovered.",
   ),
   ASKQ_STALLED_INTERVAL_MS: doc(
-    int(100, 60 * MINUTE).default(30 * SECOND),
+    int(100, 60 * MINUTE).default(DEFAULTS.stalledIntervalMs),
     'How often workers look for stalled jobs.',
   ),
-  ASKQ_MAX_STALLED_COUNT: doc(int(0, 1000).default(2), 'Stall recoveries before a job fails.'),
+  ASKQ_MAX_STALLED_COUNT: doc(
+    int(0, 1000).default(DEFAULTS.maxStalledCount),
+    'Stall recoveries before a job fails.',
+  ),
   ASKQ_BACKOFF_MS: doc(
-    int(0, 10 * MINUTE).default(1 * SECOND),
+    int(0, 10 * MINUTE).default(DEFAULTS.backoffMs),
     'First retry delay; doubles each attempt (equal jitter: between half and all of it).',
   ),
   ASKQ_BACKOFF_MAX_MS: doc(
-    int(0, 60 * MINUTE).default(1 * MINUTE),
+    int(0, 60 * MINUTE).default(DEFAULTS.backoffMaxMs),
     'Upper bound of one retry delay.',
   ),
   ASKQ_CALL_TIMEOUT_MS: doc(
-    int(1, 10 * MINUTE).default(30 * SECOND),
+    int(1, 10 * MINUTE).default(DEFAULTS.callTimeoutMs),
     'Timeout of one provider call (chat, embeddings, vector store), body included; each call has its own `AbortSignal`.',
   ),
   ASKQ_SHUTDOWN_GRACE_MS: doc(
-    int(0, 10 * MINUTE).default(30 * SECOND),
+    int(0, 10 * MINUTE).default(DEFAULTS.shutdownGraceMs),
     'Grace period for active jobs on SIGTERM/SIGINT.',
   ),
   ASKQ_BREAKER_ERROR_PERCENT: doc(
-    int(1, 100).default(50),
+    int(1, 100).default(DEFAULTS.breakerErrorPercent),
     'Breaker (one per dependency): failure percentage that opens it.',
   ),
   ASKQ_BREAKER_VOLUME: doc(
-    int(1, 10_000).default(5),
+    int(1, 10_000).default(DEFAULTS.breakerVolume),
     'Breaker: calls in the rolling window before it may open.',
   ),
   ASKQ_BREAKER_WINDOW_MS: doc(
-    int(100, 60 * MINUTE).default(10 * SECOND),
+    int(100, 60 * MINUTE).default(DEFAULTS.breakerWindowMs),
     'Breaker: length of the rolling window its failure percentage is computed over.',
   ),
   ASKQ_BREAKER_RESET_MS: doc(
-    int(10, 60 * MINUTE).default(30 * SECOND),
+    int(10, 60 * MINUTE).default(DEFAULTS.breakerResetMs),
     'Breaker: time open before a half-open trial.',
   ),
   ASKQ_TOP_K: doc(
-    int(1, 50).default(4),
+    int(1, 50).default(DEFAULTS.topK),
     'Sources retrieved per question unless the job says otherwise.',
   ),
   ASKQ_NAMESPACE: doc(
-    z.string().min(1).max(128).default('default'),
+    z.string().min(1).max(128).default(DEFAULTS.namespace),
     'Vector store namespace used when a job names none.',
   ),
-  ASKQ_CHUNK_SIZE: doc(int(50, 20_000).default(800), 'Ingest chunk size in characters.'),
+  ASKQ_CHUNK_SIZE: doc(
+    int(50, 20_000).default(DEFAULTS.chunkSize),
+    'Ingest chunk size in characters.',
+  ),
   ASKQ_CHUNK_OVERLAP: doc(
-    int(0, 10_000).default(100),
+    int(0, 10_000).default(DEFAULTS.chunkOverlap),
     'Ingest chunk overlap in characters; smaller than `ASKQ_CHUNK_SIZE`.',
   ),
   ASKQ_KEEP_COMPLETED: doc(
-    int(0, 10_000_000).default(10_000),
+    int(0, 10_000_000).default(DEFAULTS.keepCompleted),
     'Completed jobs kept (count); older ones are removed.',
   ),
-  ASKQ_KEEP_FAILED: doc(int(0, 10_000_000).default(50_000), 'Failed jobs kept (count).'),
+  ASKQ_KEEP_FAILED: doc(
+    int(0, 10_000_000).default(DEFAULTS.keepFailed),
+    'Failed jobs kept (count).',
+  ),
   ASKQ_KEEP_SECONDS: doc(
-    int(60, 365 * 86_400).default(7 * 86_400),
+    int(60, 365 * 86_400).default(DEFAULTS.keepSeconds),
     'Seconds a finished job is kept at most.',
     '`604800` (7 days)',
   ),
@@ -157,29 +168,29 @@ const envSchema = z.object({
     'Base URL of an OpenAI-compatible server (Ollama, vLLM, LM Studio).',
     'the OpenAI API',
   ),
-  ASKQ_CHAT_MODEL: doc(z.string().min(1).default('gpt-4o-mini'), 'Chat model.'),
-  ASKQ_EMBEDDING_MODEL: doc(
-    z.string().min(1).default('text-embedding-3-small'),
-    'Embedding model.',
-  ),
+  ASKQ_CHAT_MODEL: doc(z.string().min(1).default(DEFAULTS.chatModel), 'Chat model.'),
+  ASKQ_EMBEDDING_MODEL: doc(z.string().min(1).default(DEFAULTS.embeddingModel), 'Embedding model.'),
   ASKQ_EMBEDDING_DIMENSIONS: doc(
     int(1, 65_536).optional(),
     'Embedding dimensions to request (models that support it).',
     "the model's own",
   ),
   ASKQ_EMBED_BATCH_WAIT_MS: doc(
-    int(0, 1000).default(5),
+    int(0, 1000).default(DEFAULTS.embedBatchWaitMs),
     "Longest a remote embeddings query waits to share one request with concurrent jobs' queries (micro-batching); `0` turns batching off.",
   ),
   ASKQ_EMBED_BATCH_SIZE: doc(
-    int(1, 2048).default(64),
+    int(1, 2048).default(DEFAULTS.embedBatchSize),
     'Most queries in one shared embeddings request.',
   ),
   ASKQ_CACHE: doc(
-    z.enum(['on', 'off']).default('off'),
+    z.enum(['on', 'off']).default(DEFAULTS.cache ? 'on' : 'off'),
     'Answer cache in Redis: a question asked again on the same corpus, models and settings is answered without calling a model (`cached: true`).',
   ),
-  ASKQ_CACHE_TTL: doc(int(1, 365 * 86_400).default(86_400), 'Seconds a cached answer is kept.'),
+  ASKQ_CACHE_TTL: doc(
+    int(1, 365 * 86_400).default(DEFAULTS.cacheTtlSeconds),
+    'Seconds a cached answer is kept.',
+  ),
   ASKQ_LLM_RPM: doc(
     int(1, 10_000_000).optional(),
     "Chat requests per minute across all workers (BullMQ's queue-wide limiter), so the pool stays under the provider's limit instead of bouncing off it.",
@@ -190,8 +201,14 @@ const envSchema = z.object({
     'Tokens per minute across all workers (a Redis token bucket fed by reported usage).',
     'unlimited',
   ),
-  ASKQ_TEMPERATURE: doc(z.coerce.number().min(0).max(2).default(0), 'Chat temperature.'),
-  ASKQ_MAX_TOKENS: doc(int(1, 1_000_000).default(512), 'Max output tokens of one answer.'),
+  ASKQ_TEMPERATURE: doc(
+    z.coerce.number().min(0).max(2).default(DEFAULTS.temperature),
+    'Chat temperature.',
+  ),
+  ASKQ_MAX_TOKENS: doc(
+    int(1, 1_000_000).default(DEFAULTS.maxTokens),
+    'Max output tokens of one answer.',
+  ),
   ASKQ_FALLBACK_CHAT_MODEL: doc(
     optionalString,
     "A second chat model tried when the first one's call fails (LangChain `withFallbacks`); needs `ASKQ_LLM=openai`.",
@@ -226,16 +243,16 @@ const envSchema = z.object({
   ),
 
   ASKQ_LOCAL_STORE_DIR: doc(
-    z.string().min(1).default('.askq/store'),
+    z.string().min(1).default(DEFAULTS.localStoreDir),
     'Folder of the local LanceDB store.',
   ),
   ASKQ_LOCAL_EMBEDDING_DIMENSIONS: doc(
-    int(16, 16_384).default(1024),
+    int(16, 16_384).default(DEFAULTS.localEmbeddingDimensions),
     'Dimensions of the local hashing embeddings.',
   ),
 
-  PORT: doc(int(0, 65_535).default(3000), 'Port of the HTTP API (`askq serve`).'),
-  ASKQ_HOST: doc(z.string().min(1).default('0.0.0.0'), 'Address the HTTP API listens on.'),
+  PORT: doc(int(0, 65_535).default(DEFAULTS.port), 'Port of the HTTP API (`askq serve`).'),
+  ASKQ_HOST: doc(z.string().min(1).default(DEFAULTS.host), 'Address the HTTP API listens on.'),
   ASKQ_API_KEYS: doc(
     optionalString.transform((v) =>
       (v ?? '')
@@ -247,21 +264,24 @@ const envSchema = z.object({
     'none (the API refuses to start)',
   ),
   ASKQ_ALLOW_ANONYMOUS: doc(
-    z.stringbool().default(false),
+    z.stringbool().default(DEFAULTS.allowAnonymous),
     'Lets the HTTP API run without keys (anyone who reaches it may enqueue).',
   ),
-  ASKQ_MAX_BATCH: doc(int(1, 10_000).default(1000), 'Questions per `POST /v1/questions/batch`.'),
+  ASKQ_MAX_BATCH: doc(
+    int(1, 10_000).default(DEFAULTS.maxBatch),
+    'Questions per `POST /v1/questions/batch`.',
+  ),
   ASKQ_BODY_LIMIT_BYTES: doc(
-    int(1024, 512 * 1024 * 1024).default(8 * 1024 * 1024),
+    int(1024, 512 * 1024 * 1024).default(DEFAULTS.bodyLimitBytes),
     "Largest request body the HTTP API reads, in bytes (a batch); one question's route allows 256 KiB.",
     '`8388608` (8 MiB)',
   ),
   ASKQ_RATE_LIMIT_MAX: doc(
-    int(1, 100_000_000).default(3000),
+    int(1, 100_000_000).default(DEFAULTS.rateLimitMax),
     'Requests per API key (per client address when anonymous) in each rate-limit window, shared by API processes through Redis.',
   ),
   ASKQ_RATE_LIMIT_WINDOW_MS: doc(
-    int(1, 24 * 60 * MINUTE).default(1 * MINUTE),
+    int(1, 24 * 60 * MINUTE).default(DEFAULTS.rateLimitWindowMs),
     'Rate-limit window.',
   ),
   ASKQ_BOARD_USER: doc(
@@ -271,7 +291,7 @@ const envSchema = z.object({
   ),
   ASKQ_BOARD_PASSWORD: doc(optionalString, 'Bull Board password (Basic auth). Secret.', 'none'),
   ASKQ_BOARD_READ_ONLY: doc(
-    z.stringbool().default(false),
+    z.stringbool().default(DEFAULTS.boardReadOnly),
     'A viewer-only Bull Board: no retry, remove, clean or pause.',
   ),
   ASKQ_JAEGER_URL: doc(
@@ -286,20 +306,22 @@ const envSchema = z.object({
     'the built-in list prices',
   ),
   ASKQ_EVAL_PRIORITY: doc(
-    int(1, 2_097_151).default(100),
+    int(1, 2_097_151).default(DEFAULTS.evalPriority),
     'BullMQ priority of eval jobs (higher runs later; interactive questions have none and go first).',
   ),
 
   ASKQ_CAPTURE_CONTENT: doc(
     z
       .enum(['true', 'false', '1', '0'])
-      .default('false')
+      .default(DEFAULTS.captureContent ? 'true' : 'false')
       .transform((v) => v === 'true' || v === '1'),
     "Record question and answer text on spans (and BullMQ's job-result events). Off by default: content is often personal data.",
     '`false`',
   ),
   LOG_LEVEL: doc(
-    z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    z
+      .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+      .default(DEFAULTS.logLevel),
     'pino log level.',
   ),
 });
@@ -323,8 +345,8 @@ export const SECRET_KEYS = [
 ] as const;
 
 /** Thrown by {@link loadConfig}; `problems` lists every invalid variable. */
-export class ConfigError extends Error {
-  override readonly name = 'ConfigError';
+export class ConfigError extends AskqError {
+  override name = 'ConfigError';
   readonly problems: string[];
   constructor(problems: string[]) {
     super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);

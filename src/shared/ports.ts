@@ -98,3 +98,10 @@ export interface ChatPort {
 export function chunkId(docId: string, chunk: number): string {
   return `${docId}#${chunk}`;
 }
+
+/** The three ports the pipeline is a function of. */
+export interface Ports {
+  chat: ChatPort;
+  embeddings: EmbeddingsPort;
+  store: VectorStorePort;
+}

@@ -1,214 +1,228 @@
+import { EventEmitter } from 'node:events';
+
 import { Queue, Worker } from 'bullmq';
 
-import type { Config } from '../shared/config.ts';
 import { INGEST_QUEUE, QUESTIONS_QUEUE } from '../shared/contracts.ts';
 import { createLogger, type Logger } from '../shared/logger.ts';
+import type { Ports } from '../shared/ports.ts';
 import {
   assertNoEviction,
   createRedisConnection,
   type Redis,
   waitUntilReady,
 } from '../shared/redis.ts';
-import { askqMetrics, observeQueueDepth } from '../shared/telemetry/metrics.ts';
 import { createQueueTelemetry } from '../shared/telemetry/queue-telemetry.ts';
-import { addActiveSpanEvent } from '../shared/telemetry/spans.ts';
 import { MINUTE, SECOND } from '../shared/time.ts';
 import { within } from '../shared/within.ts';
 import { AnswerCache, corpusVersionKey } from './answer-cache.ts';
-import { createAnswerProcessor } from './processors/answer-processor.ts';
-import { createIngestProcessor } from './processors/ingest-processor.ts';
+import {
+  type AskqWorkerOptions,
+  type ResolvedWorkerOptions,
+  resolveWorkerOptions,
+} from './askq-worker-options.ts';
+import { createAttemptRunner } from './attempt/run-attempt.ts';
+import { answerJob } from './jobs/answer-job.ts';
+import { ingestJob } from './jobs/ingest-job.ts';
+import { BatchedEmbeddings } from './providers/batched-embeddings.ts';
 import { createProviders } from './providers/create-providers.ts';
 import {
-  type BreakerState,
-  type Dependency,
-  DependencyGuard,
-} from './resilience/dependency-guard.ts';
-import type { Guards, Ports } from './resilience/guarded-ports.ts';
+  createDependencyPolicies,
+  type DependencyPolicies,
+} from './resilience/dependency-policies.ts';
+import { guardPorts } from './resilience/guarded-ports.ts';
 import { NO_LIMIT, pauseQueue } from './resilience/pause-queue.ts';
 import { TokenBudget } from './resilience/token-budget.ts';
+import type { AskqWorkerEvents } from './worker-events.ts';
+import { attachTelemetry } from './worker-telemetry.ts';
 
-export interface AskqWorkerOptions {
-  config: Config;
-  /** @defaultValue a pino logger at config.LOG_LEVEL */
-  logger?: Logger;
-  /** Jobs this process runs at once. @defaultValue config.ASKQ_CONCURRENCY */
-  concurrency?: number;
-  /** Ports to use instead of the configured providers (tests, benchmarks). */
-  ports?: Ports;
-  /** Called on breaker state changes. */
-  onBreakerStateChange?: (dependency: Dependency, state: BreakerState) => void;
-}
+export type { AskqWorkerOptions } from './askq-worker-options.ts';
+export { workerOptionsFromConfig } from './askq-worker-options.ts';
 
 /**
  * A worker process's BullMQ workers (questions and ingestion) over one shared Redis
- * connection, with one guard (breaker + timeouts) per dependency.
+ * connection, with one policy (pause, breaker, timeout) per dependency. Reports what happens
+ * as typed events ({@link AskqWorkerEvents}): `worker.on('job:failed', …)`.
  */
-export class AskqWorker {
+export class AskqWorker extends EventEmitter<AskqWorkerEvents> {
   readonly questions: Worker;
   readonly ingest: Worker;
-  readonly guards: Guards;
+  /** Each dependency's policy, with its breaker. */
+  readonly policies: DependencyPolicies;
+  /** The raw ports (providers or the ones given). */
   readonly ports: Ports;
-  private readonly queues: { questions: Queue; ingest: Queue };
-  private readonly connection: Redis;
-  private readonly logger: Logger;
-  private readonly ownsPorts: boolean;
-  private closing: Promise<void> | undefined;
-  private readonly stopObserving: () => void;
+  readonly #queues: { questions: Queue; ingest: Queue };
+  readonly #connection: Redis;
+  readonly #logger: Logger;
+  readonly #ownsPorts: boolean;
+  #detachTelemetry: () => void = () => {};
+  #closing: Promise<void> | undefined;
 
-  private constructor(fields: {
-    questions: Worker;
-    ingest: Worker;
-    guards: Guards;
-    ports: Ports;
-    queues: { questions: Queue; ingest: Queue };
-    connection: Redis;
-    logger: Logger;
-    ownsPorts: boolean;
-  }) {
-    this.queues = fields.queues;
-    this.stopObserving = observeQueueDepth(Object.values(fields.queues));
-    this.questions = fields.questions;
-    this.ingest = fields.ingest;
-    this.guards = fields.guards;
-    this.ports = fields.ports;
-    this.connection = fields.connection;
-    this.logger = fields.logger;
-    this.ownsPorts = fields.ownsPorts;
+  private constructor(
+    o: ResolvedWorkerOptions,
+    logger: Logger,
+    connection: Redis,
+    ports: Ports,
+    ownsPorts: boolean,
+  ) {
+    super();
+    this.#logger = logger;
+    this.#connection = connection;
+    this.ports = ports;
+    this.#ownsPorts = ownsPorts;
+    this.policies = createDependencyPolicies({
+      callTimeoutMs: o.callTimeoutMs,
+      errorThresholdPercentage: o.breakerErrorPercent,
+      volumeThreshold: o.breakerVolume,
+      resetTimeoutMs: o.breakerResetMs,
+      rollingCountTimeoutMs: o.breakerWindowMs,
+      onBreakerState: (dependency, state) => this.emit('breaker:state', { dependency, state }),
+    });
+    // Queue handles only for the queue-wide rate limit that pauses every worker.
+    this.#queues = {
+      questions: new Queue(QUESTIONS_QUEUE, { connection, prefix: o.prefix }),
+      ingest: new Queue(INGEST_QUEUE, { connection, prefix: o.prefix }),
+    };
+    // Connection errors are the workers' to report; these handles would repeat them.
+    for (const q of Object.values(this.#queues)) q.on('error', () => {});
+    this.#detachTelemetry = attachTelemetry(this, logger, Object.values(this.#queues));
+
+    const guarded = this.#guardedPorts(o, ports);
+    const runner = {
+      ports: guarded,
+      policy: {
+        attempts: o.attempts,
+        baseMs: o.backoffMs,
+        maxMs: o.backoffMaxMs,
+        deadlineMs: o.jobDeadlineMs,
+      },
+      logger,
+      events: this,
+    };
+    const common = {
+      connection,
+      telemetry: createQueueTelemetry({ captureContent: o.captureContent }),
+      prefix: o.prefix,
+      autorun: true,
+      maxStartedAttempts: o.maxStartedAttempts,
+      lockDuration: o.lockDurationMs,
+      stalledInterval: o.stalledIntervalMs,
+      maxStalledCount: o.maxStalledCount,
+      // Retention for jobs whose producer set none (a foreign backend's plain add), so Redis
+      // memory stays bounded whoever enqueued; a job's own options win (askq's client sets
+      // the same bounds).
+      removeOnComplete: { count: o.keepCompleted, age: o.keepSeconds },
+      removeOnFail: { count: o.keepFailed, age: o.keepSeconds },
+    };
+    const answer = answerJob({
+      defaultNamespace: o.namespace,
+      defaultTopK: o.topK,
+      retrievalFallback: o.retrievalFallback,
+      ...(o.cache
+        ? {
+            cache: new AnswerCache({
+              redis: connection,
+              prefix: o.prefix,
+              ttlSeconds: o.cacheTtlSeconds,
+            }),
+          }
+        : {}),
+    });
+    this.questions = new Worker(
+      QUESTIONS_QUEUE,
+      createAttemptRunner(answer, {
+        ...runner,
+        pauseQueue: (ms) => pauseQueue(connection, this.#queues.questions, ms),
+      }),
+      {
+        ...common,
+        concurrency: o.concurrency,
+        limiter: o.llmRpm ? rpmLimiter(o.llmRpm) : NO_LIMIT,
+      },
+    );
+    const ingest = ingestJob({
+      defaultNamespace: o.namespace,
+      bumpCorpus: async (ns) => {
+        await connection.incr(corpusVersionKey(o.prefix, ns));
+      },
+    });
+    this.ingest = new Worker(
+      INGEST_QUEUE,
+      createAttemptRunner(ingest, {
+        ...runner,
+        pauseQueue: (ms) => pauseQueue(connection, this.#queues.ingest, ms),
+      }),
+      // Ingest batches are large; a few at a time keeps the vector store's writes sane.
+      { ...common, concurrency: o.ingestConcurrency, limiter: NO_LIMIT },
+    );
+    for (const w of [this.questions, this.ingest]) {
+      w.on('error', (err) => logger.error({ err, queue: w.name }, 'worker error'));
+    }
   }
 
   /**
    * Connects, refuses to start unless Redis's maxmemory-policy is `noeviction`, builds the
-   * providers and starts taking jobs.
+   * providers (unless `ports` are given) and starts taking jobs.
    */
-  static async start(options: AskqWorkerOptions): Promise<AskqWorker> {
-    const { config } = options;
-    const logger = options.logger ?? createLogger({ level: config.LOG_LEVEL, name: 'askq-worker' });
-    const connection = createRedisConnection(config.REDIS_URL, 'worker');
+  static async start(options: AskqWorkerOptions = {}): Promise<AskqWorker> {
+    const o = resolveWorkerOptions(options);
+    const logger = o.logger ?? createLogger({ level: o.logLevel, name: 'askq-worker' });
+    const connection = createRedisConnection(o.redisUrl, 'worker');
     try {
-      await waitUntilReady(connection, 10_000);
+      await waitUntilReady(connection, 10 * SECOND);
       await assertNoEviction(connection);
     } catch (err) {
       connection.disconnect();
       throw err;
     }
-    const ports = options.ports ?? (await createProviders(config, logger));
-    const guardOptions = {
-      callTimeoutMs: config.ASKQ_CALL_TIMEOUT_MS,
-      errorThresholdPercentage: config.ASKQ_BREAKER_ERROR_PERCENT,
-      volumeThreshold: config.ASKQ_BREAKER_VOLUME,
-      resetTimeoutMs: config.ASKQ_BREAKER_RESET_MS,
-      rollingCountTimeoutMs: config.ASKQ_BREAKER_WINDOW_MS,
-      logger,
-      onStateChange: (dependency: Dependency, state: BreakerState) => {
-        askqMetrics().breakerState(dependency, state);
-        addActiveSpanEvent(`askq.breaker.${state}`, { 'askq.dependency': dependency });
-        options.onBreakerStateChange?.(dependency, state);
-      },
-    };
-    const guards: Guards = {
-      chat: new DependencyGuard('chat', guardOptions),
-      embeddings: new DependencyGuard('embeddings', guardOptions),
-      vectorStore: new DependencyGuard('vectorStore', guardOptions),
-    };
-    const policy = {
-      attempts: config.ASKQ_ATTEMPTS,
-      baseMs: config.ASKQ_BACKOFF_MS,
-      maxMs: config.ASKQ_BACKOFF_MAX_MS,
-      deadlineMs: config.ASKQ_JOB_DEADLINE_MS,
-    };
-    // Queue handles only for the queue-wide rate limit that pauses every worker.
-    const queues = {
-      questions: new Queue(QUESTIONS_QUEUE, { connection, prefix: config.ASKQ_PREFIX }),
-      ingest: new Queue(INGEST_QUEUE, { connection, prefix: config.ASKQ_PREFIX }),
-    };
-    const telemetry = createQueueTelemetry({ captureContent: config.ASKQ_CAPTURE_CONTENT });
-    const common = {
-      connection,
-      telemetry,
-      prefix: config.ASKQ_PREFIX,
-      autorun: true,
-      maxStartedAttempts: config.ASKQ_MAX_STARTED_ATTEMPTS,
-      lockDuration: config.ASKQ_LOCK_DURATION_MS,
-      stalledInterval: config.ASKQ_STALLED_INTERVAL_MS,
-      maxStalledCount: config.ASKQ_MAX_STALLED_COUNT,
-      // Retention for jobs whose producer set none (a foreign backend's plain add), so Redis
-      // memory stays bounded whoever enqueued; a job's own options win (askq's client sets
-      // the same bounds).
-      removeOnComplete: { count: config.ASKQ_KEEP_COMPLETED, age: config.ASKQ_KEEP_SECONDS },
-      removeOnFail: { count: config.ASKQ_KEEP_FAILED, age: config.ASKQ_KEEP_SECONDS },
-    };
-    const questions = new Worker(
-      QUESTIONS_QUEUE,
-      createAnswerProcessor({
-        ports,
-        guards,
-        policy,
-        logger,
-        defaultNamespace: config.ASKQ_NAMESPACE,
-        defaultTopK: config.ASKQ_TOP_K,
-        retrievalFallback: config.ASKQ_RETRIEVAL_FALLBACK,
-        ...(config.ASKQ_CACHE === 'on'
-          ? {
-              cache: new AnswerCache({
-                redis: connection,
-                prefix: config.ASKQ_PREFIX,
-                ttlSeconds: config.ASKQ_CACHE_TTL,
-              }),
-            }
-          : {}),
-        ...(config.ASKQ_LLM_TPM
-          ? {
-              tokenBudget: new TokenBudget({
-                redis: connection,
-                prefix: config.ASKQ_PREFIX,
-                tokensPerMinute: config.ASKQ_LLM_TPM,
-              }),
-            }
-          : {}),
-        captureContent: config.ASKQ_CAPTURE_CONTENT,
-        pauseQueue: (ms) => pauseQueue(connection, queues.questions, ms),
-      }),
-      {
-        ...common,
-        concurrency: options.concurrency ?? config.ASKQ_CONCURRENCY,
-        limiter: config.ASKQ_LLM_RPM ? rpmLimiter(config.ASKQ_LLM_RPM) : NO_LIMIT,
-      },
-    );
-    const ingest = new Worker(
-      INGEST_QUEUE,
-      createIngestProcessor({
-        ports,
-        guards,
-        policy,
-        logger,
-        defaultNamespace: config.ASKQ_NAMESPACE,
-        pauseQueue: (ms) => pauseQueue(connection, queues.ingest, ms),
-        bumpCorpus: async (ns) => {
-          await connection.incr(corpusVersionKey(config.ASKQ_PREFIX, ns));
-        },
-      }),
-      // Ingest batches are large; a few at a time keeps the vector store's writes sane.
-      { ...common, concurrency: 2, limiter: NO_LIMIT },
-    );
-    for (const w of [questions, ingest]) {
-      w.on('error', (err) => logger.error({ err, queue: w.name }, 'worker error'));
-    }
-    // Connection errors are the workers' to report (above); these handles would repeat them.
-    for (const q of Object.values(queues)) q.on('error', () => {});
+    const ports = o.ports ?? (await createProviders(o.providers, logger));
+    const worker = new AskqWorker(o, logger, connection, ports, o.ports === undefined);
     logger.info(
-      { queue: QUESTIONS_QUEUE, prefix: config.ASKQ_PREFIX, concurrency: questions.concurrency },
+      { queue: QUESTIONS_QUEUE, prefix: o.prefix, concurrency: worker.questions.concurrency },
       'worker started',
     );
-    return new AskqWorker({
-      questions,
-      ingest,
-      guards,
-      ports,
-      queues,
-      connection,
-      logger,
-      ownsPorts: options.ports === undefined,
+    return worker;
+  }
+
+  /**
+   * Every call through its dependency's policy and span; remote embeddings queries of
+   * concurrent jobs share one request above that, so a shared request passes the breaker once.
+   */
+  #guardedPorts(o: ResolvedWorkerOptions, ports: Ports): Ports {
+    const guarded = guardPorts(ports, this.policies, {
+      events: this,
+      captureContent: o.captureContent,
+      ...(o.llmTpm
+        ? {
+            tokenBudget: new TokenBudget({
+              redis: this.#connection,
+              prefix: o.prefix,
+              tokensPerMinute: o.llmTpm,
+            }),
+          }
+        : {}),
     });
+    // Only over the network: an in-process model gains nothing from waiting for others.
+    if (o.embedBatchWaitMs === 0 || ports.embeddings.serverAddress === undefined) return guarded;
+    return {
+      ...guarded,
+      embeddings: new BatchedEmbeddings(guarded.embeddings, {
+        maxWaitMs: o.embedBatchWaitMs,
+        maxBatchSize: o.embedBatchSize,
+      }),
+    };
+  }
+
+  /**
+   * Emits an event; a listener that throws is logged, never allowed to fail the job that
+   * reported it.
+   */
+  override emit<K extends keyof AskqWorkerEvents>(event: K, ...args: AskqWorkerEvents[K]): boolean {
+    try {
+      return (super.emit as (e: K, ...a: AskqWorkerEvents[K]) => boolean)(event, ...args);
+    } catch (err) {
+      this.#logger.error({ err, event }, 'a worker event listener threw');
+      return true;
+    }
   }
 
   /** Resolves once both BullMQ workers are connected and waiting for jobs. */
@@ -220,37 +234,37 @@ export class AskqWorker {
    * Stops taking jobs and lets active ones finish within `graceMs`; jobs still running then
    * are abandoned to BullMQ's stalled-job recovery (another worker re-runs them).
    */
-  close(graceMs = 30_000): Promise<void> {
-    this.closing ??= this.doClose(graceMs);
-    return this.closing;
+  close(graceMs = 30 * SECOND): Promise<void> {
+    this.#closing ??= this.#close(graceMs);
+    return this.#closing;
   }
 
-  private async doClose(graceMs: number): Promise<void> {
-    this.logger.info({ graceMs }, 'worker closing');
+  async #close(graceMs: number): Promise<void> {
+    this.#logger.info({ graceMs }, 'worker closing');
     const graceful = Promise.all([this.questions.close(), this.ingest.close()]);
     if ((await within(graceful, graceMs)) === 'timeout') {
       // Cancelling aborts each active job's signal: its provider calls stop, the attempt is
       // given back and the job is put back for another worker (CancelledError).
-      this.logger.warn('grace period over; cancelling the jobs still active');
+      this.#logger.warn('grace period over; cancelling the jobs still active');
       this.questions.cancelAllJobs('worker shutting down');
       this.ingest.cancelAllJobs('worker shutting down');
       // With Redis gone even that can wait on it: bound it, and leave the rest to stalled-job
       // recovery.
       await within(graceful, 5 * SECOND);
     }
-    for (const guard of Object.values(this.guards)) guard.shutdown();
-    this.stopObserving();
+    for (const policy of Object.values(this.policies)) policy.breaker.shutdown();
+    this.#detachTelemetry();
     await within(
-      Promise.all([this.queues.questions.close(), this.queues.ingest.close()]),
+      Promise.all([this.#queues.questions.close(), this.#queues.ingest.close()]),
       5 * SECOND,
     );
-    if (this.ownsPorts) await this.ports.store.close();
+    if (this.#ownsPorts) await this.ports.store.close();
     // QUIT waits for Redis; while it is down that would be forever.
-    if (this.connection.status === 'ready') {
-      await within(this.connection.quit(), 5 * SECOND).catch(() => {});
+    if (this.#connection.status === 'ready') {
+      await within(this.#connection.quit(), 5 * SECOND).catch(() => {});
     }
-    this.connection.disconnect();
-    this.logger.info('worker closed');
+    this.#connection.disconnect();
+    this.#logger.info('worker closed');
   }
 }
 

@@ -1,8 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
 
+import { classifyProviderError } from '../../src/shared/classify-provider-error.ts';
 import { RateLimitedError } from '../../src/shared/errors.ts';
-import { classifyProviderError } from '../../src/worker/providers/classify-provider-error.ts';
 import { createProviders } from '../../src/worker/providers/create-providers.ts';
+import { providerOptionsFromConfig } from '../../src/worker/providers/provider-options.ts';
 import type { OpenAIRoute, RecordedRequest } from '../support/fake-openai-server.ts';
 import {
   duplicateResults,
@@ -64,7 +65,7 @@ describe('fault: a flaky, rate-limiting LLM', () => {
 
     // The worker's view, from inside its chat guard: when each real chat call started (the
     // guard let it through) and when a 429 came back. Same LangChain client, only observed.
-    const observed = observePorts(await createProviders(stack.config));
+    const observed = observePorts(await createProviders(providerOptionsFromConfig(stack.config)));
     const started = Date.now();
     await stack.startWorker({ ports: observed.ports });
     const ids = await stack.enqueue(JOBS);

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 
 import { createProviders } from '../../src/worker/providers/create-providers.ts';
+import { providerOptionsFromConfig } from '../../src/worker/providers/provider-options.ts';
 import type {
   OpenAIRoute,
   RecordedRequest,
@@ -86,7 +87,7 @@ describe('fault: a provider that hangs or stalls mid-body', () => {
     const s = stack;
     const started = Date.now();
     // Observed from inside the guards: how long each failed call took to be given up.
-    const observed = observePorts(await createProviders(s.config));
+    const observed = observePorts(await createProviders(providerOptionsFromConfig(s.config)));
     await s.startWorker({ ports: observed.ports });
     const ids = await s.enqueue(JOBS);
     await s.waitForFinished(ids, 90_000);

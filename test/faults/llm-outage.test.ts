@@ -16,7 +16,7 @@ const CONCURRENCY = 5;
 const OUTAGE_MS = 10_000;
 const RESET_MS = 1000;
 const VOLUME = 5;
-/** opossum's rolling window (DependencyGuard's default; no variable sets it). */
+/** The breaker's rolling window (ASKQ_BREAKER_WINDOW_MS's default). */
 const WINDOW_MS = 10_000;
 
 let stack: FaultStack | undefined;
@@ -54,17 +54,16 @@ describe('fault: a full LLM outage of ten seconds', () => {
         },
       },
     });
-    // When each worker's breakers opened (AskqWorker's breaker hook: metrics use the same).
+    // When each worker's breakers opened (AskqWorker's breaker:state event: metrics use the same).
     const opened: Record<'chat' | 'embeddings', number[][]> = { chat: [], embeddings: [] };
     const started = Date.now();
     for (let w = 0; w < WORKERS; w += 1) {
       opened.chat.push([]);
       opened.embeddings.push([]);
-      await stack.startWorker({
-        onBreakerStateChange: (dependency, state) => {
-          if (state === 'open' && dependency !== 'vectorStore')
-            opened[dependency][w]!.push(Date.now());
-        },
+      const worker = await stack.startWorker();
+      worker.on('breaker:state', ({ dependency, state }) => {
+        if (state === 'open' && dependency !== 'vectorStore')
+          opened[dependency][w]!.push(Date.now());
       });
     }
     const ids = await stack.enqueue(JOBS);

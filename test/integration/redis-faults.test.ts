@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { AskqClient, PartialEnqueueError } from '../../src/producer/askq-client.ts';
 import { RedisUnavailableError } from '../../src/shared/errors.ts';
 import { type LocalRedis, startLocalRedis } from '../../src/shared/local-redis.ts';
-import { AskqWorker } from '../../src/worker/askq-worker.ts';
+import { AskqWorker, workerOptionsFromConfig } from '../../src/worker/askq-worker.ts';
 import { testConfig } from '../support/config.ts';
 import { FakePorts } from '../support/fake-ports.ts';
 
@@ -39,7 +39,7 @@ describe('Redis faults', () => {
     const { port, dir } = first;
     const ports = new FakePorts();
     const config = testConfig({ REDIS_URL: first.url, ASKQ_PREFIX: 'faults' });
-    const worker = await AskqWorker.start({ config, ports });
+    const worker = await AskqWorker.start({ ...workerOptionsFromConfig(config), ports });
     cleanups.push(() => worker.close(2000));
     await worker.waitUntilReady();
     const client = new AskqClient({ redisUrl: first.url, prefix: 'faults' });

@@ -8,7 +8,7 @@ import {
   TransientError,
 } from '../../src/shared/errors.ts';
 import { readJobState } from '../../src/shared/job-state.ts';
-import { AskqWorker } from '../../src/worker/askq-worker.ts';
+import { AskqWorker, workerOptionsFromConfig } from '../../src/worker/askq-worker.ts';
 import { type FakePorts, seededFakePorts } from '../support/fake-ports.ts';
 import { type Harness, startHarness } from '../support/worker-harness.ts';
 
@@ -47,7 +47,7 @@ describe('failure semantics', () => {
     const first = await h.client.ask({ question: 'bullmq?' });
     // A second worker process on the same queue, with its own providers.
     const other = await seededFakePorts();
-    const second = await AskqWorker.start({ config: h.config, ports: other });
+    const second = await AskqWorker.start({ ...workerOptionsFromConfig(h.config), ports: other });
     try {
       await second.waitUntilReady();
       const more = await h.client.askMany(

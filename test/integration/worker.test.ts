@@ -6,7 +6,7 @@ import { answerResultSchema } from '../../src/shared/contracts.ts';
 import { PermanentError, TransientError, ValidationError } from '../../src/shared/errors.ts';
 import { startLocalRedis } from '../../src/shared/local-redis.ts';
 import { createRedisConnection } from '../../src/shared/redis.ts';
-import { AskqWorker } from '../../src/worker/askq-worker.ts';
+import { AskqWorker, workerOptionsFromConfig } from '../../src/worker/askq-worker.ts';
 import { testConfig } from '../support/config.ts';
 import { FakePorts, seededFakePorts } from '../support/fake-ports.ts';
 import { type Harness, startHarness } from '../support/worker-harness.ts';
@@ -162,7 +162,10 @@ describe('worker start-up checks', () => {
       await admin.config('SET', 'maxmemory-policy', 'allkeys-lru');
       await admin.quit();
       await expect(
-        AskqWorker.start({ config: testConfig({ REDIS_URL: redis.url }), ports: new FakePorts() }),
+        AskqWorker.start({
+          ...workerOptionsFromConfig(testConfig({ REDIS_URL: redis.url })),
+          ports: new FakePorts(),
+        }),
       ).rejects.toThrow(/maxmemory-policy is "allkeys-lru".*noeviction/);
     } finally {
       await redis.stop();
@@ -185,7 +188,10 @@ describe('shutdown past the grace period', () => {
     const { id } = await h.client.ask({ question: 'bullmq retries?' });
     await inChat;
     await h.worker.close(200);
-    const next = await AskqWorker.start({ config: h.config, ports: await seededFakePorts() });
+    const next = await AskqWorker.start({
+      ...workerOptionsFromConfig(h.config),
+      ports: await seededFakePorts(),
+    });
     try {
       const result = await h.client.waitForAnswer(id, { timeoutMs: 10_000 });
       expect(result.attempts).toBe(1);

@@ -7,7 +7,7 @@ import type {
   VectorRecord,
   VectorStorePort,
 } from '../../src/shared/ports.ts';
-import type { Ports } from '../../src/worker/resilience/guarded-ports.ts';
+import type { Ports } from '../../src/shared/ports.ts';
 
 /** A failure to throw on the next call(s) of a fake port. */
 export type Script = (() => unknown)[];

@@ -12,8 +12,13 @@ import { readJobState } from '../../src/shared/job-state.ts';
 import { type LocalRedis, startLocalRedis } from '../../src/shared/local-redis.ts';
 import { createLogger } from '../../src/shared/logger.ts';
 import { createRedisConnection } from '../../src/shared/redis.ts';
-import { AskqWorker, type AskqWorkerOptions } from '../../src/worker/askq-worker.ts';
+import {
+  AskqWorker,
+  type AskqWorkerOptions,
+  workerOptionsFromConfig,
+} from '../../src/worker/askq-worker.ts';
 import { createProviders } from '../../src/worker/providers/create-providers.ts';
+import { providerOptionsFromConfig } from '../../src/worker/providers/provider-options.ts';
 import {
   type FakeOpenAI,
   type FakeOpenAIOptions,
@@ -55,7 +60,7 @@ export interface FaultStack {
     env?: Record<string, string>;
   }): Promise<WorkerProcess>;
   /** Starts an in-process worker with this stack's configuration (logs silenced). */
-  startWorker(options?: Partial<Omit<AskqWorkerOptions, 'config'>>): Promise<AskqWorker>;
+  startWorker(options?: AskqWorkerOptions): Promise<AskqWorker>;
   /** Enqueues `count` questions through the client; returns their ids in order. */
   enqueue(count: number, question?: (i: number) => string): Promise<string[]>;
   /** SIGKILLs redis-server and waits for it to exit. */
@@ -271,7 +276,7 @@ async function build(
 
     async startWorker(opts = {}) {
       const worker = await AskqWorker.start({
-        config,
+        ...workerOptionsFromConfig(config),
         logger: createLogger({ level: 'silent' }),
         ...opts,
       });
@@ -405,7 +410,7 @@ export function defaultQuestion(i: number): string {
 
 /** Puts {@link FAULT_DOCUMENTS} into the store with the vectors the fake's embeddings return. */
 async function seedStore(config: Config): Promise<void> {
-  const { store } = await createProviders(config);
+  const { store } = await createProviders(providerOptionsFromConfig(config));
   try {
     await store.upsert(
       config.ASKQ_NAMESPACE,

@@ -1,5 +1,5 @@
 import type { ChatPort, EmbeddingsPort } from '../../src/shared/ports.ts';
-import type { Ports } from '../../src/worker/resilience/guarded-ports.ts';
+import type { Ports } from '../../src/shared/ports.ts';
 
 /** One call a worker made through a port, as seen from inside its dependency's guard. */
 export interface ObservedCall {

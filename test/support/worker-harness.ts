@@ -3,7 +3,11 @@ import { Queue } from 'bullmq';
 import { AskqClient, clientOptionsFromConfig } from '../../src/producer/askq-client.ts';
 import type { Config } from '../../src/shared/config.ts';
 import { createRedisConnection, type Redis } from '../../src/shared/redis.ts';
-import { AskqWorker, type AskqWorkerOptions } from '../../src/worker/askq-worker.ts';
+import {
+  AskqWorker,
+  type AskqWorkerOptions,
+  workerOptionsFromConfig,
+} from '../../src/worker/askq-worker.ts';
 import { testConfig } from './config.ts';
 import { deletePrefix, uniquePrefix } from './redis.ts';
 import { release, track } from './resources.ts';
@@ -23,11 +27,14 @@ export interface Harness {
 }
 
 export async function startHarness(
-  options: Partial<Omit<AskqWorkerOptions, 'config'>> & { env?: Record<string, string> } = {},
+  options: AskqWorkerOptions & { env?: Record<string, string> } = {},
 ): Promise<Harness> {
   const { env, ...workerOptions } = options;
   const config = testConfig({ ASKQ_PREFIX: uniquePrefix(), ...env });
-  const worker = track(await AskqWorker.start({ config, ...workerOptions }), 'AskqWorker');
+  const worker = track(
+    await AskqWorker.start({ ...workerOptionsFromConfig(config), ...workerOptions }),
+    'AskqWorker',
+  );
   await worker.waitUntilReady();
   const client = track(new AskqClient(clientOptionsFromConfig(config)), 'AskqClient');
   const redis = createRedisConnection(config.REDIS_URL, 'worker');

@@ -1,9 +1,7 @@
 import { describe, expect, it } from 'vitest';
 
-import {
-  answerQuestion,
-  type PipelineCheckpoint,
-} from '../../src/worker/pipeline/answer-question.ts';
+import { answerQuestion } from '../../src/worker/pipeline/answer-question.ts';
+import type { Retrieval } from '../../src/worker/pipeline/retrieve.ts';
 import { FakePorts } from '../support/fake-ports.ts';
 
 async function seededPorts(): Promise<FakePorts> {
@@ -31,19 +29,18 @@ async function seededPorts(): Promise<FakePorts> {
 describe('answerQuestion', () => {
   it('retrieves best first, generates from the sources and checkpoints retrieval', async () => {
     const ports = await seededPorts();
-    const saved: PipelineCheckpoint[] = [];
+    const saved: Retrieval[] = [];
     const out = await answerQuestion(
       { question: 'where does lance store vectors?', namespace: 'ns', topK: 2 },
       ports,
-      {},
-      { checkpoint: async (cp) => void saved.push(cp) },
+      { checkpoint: (retrieval) => void saved.push(retrieval) },
     );
     expect(out.sources.map((s) => s.id)).toEqual(['lance.md', 'redis.md']);
     expect(out.sources[0]!.score).toBeGreaterThan(out.sources[1]!.score);
     expect(out.answer).toContain('From lance.md');
     expect(out.resumed).toBe(false);
     expect(saved).toHaveLength(1);
-    expect(saved[0]!.retrieval?.sources).toEqual(out.sources);
+    expect(saved[0]!.sources).toEqual(out.sources);
   });
 
   it('resumes from a checkpoint without embedding or searching again', async () => {
@@ -52,12 +49,10 @@ describe('answerQuestion', () => {
       sources: [{ id: 'kept.md', chunk: 3, score: 0.9, text: 'kept text' }],
       retrieveMs: 12,
     };
-    const out = await answerQuestion(
-      { question: 'q', namespace: 'ns', topK: 2 },
-      ports,
-      { retrieval },
-      { checkpoint: async () => expect.unreachable('no new checkpoint') },
-    );
+    const out = await answerQuestion({ question: 'q', namespace: 'ns', topK: 2 }, ports, {
+      resume: retrieval,
+      checkpoint: () => expect.unreachable('no new checkpoint'),
+    });
     expect(ports.calls.embed).toBe(0);
     expect(ports.calls.query).toBe(0);
     expect(out.resumed).toBe(true);
@@ -67,20 +62,9 @@ describe('answerQuestion', () => {
 
   it('honours topK and namespace', async () => {
     const ports = await seededPorts();
-    const noop = { checkpoint: async () => {} };
-    const one = await answerQuestion(
-      { question: 'redis', namespace: 'ns', topK: 1 },
-      ports,
-      {},
-      noop,
-    );
+    const one = await answerQuestion({ question: 'redis', namespace: 'ns', topK: 1 }, ports);
     expect(one.sources).toHaveLength(1);
-    const none = await answerQuestion(
-      { question: 'redis', namespace: 'other', topK: 4 },
-      ports,
-      {},
-      noop,
-    );
+    const none = await answerQuestion({ question: 'redis', namespace: 'other', topK: 4 }, ports);
     expect(none.sources).toEqual([]);
     expect(none.answer).toBe('no context');
   });

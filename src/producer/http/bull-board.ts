@@ -5,6 +5,7 @@ import { FastifyAdapter } from '@bull-board/fastify';
 import type { Queue } from 'bullmq';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 
+import { DEFAULTS } from '../../shared/defaults.ts';
 import { secretsEqual } from './credentials.ts';
 import { HttpProblem, sendProblem } from './problem.ts';
 import { redactJobData } from './redact-job-data.ts';
@@ -25,7 +26,7 @@ export interface BullBoardOptions {
 }
 
 export const BULL_BOARD_DEFAULTS = {
-  readOnly: false,
+  readOnly: DEFAULTS.boardReadOnly,
   basePath: '/admin/queues',
 } satisfies Partial<BullBoardOptions>;
 

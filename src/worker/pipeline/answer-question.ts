@@ -1,6 +1,6 @@
 import type { Source, Usage } from '../../shared/contracts.ts';
 import { failureClassOf } from '../../shared/errors.ts';
-import type { Ports } from '../resilience/guarded-ports.ts';
+import type { Ports } from '../../shared/ports.ts';
 import { generate, type Generation } from './generate.ts';
 import { type Retrieval, retrieve } from './retrieve.ts';
 import { score, type ScoreInput } from './score.ts';
@@ -13,18 +13,18 @@ export interface AnswerQuestionInput {
   scoring?: Pick<ScoreInput, 'expected' | 'expectedSources' | 'assert'>;
 }
 
-/** Outputs of completed stages, persisted between attempts (BullMQ's step-job pattern). */
-export interface PipelineCheckpoint {
-  retrieval?: Retrieval;
-  /** A generation to reuse (an answer cache hit): the chat stage is skipped. */
-  generation?: Generation;
-}
-
-export interface PipelineHooks {
-  /** Persists a completed stage's output before the next stage runs. */
-  checkpoint(checkpoint: PipelineCheckpoint): Promise<void>;
+/** How this run of the pipeline starts and what it reports. */
+export interface AnswerRun {
+  /** Retrieval an earlier attempt completed: generation runs on its sources. */
+  resume?: Retrieval;
+  /** An answer to reuse (an answer cache hit): only scoring runs. */
+  cached?: { retrieval: Retrieval; generation: Generation };
+  /** Keeps retrieval's output for the next attempt, before generation runs. */
+  checkpoint?(retrieval: Retrieval): void;
   /** Called when retrieval failed and the answer goes on without context. */
   onDegraded?(err: unknown): void;
+  /** What to do when retrieval fails. @defaultValue retry */
+  fallback?: RetrievalFallback;
 }
 
 /** What to do when retrieval fails with a retryable error. */
@@ -56,28 +56,27 @@ export interface PipelineOutput {
 export async function answerQuestion(
   input: AnswerQuestionInput,
   ports: Ports,
-  checkpoint: PipelineCheckpoint,
-  hooks: PipelineHooks,
-  fallback: RetrievalFallback = { mode: 'retry', lastAttempt: false },
+  run: AnswerRun = {},
 ): Promise<PipelineOutput> {
-  let retrieval = checkpoint.retrieval;
+  const fallback = run.fallback ?? { mode: 'retry', lastAttempt: false };
+  let retrieval = run.cached?.retrieval ?? run.resume;
   const resumed = retrieval !== undefined;
   let degraded = false;
   if (retrieval === undefined) {
     const started = performance.now();
     try {
       retrieval = await retrieve(input, ports);
-      await hooks.checkpoint({ ...checkpoint, retrieval });
+      run.checkpoint?.(retrieval);
     } catch (err) {
       if (!shouldDegrade(err, fallback)) throw err;
       // Not checkpointed: the next attempt (if any) tries retrieval again.
-      hooks.onDegraded?.(err);
+      run.onDegraded?.(err);
       degraded = true;
       retrieval = { sources: [], retrieveMs: performance.now() - started };
     }
   }
   const generation =
-    checkpoint.generation ??
+    run.cached?.generation ??
     (await generate({ question: input.question, sources: retrieval.sources }, ports));
   const scoring = input.scoring
     ? await score(

@@ -1,28 +1,21 @@
 import type { Attributes, Span } from '@opentelemetry/api';
 
 import { failureClassOf } from '../../shared/errors.ts';
-import type { ChatOutput, ChatPort, EmbeddingsPort, VectorStorePort } from '../../shared/ports.ts';
-import { askqMetrics } from '../../shared/telemetry/metrics.ts';
+import type {
+  ChatOutput,
+  ChatPort,
+  EmbeddingsPort,
+  Ports,
+  VectorStorePort,
+} from '../../shared/ports.ts';
 import { safeSetAttributes, SpanKind, withSpan } from '../../shared/telemetry/spans.ts';
-import type { DependencyGuard } from './dependency-guard.ts';
+import type { WorkerEventSink } from '../worker-events.ts';
+import type { DependencyPolicies } from './dependency-policies.ts';
 import type { TokenBudget } from './token-budget.ts';
 
-/** The three ports the pipeline uses. */
-export interface Ports {
-  chat: ChatPort;
-  embeddings: EmbeddingsPort;
-  store: VectorStorePort;
-}
-
-export interface Guards {
-  chat: DependencyGuard;
-  embeddings: DependencyGuard;
-  vectorStore: DependencyGuard;
-}
-
 export interface GuardPortsOptions {
-  /** The job's signal: cancelling the job cancels its calls. */
-  signal?: AbortSignal;
+  /** Where each model call is reported (`model:call`). */
+  events: WorkerEventSink;
   /** Record question and answer text on model spans (ASKQ_CAPTURE_CONTENT). @defaultValue false */
   captureContent?: boolean;
   /** Tokens-per-minute budget shared by all workers (ASKQ_LLM_TPM). @defaultValue none */
@@ -30,15 +23,19 @@ export interface GuardPortsOptions {
 }
 
 /**
- * Wraps each port so every call goes through its dependency's guard (breaker, per-call
- * timeout, classification) inside a client span named and attributed after the OTel GenAI
- * and database conventions. The pipeline receives these and never sees opossum or OTel.
+ * Wraps each port so every call runs through its dependency's policy (pause, breaker,
+ * classification, per-call timeout) inside a client span named and attributed after the OTel
+ * GenAI and database conventions. The ports still take a signal per call (the job's); the
+ * pipeline receives them bound to it and never sees opossum or OTel.
  */
-export function guardPorts(ports: Ports, guards: Guards, options: GuardPortsOptions = {}): Ports {
+export function guardPorts(
+  ports: Ports,
+  policies: DependencyPolicies,
+  options: GuardPortsOptions,
+): Ports {
   const { chat, embeddings, store } = ports;
-  const outer = options.signal;
   const capture = options.captureContent ?? false;
-  const metrics = askqMetrics();
+  const { events } = options;
   const genAi = (operation: string, port: ChatPort | EmbeddingsPort): Attributes => ({
     'gen_ai.operation.name': operation,
     'gen_ai.provider.name': port.provider,
@@ -50,7 +47,7 @@ export function guardPorts(ports: Ports, guards: Guards, options: GuardPortsOpti
       provider: chat.provider,
       model: chat.model,
       ...(chat.serverAddress ? { serverAddress: chat.serverAddress } : {}),
-      answer: (input) => {
+      answer: (input, outer) => {
         const attributes = genAi('chat', chat);
         return withSpan(
           `chat ${chat.model}`,
@@ -60,17 +57,26 @@ export function guardPorts(ports: Ports, guards: Guards, options: GuardPortsOpti
             if (capture) safeSetAttributes(span, { 'gen_ai.input.messages': input.question });
             try {
               await options.tokenBudget?.check();
-              const out = await guards.chat.call((signal) => chat.answer(input, signal), outer);
+              const out = await policies.chat.execute(
+                (signal) => chat.answer(input, signal),
+                outer,
+              );
               // Bookkeeping: a paid answer is never failed because the budget could not be updated.
               await options.tokenBudget
                 ?.spend(out.usage.inputTokens + out.usage.outputTokens)
                 .catch(() => {});
-              recordChat(span, attributes, out, (performance.now() - started) / 1000, capture);
+              recordChat(span, out, capture);
+              events.emit('model:call', {
+                attributes: { ...attributes, 'gen_ai.response.model': out.model },
+                seconds: (performance.now() - started) / 1000,
+                usage: out.usage,
+              });
               return out;
             } catch (err) {
-              metrics.operationDuration((performance.now() - started) / 1000, {
-                ...attributes,
-                'error.type': failureClassOf(err) ?? (err as Error).name,
+              events.emit('model:call', {
+                attributes,
+                seconds: (performance.now() - started) / 1000,
+                errorType: failureClassOf(err) ?? (err as Error).name,
               });
               throw err;
             }
@@ -82,20 +88,24 @@ export function guardPorts(ports: Ports, guards: Guards, options: GuardPortsOpti
       provider: embeddings.provider,
       model: embeddings.model,
       ...(embeddings.serverAddress ? { serverAddress: embeddings.serverAddress } : {}),
-      embedQuery: (text) => {
+      embedQuery: (text, outer) => {
         const attributes = genAi('embeddings', embeddings);
         return withSpan(
           `embeddings ${embeddings.model}`,
           { kind: SpanKind.CLIENT, attributes },
-          () => guards.embeddings.call((signal) => embeddings.embedQuery(text, signal), outer),
+          () => policies.embeddings.execute((signal) => embeddings.embedQuery(text, signal), outer),
         );
       },
-      embedDocuments: (texts) => {
+      embedDocuments: (texts, outer) => {
         const attributes = { ...genAi('embeddings', embeddings), 'askq.inputs': texts.length };
         return withSpan(
           `embeddings ${embeddings.model}`,
           { kind: SpanKind.CLIENT, attributes },
-          () => guards.embeddings.call((signal) => embeddings.embedDocuments(texts, signal), outer),
+          () =>
+            policies.embeddings.execute(
+              (signal) => embeddings.embedDocuments(texts, signal),
+              outer,
+            ),
         );
       },
     },
@@ -103,28 +113,28 @@ export function guardPorts(ports: Ports, guards: Guards, options: GuardPortsOpti
       provider: store.provider,
       ...(store.indexName ? { indexName: store.indexName } : {}),
       ...(store.serverAddress ? { serverAddress: store.serverAddress } : {}),
-      upsert: (ns, records) =>
+      upsert: (ns, records, outer) =>
         withSpan(
           `upsert ${store.indexName ?? store.provider}`,
           { kind: SpanKind.CLIENT, attributes: db(store, 'upsert', ns) },
-          () => guards.vectorStore.call((signal) => store.upsert(ns, records, signal), outer),
+          () => policies.vectorStore.execute((signal) => store.upsert(ns, records, signal), outer),
         ),
-      deleteChunksFrom: (ns, docId, from) =>
+      deleteChunksFrom: (ns, docId, from, outer) =>
         withSpan(
           `delete ${store.indexName ?? store.provider}`,
           { kind: SpanKind.CLIENT, attributes: db(store, 'delete', ns) },
           () =>
-            guards.vectorStore.call(
+            policies.vectorStore.execute(
               (signal) => store.deleteChunksFrom(ns, docId, from, signal),
               outer,
             ),
         ),
-      query: (ns, vector, topK) =>
+      query: (ns, vector, topK, outer) =>
         withSpan(
           `query ${store.indexName ?? store.provider}`,
           { kind: SpanKind.CLIENT, attributes: { ...db(store, 'query', ns), 'askq.top_k': topK } },
           async (span) => {
-            const matches = await guards.vectorStore.call(
+            const matches = await policies.vectorStore.execute(
               (signal) => store.query(ns, vector, topK, signal),
               outer,
             );
@@ -147,13 +157,7 @@ function db(store: VectorStorePort, operation: string, namespace: string): Attri
   };
 }
 
-function recordChat(
-  span: Span,
-  attributes: Attributes,
-  out: ChatOutput,
-  seconds: number,
-  capture: boolean,
-): void {
+function recordChat(span: Span, out: ChatOutput, capture: boolean): void {
   safeSetAttributes(span, {
     'gen_ai.response.model': out.model,
     'gen_ai.usage.input_tokens': out.usage.inputTokens,
@@ -161,9 +165,4 @@ function recordChat(
     ...(out.finishReason ? { 'gen_ai.response.finish_reasons': [out.finishReason] } : {}),
     ...(capture ? { 'gen_ai.output.messages': out.text } : {}),
   });
-  const metrics = askqMetrics();
-  const base = { ...attributes, 'gen_ai.response.model': out.model };
-  metrics.operationDuration(seconds, base);
-  metrics.tokenUsage(out.usage.inputTokens, { ...base, 'gen_ai.token.type': 'input' });
-  metrics.tokenUsage(out.usage.outputTokens, { ...base, 'gen_ai.token.type': 'output' });
 }

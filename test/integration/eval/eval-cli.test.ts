@@ -8,7 +8,7 @@ import type { CaseResult } from '../../../src/producer/eval/case-result.ts';
 import type { RunSummary } from '../../../src/producer/eval/summarize.ts';
 import { ingest } from '../../../src/producer/ingest.ts';
 import type { Redis } from '../../../src/shared/redis.ts';
-import { AskqWorker } from '../../../src/worker/askq-worker.ts';
+import { AskqWorker, workerOptionsFromConfig } from '../../../src/worker/askq-worker.ts';
 import { testConfig } from '../../support/config.ts';
 import { deletePrefix, testConnection, testRedisUrl, uniquePrefix } from '../../support/redis.ts';
 import { runCli } from '../../support/run-cli.ts';
@@ -26,7 +26,7 @@ beforeAll(async () => {
     ASKQ_LOCAL_STORE_DIR: join(tmp, 'store'),
   };
   redis = testConnection();
-  const worker = await AskqWorker.start({ config: testConfig(env) });
+  const worker = await AskqWorker.start(workerOptionsFromConfig(testConfig(env)));
   try {
     const summary = await ingest(['examples/corpus'], { redisUrl: testRedisUrl(), prefix });
     expect(summary.failed).toEqual([]);

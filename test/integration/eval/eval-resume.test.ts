@@ -7,7 +7,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { CaseResult } from '../../../src/producer/eval/case-result.ts';
 import type { RunSummary } from '../../../src/producer/eval/summarize.ts';
 import type { Redis } from '../../../src/shared/redis.ts';
-import { AskqWorker } from '../../../src/worker/askq-worker.ts';
+import { AskqWorker, workerOptionsFromConfig } from '../../../src/worker/askq-worker.ts';
 import { testConfig } from '../../support/config.ts';
 import {
   type ChatRequestBody,
@@ -101,7 +101,10 @@ it('resumes a killed run without asking finished cases again, recovering what fi
   expect(beforeKill.length).toBeLessThan(CASES);
 
   // 2. A deployed worker answers a few more while no CLI follows the run.
-  const worker = await AskqWorker.start({ config: testConfig(env), concurrency: 1 });
+  const worker = await AskqWorker.start({
+    ...workerOptionsFromConfig(testConfig(env)),
+    concurrency: 1,
+  });
   await askedCount(askedBeforeKill + 5);
   await worker.close(5000);
   const askedWhileDown = asked.slice(askedBeforeKill);

@@ -1,8 +1,25 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
+import type { EmbeddingsPort } from '../../../src/shared/ports.ts';
+import { SECOND } from '../../../src/shared/time.ts';
 import { BatchedEmbeddings } from '../../../src/worker/providers/batched-embeddings.ts';
 import { OpenAIEmbeddingsProvider } from '../../../src/worker/providers/openai/openai-embeddings.ts';
+import { classifyPolicy } from '../../../src/worker/resilience/classify-policy.ts';
+import { wrap } from '../../../src/worker/resilience/policy.ts';
+import { timeoutPolicy } from '../../../src/worker/resilience/timeout-policy.ts';
 import { type FakeOpenAI, startFakeOpenAI } from '../../support/fake-openai-server.ts';
+
+/** The provider behind the policies the worker puts it behind (here without a breaker). */
+function guarded(inner: EmbeddingsPort): EmbeddingsPort {
+  const policy = wrap(classifyPolicy('embeddings'), timeoutPolicy('embeddings', 30 * SECOND));
+  return {
+    provider: inner.provider,
+    model: inner.model,
+    embedQuery: (text, signal) => policy.execute((s) => inner.embedQuery(text, s), signal),
+    embedDocuments: (texts, signal) =>
+      policy.execute((s) => inner.embedDocuments(texts, s), signal),
+  };
+}
 
 describe('BatchedEmbeddings over the real OpenAIEmbeddings client', () => {
   let fake: FakeOpenAI;
@@ -24,7 +41,7 @@ describe('BatchedEmbeddings over the real OpenAIEmbeddings client', () => {
   it('answers 32 concurrent queries with one HTTP request, each with its own vector', async () => {
     const expected = await inner.embedDocuments(texts);
     const before = fake.calls.embeddings;
-    const batched = new BatchedEmbeddings(inner, { maxWaitMs: 5, maxBatchSize: 64 });
+    const batched = new BatchedEmbeddings(guarded(inner), { maxWaitMs: 5, maxBatchSize: 64 });
     const vectors = await Promise.all(texts.map((t) => batched.embedQuery(t)));
     expect(fake.calls.embeddings - before).toBe(1);
     expect(batched.requests).toBe(1);
@@ -33,16 +50,17 @@ describe('BatchedEmbeddings over the real OpenAIEmbeddings client', () => {
 
   it('splits at maxBatchSize', async () => {
     const before = fake.calls.embeddings;
-    const batched = new BatchedEmbeddings(inner, { maxWaitMs: 5, maxBatchSize: 8 });
+    const batched = new BatchedEmbeddings(guarded(inner), { maxWaitMs: 5, maxBatchSize: 8 });
     await Promise.all(texts.map((t) => batched.embedQuery(t)));
     expect(fake.calls.embeddings - before).toBe(4);
   });
 
   it('fails every query of a failed request, and lets the next batch succeed', async () => {
-    const batched = new BatchedEmbeddings(inner, { maxWaitMs: 5 });
+    const batched = new BatchedEmbeddings(guarded(inner), { maxWaitMs: 5, maxBatchSize: 64 });
     fake.failNext('embeddings', { status: 500 });
     const results = await Promise.allSettled(texts.slice(0, 3).map((t) => batched.embedQuery(t)));
     expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected', 'rejected']);
+    expect(batched.requests).toBe(1);
     await expect(batched.embedQuery('again')).resolves.toHaveLength(64);
   });
 });
@@ -62,7 +80,7 @@ describe('BatchedEmbeddings when one text is refused', () => {
         baseURL: fake.url,
         model: 'text-embedding-3-small',
       });
-      const batched = new BatchedEmbeddings(inner, { maxWaitMs: 5 });
+      const batched = new BatchedEmbeddings(guarded(inner), { maxWaitMs: 5, maxBatchSize: 64 });
       const results = await Promise.allSettled(['a', 'b', 'c'].map((t) => batched.embedQuery(t)));
       expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
       expect(fake.calls.embeddings).toBe(4);

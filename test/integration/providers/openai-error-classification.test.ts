@@ -1,12 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
+import { classifyProviderError } from '../../../src/shared/classify-provider-error.ts';
 import {
   type AskqError,
   PermanentError,
   RateLimitedError,
   TransientError,
 } from '../../../src/shared/errors.ts';
-import { classifyProviderError } from '../../../src/worker/providers/classify-provider-error.ts';
 import { OpenAIChat } from '../../../src/worker/providers/openai/openai-chat.ts';
 import { OpenAIEmbeddingsProvider } from '../../../src/worker/providers/openai/openai-embeddings.ts';
 import {

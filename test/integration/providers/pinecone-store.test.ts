@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
+import { classifyProviderError } from '../../../src/shared/classify-provider-error.ts';
 import { PermanentError, RateLimitedError, TransientError } from '../../../src/shared/errors.ts';
 import { chunkId, type VectorRecord } from '../../../src/shared/ports.ts';
 import { SECOND } from '../../../src/shared/time.ts';
-import { classifyProviderError } from '../../../src/worker/providers/classify-provider-error.ts';
 import {
   idPrefix,
   PineconeVectorStore,

@@ -1,5 +1,6 @@
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 
+import { DEFAULTS } from '../../../shared/defaults.ts';
 import { ValidationError } from '../../../shared/errors.ts';
 import type { EmbeddingsPort } from '../../../shared/ports.ts';
 import { features } from './text-features.ts';
@@ -14,8 +15,8 @@ export interface HashingEmbeddingsOptions {
   dimensions?: number;
 }
 
-const DEFAULTS = {
-  dimensions: 1024,
+const HASHING_DEFAULTS = {
+  dimensions: DEFAULTS.localEmbeddingDimensions,
 } satisfies Required<HashingEmbeddingsOptions>;
 
 /** Texts embedded between two yields to the event loop, so a big batch cannot starve it. */
@@ -54,7 +55,7 @@ export class HashingEmbeddings implements EmbeddingsPort {
   readonly dimensions: number;
 
   constructor(options: HashingEmbeddingsOptions = {}) {
-    const { dimensions } = { ...DEFAULTS, ...options };
+    const { dimensions } = { ...HASHING_DEFAULTS, ...options };
     if (!Number.isInteger(dimensions) || dimensions < 16 || dimensions > 65_536) {
       throw new ValidationError(
         `HashingEmbeddings dimensions must be an integer from 16 to 65536, got ${dimensions}`,

@@ -3,6 +3,7 @@ import { ChatPromptTemplate } from '@langchain/core/prompts';
 import type { Runnable } from '@langchain/core/runnables';
 import { ChatOpenAI } from '@langchain/openai';
 
+import { DEFAULTS } from '../../../shared/defaults.ts';
 import type { ChatInput, ChatOutput, ChatPort, ContextChunk } from '../../../shared/ports.ts';
 
 /** Options of {@link OpenAIChat}. */
@@ -24,8 +25,6 @@ export interface OpenAIChatOptions {
    */
   fallback?: { model: string; baseURL?: string; apiKey?: string };
 }
-
-const DEFAULTS = { temperature: 0, maxTokens: 512 } satisfies Partial<OpenAIChatOptions>;
 
 const SYSTEM_PROMPT = [
   'You answer questions using only the numbered context passages the user gives you.',

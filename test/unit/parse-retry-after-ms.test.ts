@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 
-import { MINUTE, SECOND } from '../../../src/shared/time.ts';
-import { parseRetryAfterMs } from '../../../src/worker/providers/classify-provider-error.ts';
+import { parseRetryAfterMs } from '../../src/shared/classify-provider-error.ts';
+import { MINUTE, SECOND } from '../../src/shared/time.ts';
 
 const NOW = Date.parse('2025-01-01T00:00:00Z');
 

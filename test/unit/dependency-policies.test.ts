@@ -6,30 +6,37 @@ import {
   RateLimitedError,
   TransientError,
 } from '../../src/shared/errors.ts';
+import type { BreakerState } from '../../src/worker/resilience/breaker-policy.ts';
 import {
-  type BreakerState,
-  DependencyGuard,
-} from '../../src/worker/resilience/dependency-guard.ts';
+  createDependencyPolicies,
+  type DependencyPolicy,
+  type DependencyPolicyOptions,
+} from '../../src/worker/resilience/dependency-policies.ts';
 
-const guards: DependencyGuard[] = [];
+const policies: DependencyPolicy[] = [];
 afterEach(() => {
-  for (const g of guards.splice(0)) g.shutdown();
+  for (const p of policies.splice(0)) p.breaker.shutdown();
 });
 
-function guard(options: ConstructorParameters<typeof DependencyGuard>[1] = {}) {
+/** The chat policy as the worker composes it: pause, breaker, classification, timeout. */
+function guard(options: Partial<DependencyPolicyOptions> = {}) {
   const states: BreakerState[] = [];
   const waiters: { state: BreakerState; resolve: () => void }[] = [];
-  const g = new DependencyGuard('chat', {
+  const all = createDependencyPolicies({
+    callTimeoutMs: 30_000,
     volumeThreshold: 3,
     errorThresholdPercentage: 50,
     resetTimeoutMs: 60_000,
-    onStateChange: (_dep, state) => {
+    rollingCountTimeoutMs: 10_000,
+    onBreakerState: (dependency, state) => {
+      if (dependency !== 'chat') return;
       states.push(state);
       for (const w of waiters.filter((w) => w.state === state)) w.resolve();
     },
     ...options,
   });
-  guards.push(g);
+  policies.push(...Object.values(all));
+  const g = all.chat;
   /** Resolves on the breaker's next change to `state` (an event, not a poll). */
   const next = (state: BreakerState) =>
     new Promise<void>((resolve) => waiters.push({ state, resolve }));
@@ -38,12 +45,12 @@ function guard(options: ConstructorParameters<typeof DependencyGuard>[1] = {}) {
 
 const fail = (err: Error) => () => Promise.reject(err);
 
-describe('DependencyGuard', () => {
+describe('the dependency policy (pause, breaker, classification, timeout)', () => {
   it('gives every call its own timeout signal and rejects as transient when it fires', async () => {
     const { g } = guard({ callTimeoutMs: 30 });
     let seen: AbortSignal | undefined;
     const err = await g
-      .call((signal) => {
+      .execute((signal) => {
         seen = signal;
         return new Promise(() => {}); // a provider that ignores its signal
       })
@@ -52,19 +59,21 @@ describe('DependencyGuard', () => {
     expect((err as Error).message).toMatch(/chat call timed out after 30 ms/);
     expect(seen?.aborted).toBe(true);
     // A second call is not affected by the first one's timeout.
-    await expect(g.call(async (signal) => signal.aborted)).resolves.toBe(false);
+    await expect(g.execute(async (signal) => signal.aborted)).resolves.toBe(false);
   });
 
   it('opens after enough transient failures, then fails fast without calling', async () => {
     const { g, states } = guard();
     for (let i = 0; i < 3; i += 1) {
-      await expect(g.call(fail(new TransientError('503')))).rejects.toBeInstanceOf(TransientError);
+      await expect(g.execute(fail(new TransientError('503')))).rejects.toBeInstanceOf(
+        TransientError,
+      );
     }
-    expect(g.state).toBe('open');
+    expect(g.breaker.state).toBe('open');
     expect(states).toEqual(['open']);
     let called = false;
     const err = await g
-      .call(async () => {
+      .execute(async () => {
         called = true;
       })
       .catch((e: unknown) => e);
@@ -77,27 +86,29 @@ describe('DependencyGuard', () => {
   it('does not count permanent errors or rate limits against the breaker', async () => {
     const { g } = guard();
     for (let i = 0; i < 5; i += 1) {
-      await expect(g.call(fail(new PermanentError('400')))).rejects.toBeInstanceOf(PermanentError);
-      await expect(g.call(fail(new RateLimitedError('429')))).rejects.toBeInstanceOf(
+      await expect(g.execute(fail(new PermanentError('400')))).rejects.toBeInstanceOf(
+        PermanentError,
+      );
+      await expect(g.execute(fail(new RateLimitedError('429')))).rejects.toBeInstanceOf(
         RateLimitedError,
       );
     }
-    expect(g.state).toBe('closed');
+    expect(g.breaker.state).toBe('closed');
   });
 
   it('half-opens after the reset time and closes on a successful trial', async () => {
     const { g, states, next } = guard({ resetTimeoutMs: 50 });
     const halfOpen = next('halfOpen');
-    for (let i = 0; i < 3; i += 1) await g.call(fail(new TransientError('x'))).catch(() => {});
-    expect(g.state).toBe('open');
+    for (let i = 0; i < 3; i += 1) await g.execute(fail(new TransientError('x'))).catch(() => {});
+    expect(g.breaker.state).toBe('open');
     await halfOpen;
-    await expect(g.call(async () => 'ok')).resolves.toBe('ok');
+    await expect(g.execute(async () => 'ok')).resolves.toBe('ok');
     expect(states).toEqual(['open', 'halfOpen', 'closed']);
   });
 
   it('classifies unknown errors from the provider (a 404 is permanent)', async () => {
     const { g } = guard();
     const notFound = Object.assign(new Error('model not found'), { status: 404 });
-    await expect(g.call(fail(notFound))).rejects.toBeInstanceOf(PermanentError);
+    await expect(g.execute(fail(notFound))).rejects.toBeInstanceOf(PermanentError);
   });
 });

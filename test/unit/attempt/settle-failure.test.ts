@@ -1,9 +1,8 @@
 import { DelayedError, type Job, UnrecoverableError } from 'bullmq';
-import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 
-import { PermanentError, TransientError } from '../../src/shared/errors.ts';
-import { settleFailure } from '../../src/worker/resilience/settle-failure.ts';
+import { PermanentError, TransientError } from '../../../src/shared/errors.ts';
+import { settleFailure } from '../../../src/worker/attempt/settle-failure.ts';
 
 /** The two Job methods settleFailure uses, recorded; `failWrites` makes Redis "go away". */
 function fakeJob(failWrites = false) {
@@ -21,22 +20,21 @@ function fakeJob(failWrites = false) {
   return { job: job as unknown as Job, calls };
 }
 
-const logger = pino({ level: 'silent' });
 const policy = { attempts: 3, baseMs: 10, maxMs: 10 };
 
 describe('settleFailure', () => {
   it('moves a transient failure to delayed, counting the attempt in the job', async () => {
     const { job, calls } = fakeJob();
     const state = { attempt: 1 };
-    const err = await settleFailure(new TransientError('503'), {
+    const { error: err, outcome } = await settleFailure(new TransientError('503'), {
       job,
       token: 't',
       state,
       policy,
-      logger,
       pauseQueue: async () => {},
-    }).catch((e: unknown) => e);
+    });
     expect(err).toBeInstanceOf(DelayedError);
+    expect(outcome).toMatchObject({ action: 'retry', failure: 'transient', reason: '503' });
     expect(calls).toEqual([
       'updateData {"attempt":1,"lastErrorClass":"transient","lastError":"503"}',
       'moveToDelayed true',
@@ -45,31 +43,31 @@ describe('settleFailure', () => {
 
   it('fails a permanent error as unrecoverable with its reason', async () => {
     const { job } = fakeJob();
-    const err = await settleFailure(new PermanentError('401 from chat'), {
+    const { error: err, outcome } = await settleFailure(new PermanentError('401 from chat'), {
       job,
       token: 't',
       state: { attempt: 1 },
       policy,
-      logger,
       pauseQueue: async () => {},
-    }).catch((e: unknown) => e);
+    });
     expect(err).toBeInstanceOf(UnrecoverableError);
     expect((err as Error).message).toBe('401 from chat');
+    expect(outcome).toMatchObject({ action: 'failed', failure: 'permanent' });
   });
 
   it('leaves the job to stalled-job recovery when Redis fails while rescheduling it', async () => {
     const { job, calls } = fakeJob(true);
-    const err = await settleFailure(new TransientError('503'), {
+    const { error: err, outcome } = await settleFailure(new TransientError('503'), {
       job,
       token: 't',
       state: { attempt: 1 },
       policy,
-      logger,
       pauseQueue: async () => {},
-    }).catch((e: unknown) => e);
+    });
     // Not a plain error, which BullMQ would apply the job's own (single) attempt to.
     expect(err).toBeInstanceOf(DelayedError);
     expect((err as Error).message).toMatch(/left to stalled-job recovery/);
     expect(calls).toHaveLength(1);
+    expect(outcome.action).toBe('stranded');
   });
 });

@@ -1,9 +1,4 @@
-import {
-  AskqError,
-  PermanentError,
-  RateLimitedError,
-  TransientError,
-} from '../../shared/errors.ts';
+import { AskqError, PermanentError, RateLimitedError, TransientError } from './errors.ts';
 import { type HeadersLike, parseRetryAfterMs } from './parse-retry-after-ms.ts';
 
 export { parseRetryAfterMs } from './parse-retry-after-ms.ts';

@@ -9,8 +9,8 @@ import {
   RateLimitedError,
 } from '../../shared/errors.ts';
 import { type JobState, writeJobState } from '../../shared/job-state.ts';
-import type { Logger } from '../../shared/logger.ts';
 import { SECOND } from '../../shared/time.ts';
+import type { FailureKind } from '../worker-events.ts';
 import { type BackoffOptions, computeBackoff } from './backoff.ts';
 
 /** No queue pause is shorter than this, whatever a provider's Retry-After says. */
@@ -29,17 +29,23 @@ export interface SettleContext {
   token: string | undefined;
   state: JobState;
   policy: RetryPolicy;
-  logger: Logger;
   /** Pauses the whole queue (every worker) for `ms`: BullMQ's queue-level rate limit. */
   pauseQueue: (ms: number) => Promise<void>;
-  /** Called once the outcome is decided (metrics, span events); must not throw. */
-  onOutcome?: (outcome: SettleOutcome) => void;
 }
 
+/** What became of a failed attempt, for the worker's events. */
 export type SettleOutcome =
-  | { action: 'failed'; failure: string; reason: string }
-  | { action: 'retry'; failure: string; delayMs: number }
-  | { action: 'paused'; failure: string; pauseMs: number };
+  | { action: 'failed'; failure: FailureKind; reason: string; err: Error }
+  | { action: 'retry'; failure: FailureKind; delayMs: number; reason: string; err: Error }
+  | { action: 'paused'; failure: FailureKind; pauseMs: number; reason: string; err: Error }
+  | { action: 'cancelled'; reason: string }
+  | { action: 'stranded'; err: Error };
+
+/** The outcome, and the error the processor throws so BullMQ does what it says. */
+export interface Settlement {
+  outcome: SettleOutcome;
+  error: Error;
+}
 
 /**
  * The one place the error taxonomy meets BullMQ, whatever options the job was added with:
@@ -52,39 +58,48 @@ export type SettleOutcome =
  *   every worker stops calling the dependency;
  * - transient → moved to delayed with askq's backoff and `DelayedError` thrown, counting the
  *   attempt in the job's own state, until `attempts` are spent; then unrecoverable.
+ *
+ * The job's state (checkpoints included) is written with every outcome, so the next attempt
+ * resumes where this one stopped.
  */
-export async function settleFailure(thrown: unknown, ctx: SettleContext): Promise<never> {
+export async function settleFailure(thrown: unknown, ctx: SettleContext): Promise<Settlement> {
   const err = coerceError(thrown);
   const kind = failureClassOf(err) ?? 'transient';
-  const { state, policy, logger } = ctx;
+  const { state, policy } = ctx;
   const reason = err instanceof AskqError || err.message ? err.message : err.name;
-  const fail = async (failure: NonNullable<JobState['lastErrorClass']>, message: string) => {
+  const fail = async (failure: FailureKind, message: string): Promise<Settlement> => {
     state.lastErrorClass = failure;
     await writeJobState(ctx.job, state).catch(() => {});
-    logger.warn({ err, failure }, message);
-    report(ctx, { action: 'failed', failure, reason: message });
-    return new UnrecoverableError(message);
+    return {
+      outcome: { action: 'failed', failure, reason: message, err },
+      error: new UnrecoverableError(message),
+    };
   };
 
-  if (kind === 'permanent') throw await fail('permanent', reason);
+  if (kind === 'permanent') return fail('permanent', reason);
   const ranMs = Date.now() - (state.firstStartedAt ?? Date.now());
   if (policy.deadlineMs !== undefined && ranMs >= policy.deadlineMs) {
-    throw await fail(
+    return fail(
       'deadline',
       `deadline of ${policy.deadlineMs} ms passed after ${state.attempt} attempts: ${reason}`,
     );
   }
-  if (ctx.token === undefined) throw await fail(kind, reason);
+  if (ctx.token === undefined) return fail(kind, reason);
 
   if (err instanceof CancelledError) {
     // The worker is shutting down (or the job was cancelled): give the attempt back and let
     // another worker take the job at once.
     state.attempt = Math.max(0, state.attempt - 1);
-    await rescheduling(ctx, async () => {
+    const stranded = await rescheduling(async () => {
       await writeJobState(ctx.job, state);
       await ctx.job.moveToDelayed(Date.now(), ctx.token!);
     });
-    throw new DelayedError(`cancelled: ${reason}`);
+    return (
+      stranded ?? {
+        outcome: { action: 'cancelled', reason },
+        error: new DelayedError(`cancelled: ${reason}`),
+      }
+    );
   }
 
   if (err instanceof RateLimitedError || err instanceof BreakerOpenError) {
@@ -98,31 +113,34 @@ export async function settleFailure(thrown: unknown, ctx: SettleContext): Promis
     // Not the job's fault: give the attempt back.
     state.attempt = Math.max(0, state.attempt - 1);
     state.lastErrorClass = kind;
-    await rescheduling(ctx, async () => {
+    const stranded = await rescheduling(async () => {
       await writeJobState(ctx.job, state);
       await ctx.pauseQueue(pauseMs);
     });
-    logger.warn({ err, failure: kind, pauseMs }, `queue paused for ${pauseMs} ms: ${reason}`);
-    report(ctx, { action: 'paused', failure: kind, pauseMs });
-    throw Worker.RateLimitError();
+    return (
+      stranded ?? {
+        outcome: { action: 'paused', failure: kind, pauseMs, reason, err },
+        error: Worker.RateLimitError(),
+      }
+    );
   }
 
   if (state.attempt >= policy.attempts) {
-    throw await fail(kind, `gave up after ${state.attempt} attempts: ${reason}`);
+    return fail(kind, `gave up after ${state.attempt} attempts: ${reason}`);
   }
   const delayMs = computeBackoff(state.attempt, policy);
   state.lastErrorClass = kind;
   state.lastError = reason.slice(0, 1000);
-  logger.warn(
-    { err, failure: kind, retryInMs: delayMs },
-    `attempt ${state.attempt} failed (${kind}), retrying in ${delayMs} ms: ${reason}`,
-  );
-  await rescheduling(ctx, async () => {
+  const stranded = await rescheduling(async () => {
     await writeJobState(ctx.job, state);
     await ctx.job.moveToDelayed(Date.now() + delayMs, ctx.token!);
   });
-  report(ctx, { action: 'retry', failure: kind, delayMs });
-  throw new DelayedError(`retrying in ${delayMs} ms: ${reason}`);
+  return (
+    stranded ?? {
+      outcome: { action: 'retry', failure: kind, delayMs, reason, err },
+      error: new DelayedError(`retrying in ${delayMs} ms: ${reason}`),
+    }
+  );
 }
 
 /**
@@ -131,20 +149,17 @@ export async function settleFailure(thrown: unknown, ctx: SettleContext): Promis
  * is left active without its lock being renewed, and BullMQ's stalled-job recovery puts it
  * back once the lock expires. `DelayedError` tells BullMQ not to touch it.
  */
-async function rescheduling(ctx: SettleContext, writes: () => Promise<void>): Promise<void> {
+async function rescheduling(writes: () => Promise<void>): Promise<Settlement | undefined> {
   try {
     await writes();
-  } catch (err) {
-    const message = err instanceof Error ? err.message : String(err);
-    ctx.logger.error({ err }, `could not reschedule the job; left to stalled-job recovery`);
-    throw new DelayedError(`could not reschedule (${message}); left to stalled-job recovery`);
-  }
-}
-
-function report(ctx: SettleContext, outcome: SettleOutcome): void {
-  try {
-    ctx.onOutcome?.(outcome);
-  } catch {
-    // Telemetry never fails a job.
+    return undefined;
+  } catch (thrown) {
+    const err = coerceError(thrown);
+    return {
+      outcome: { action: 'stranded', err },
+      error: new DelayedError(
+        `could not reschedule (${err.message}); left to stalled-job recovery`,
+      ),
+    };
   }
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 
-import { computeBackoff } from '../../src/worker/resilience/backoff.ts';
+import { computeBackoff } from '../../../src/worker/attempt/backoff.ts';
 
 describe('computeBackoff', () => {
   const opts = { baseMs: 1000, maxMs: 60_000 };

@@ -1,16 +1,13 @@
 import { Errors } from '@pinecone-database/pinecone';
 import { describe, expect, it } from 'vitest';
 
+import { classifyProviderError, redactSecrets } from '../../src/shared/classify-provider-error.ts';
 import {
   PermanentError,
   RateLimitedError,
   TransientError,
   ValidationError,
-} from '../../../src/shared/errors.ts';
-import {
-  classifyProviderError,
-  redactSecrets,
-} from '../../../src/worker/providers/classify-provider-error.ts';
+} from '../../src/shared/errors.ts';
 
 /** An error shaped like an SDK's HTTP error. */
 function httpError(status: number, extra: Record<string, unknown> = {}): Error {

@@ -1,4 +1,4 @@
-import { HOUR, MILLISECOND, MINUTE, SECOND } from '../../shared/time.ts';
+import { HOUR, MILLISECOND, MINUTE, SECOND } from './time.ts';
 
 /** Response headers as the SDKs expose them: a fetch `Headers` or a plain record. */
 export type HeadersLike =

@@ -1,0 +1,118 @@
+import { type Job, UnrecoverableError } from 'bullmq';
+
+import { formatIssues } from '../../shared/contracts.ts';
+import { TransientError } from '../../shared/errors.ts';
+import { readJobState } from '../../shared/job-state.ts';
+import type { Logger } from '../../shared/logger.ts';
+import type { Ports } from '../../shared/ports.ts';
+import type { JobRef, WorkerEventSink } from '../worker-events.ts';
+import { bindSignal } from './bind-signal.ts';
+import type { JobHelpers, JobKind } from './job-kind.ts';
+import { type RetryPolicy, settleFailure,type SettleOutcome } from './settle-failure.ts';
+
+export interface AttemptRunnerContext {
+  /** The guarded ports (policies and spans), shared by every job of the process. */
+  ports: Ports;
+  policy: RetryPolicy;
+  logger: Logger;
+  events: WorkerEventSink;
+  /** Pauses the job's queue for every worker (rate limits, open breakers). */
+  pauseQueue: (ms: number) => Promise<void>;
+}
+
+/**
+ * The BullMQ processor for one kind of job: owns an attempt from start to outcome. It reads
+ * and counts the job's state, validates the data (a foreign producer's malformed job fails
+ * at once with the reason), checks the deadline before running, runs the job's function with
+ * its helpers, and settles: the result on success; retry, queue pause, unrecoverable failure
+ * or stalled hand-off on failure ({@link settleFailure}). Every outcome is an event.
+ */
+export function createAttemptRunner<Data, Result>(
+  kind: JobKind<Data, Result>,
+  ctx: AttemptRunnerContext,
+) {
+  return async (job: Job, token?: string, signal?: AbortSignal): Promise<Result> => {
+    const state = readJobState(job.data);
+    state.attempt += 1;
+    const firstStartedAt = (state.firstStartedAt ??= job.processedOn ?? Date.now());
+    const ref: JobRef = { queue: kind.queue, jobId: job.id ?? '', attempt: state.attempt };
+    ctx.events.emit('job:started', ref);
+
+    const parsed = kind.schema.safeParse(job.data);
+    if (!parsed.success) {
+      const reason = `invalid ${kind.dataName}: ${formatIssues(parsed.error)}`;
+      ctx.events.emit('job:failed', { ...ref, failure: 'permanent', reason });
+      throw new UnrecoverableError(reason);
+    }
+    const settle = async (err: unknown): Promise<never> => {
+      const { outcome, error } = await settleFailure(err, {
+        job,
+        token,
+        state,
+        policy: ctx.policy,
+        pauseQueue: ctx.pauseQueue,
+      });
+      report(ctx.events, { ...ref, attempt: Math.max(ref.attempt, 1) }, outcome);
+      throw error;
+    };
+    const { deadlineMs } = ctx.policy;
+    if (deadlineMs !== undefined && Date.now() - firstStartedAt >= deadlineMs) {
+      state.attempt -= 1; // this attempt never ran
+      return settle(new TransientError(state.lastError ?? 'no attempt finished in time'));
+    }
+
+    const helpers: JobHelpers = {
+      signal: signal ?? new AbortController().signal,
+      logger: ctx.logger.child({ job_id: job.id, attempt: state.attempt }),
+      ports: bindSignal(ctx.ports, signal),
+      job: {
+        id: ref.jobId,
+        timestamp: job.timestamp,
+        firstStartedAt,
+        attempt: state.attempt,
+        lastAttempt: state.attempt >= ctx.policy.attempts,
+      },
+      checkpoints: { ...(state.retrieval ? { retrieval: state.retrieval } : {}) },
+      checkpoint: (stage, value) => {
+        state[stage] = value;
+      },
+      emit: (event, payload) => {
+        ctx.events.emit(event, { ...ref, ...payload } as never);
+      },
+    };
+    let result: Result;
+    try {
+      result = await kind.run(parsed.data, helpers);
+    } catch (err) {
+      return settle(err);
+    }
+    ctx.events.emit('job:completed', { ...ref, result } as never);
+    return result;
+  };
+}
+
+function report(events: WorkerEventSink, ref: JobRef, outcome: SettleOutcome): void {
+  switch (outcome.action) {
+    case 'failed': {
+      const { action: _, ...rest } = outcome;
+      events.emit('job:failed', { ...ref, ...rest });
+      break;
+    }
+    case 'retry': {
+      const { action: _, ...rest } = outcome;
+      events.emit('job:retry', { ...ref, ...rest });
+      break;
+    }
+    case 'paused': {
+      const { action: _, ...rest } = outcome;
+      events.emit('job:paused', { ...ref, ...rest });
+      break;
+    }
+    case 'cancelled':
+      events.emit('job:cancelled', { ...ref, reason: outcome.reason });
+      break;
+    case 'stranded':
+      events.emit('job:stranded', { ...ref, err: outcome.err });
+      break;
+  }
+}

@@ -1,0 +1,134 @@
+import {
+  type AnswerJobData,
+  answerJobDataLenientSchema,
+  type AnswerResult,
+  QUESTIONS_QUEUE,
+} from '../../shared/contracts.ts';
+import { activeTraceIds } from '../../shared/telemetry/spans.ts';
+import type { AnswerCache } from '../answer-cache.ts';
+import type { JobHelpers, JobKind } from '../attempt/job-kind.ts';
+import { answerQuestion } from '../pipeline/answer-question.ts';
+
+export interface AnswerJobOptions {
+  /** Namespace when the job names none. */
+  defaultNamespace: string;
+  /** topK when the job names none. */
+  defaultTopK: number;
+  /** `degrade`: answer without context when retrieval is down. */
+  retrievalFallback: 'retry' | 'degrade';
+  /** The answer cache (ASKQ_CACHE=on). @defaultValue none */
+  cache?: AnswerCache;
+}
+
+/**
+ * The `answer` job: look the question up in the answer cache, run the pipeline (resuming
+ * after retrieval when an earlier attempt completed it), store a fresh answer, and build the
+ * job's result. Failures are the attempt runner's to settle.
+ */
+export function answerJob(options: AnswerJobOptions): JobKind<AnswerJobData, AnswerResult> {
+  return {
+    queue: QUESTIONS_QUEUE,
+    dataName: 'job data',
+    schema: answerJobDataLenientSchema,
+    run: (data, helpers) => answer(data, helpers, options),
+  };
+}
+
+async function answer(
+  data: AnswerJobData,
+  h: JobHelpers,
+  options: AnswerJobOptions,
+): Promise<AnswerResult> {
+  const namespace = data.namespace ?? options.defaultNamespace;
+  const topK = data.topK ?? options.defaultTopK;
+  const { chat, embeddings, store } = h.ports;
+  const cacheKey = {
+    question: data.question,
+    namespace,
+    topK,
+    chatModel: `${chat.provider}:${chat.model}`,
+    embeddingsModel: `${embeddings.provider}:${embeddings.model}`,
+    store: `${store.provider}:${store.indexName ?? ''}`,
+  };
+  // A cache hit reuses retrieval and generation; scoring (the job's own expectations) runs.
+  // A cache that cannot be read is a miss, never a failed job.
+  const cached = options.cache
+    ? await options.cache.lookup(cacheKey).catch((err: unknown) => {
+        h.emit('cache:error', { operation: 'read', err });
+        return undefined;
+      })
+    : undefined;
+  const hit = cached?.answer;
+  const out = await answerQuestion(
+    {
+      question: data.question,
+      namespace,
+      topK,
+      ...(data.expected || data.expectedSources || data.assert
+        ? {
+            scoring: {
+              expected: data.expected,
+              expectedSources: data.expectedSources,
+              assert: data.assert,
+            },
+          }
+        : {}),
+    },
+    h.ports,
+    {
+      ...(hit
+        ? {
+            cached: {
+              retrieval: { sources: hit.sources, retrieveMs: 0 },
+              generation: { answer: hit.answer, model: hit.model, usage: hit.usage, generateMs: 0 },
+            },
+          }
+        : {}),
+      ...(h.checkpoints.retrieval ? { resume: h.checkpoints.retrieval } : {}),
+      checkpoint: (retrieval) => h.checkpoint('retrieval', retrieval),
+      onDegraded: (err) => h.emit('job:degraded', { err }),
+      fallback: { mode: options.retrievalFallback, lastAttempt: h.job.lastAttempt },
+    },
+  );
+  const result: AnswerResult = {
+    answer: out.answer,
+    sources: out.sources,
+    degraded: out.degraded,
+    model: out.model,
+    usage: out.usage,
+    timings: {
+      queueMs: Math.max(0, h.job.firstStartedAt - h.job.timestamp),
+      retrieveMs: round(out.retrieveMs),
+      generateMs: round(out.generateMs),
+      totalMs: Math.max(0, Date.now() - h.job.timestamp),
+    },
+    attempts: h.job.attempt,
+    traceId: activeTraceIds()?.traceId ?? '',
+    ...(hit ? { cached: true } : {}),
+    ...(out.scores ? { scores: out.scores } : {}),
+  };
+  h.logger.info(
+    {
+      timings: result.timings,
+      usage: result.usage,
+      sources: result.sources.length,
+      resumed: out.resumed,
+    },
+    'answered',
+  );
+  // Not when retrieval came from an earlier attempt: the corpus may have changed since, and
+  // the answer would be stored under the new version.
+  if (options.cache && cached && !hit && !out.degraded && !out.resumed) {
+    const { answer, sources, model, usage } = out;
+    await options.cache
+      .store(cacheKey, cached.corpus, { answer, sources, model, usage })
+      .catch((err: unknown) => h.emit('cache:error', { operation: 'write', err }));
+  }
+  if (!out.resumed) h.emit('job:stage', { stage: 'retrieve', durationMs: out.retrieveMs });
+  h.emit('job:stage', { stage: 'generate', durationMs: out.generateMs });
+  return result;
+}
+
+function round(ms: number): number {
+  return Math.round(ms * 10) / 10;
+}

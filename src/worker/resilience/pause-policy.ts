@@ -1,0 +1,33 @@
+import { RateLimitedError } from '../../shared/errors.ts';
+import type { Policy } from './policy.ts';
+
+/**
+ * Honours a provider's `retry-after` in this process: once a call is rate limited with a
+ * hint, no call to the dependency leaves before it has passed (each is refused with
+ * {@link RateLimitedError} and the time left). Pauses only lengthen.
+ */
+export class PausePolicy implements Policy {
+  readonly #dependency: string;
+  #pausedUntil = 0;
+
+  constructor(dependency: string) {
+    this.#dependency = dependency;
+  }
+
+  async execute<T>(fn: (signal: AbortSignal) => Promise<T>, signal?: AbortSignal): Promise<T> {
+    const wait = this.#pausedUntil - Date.now();
+    if (wait > 0) {
+      throw new RateLimitedError(`${this.#dependency} is rate limited for another ${wait} ms`, {
+        retryAfterMs: wait,
+      });
+    }
+    try {
+      return await fn(signal ?? new AbortController().signal);
+    } catch (err) {
+      if (err instanceof RateLimitedError && err.retryAfterMs !== undefined) {
+        this.#pausedUntil = Math.max(this.#pausedUntil, Date.now() + err.retryAfterMs);
+      }
+      throw err;
+    }
+  }
+}
