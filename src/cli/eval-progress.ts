@@ -1,6 +1,6 @@
 import cliProgress from 'cli-progress';
 
-import type { EvalProgress } from '../producer/eval/run-eval.ts';
+import type { EvalProgress } from '../producer/eval/index.ts';
 
 /** The eval run's live bar: done / failed / retrying, rate, ETA and current p50 latency. */
 export interface EvalProgressBar {

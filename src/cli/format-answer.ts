@@ -1,4 +1,4 @@
-import type { CaseResult } from '../producer/eval/case-result.ts';
+import type { CaseResult } from '../producer/eval/index.ts';
 import type { AnswerResult } from '../shared/contracts.ts';
 
 /** An answer as a person reads it in a terminal: the text, its sources, and timings. */

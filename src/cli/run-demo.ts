@@ -2,9 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 
-import type { CaseResult } from '../producer/eval/case-result.ts';
-import { runEval } from '../producer/eval/run-eval.ts';
-import { RESULTS_FILE } from '../producer/eval/run-store.ts';
+import { type CaseResult, RESULTS_FILE, runEval } from '../producer/eval/index.ts';
 import { ingest } from '../producer/ingest.ts';
 import { type Config, redactUrl } from '../shared/config.ts';
 import { type LocalRedis, startLocalRedis } from '../shared/local-redis.ts';

@@ -5,11 +5,13 @@ import {
   type ComparedRun,
   compareRuns,
   formatComparison,
+  locateRun,
+  readManifest,
+  readResults,
+  rebuildReport,
   renderComparisonHtml,
-} from '../producer/eval/compare-runs.ts';
-import { rebuildReport } from '../producer/eval/run-eval.ts';
-import { locateRun, readManifest, readResults } from '../producer/eval/run-store.ts';
-import { summarize } from '../producer/eval/summarize.ts';
+  summarize,
+} from '../producer/eval/index.ts';
 import type { Config } from '../shared/config.ts';
 
 /** `askq eval report <run>`: rebuilds summary.json, results.csv and report.html from results.jsonl. */

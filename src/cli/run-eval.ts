@@ -1,6 +1,10 @@
-import { type EvalRunOptions, runEval } from '../producer/eval/run-eval.ts';
-import { locateRun, runDir } from '../producer/eval/run-store.ts';
-import type { RunSummary } from '../producer/eval/summarize.ts';
+import {
+  type EvalRunOptions,
+  locateRun,
+  runDir,
+  runEval,
+  type RunSummary,
+} from '../producer/eval/index.ts';
 import type { Config } from '../shared/config.ts';
 import { ValidationError } from '../shared/errors.ts';
 import { createEvalProgress } from './eval-progress.ts';

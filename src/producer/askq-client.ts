@@ -111,22 +111,24 @@ export class WaitTimeoutError extends AskqError {
 /** Enqueues questions and fetches answers through BullMQ; for Node backends sharing Redis. */
 export class AskqClient {
   readonly queue: Queue;
-  private readonly redisUrl: string;
-  private readonly ownConnection: Redis | undefined;
-  private readonly opts: Required<Omit<AskqClientOptions, 'connection' | 'redisUrl'>>;
-  private events: QueueEvents | undefined;
-  private eventsConnection: Redis | undefined;
+  readonly #redisUrl: string;
+  readonly #ownConnection: Redis | undefined;
+  readonly #opts: Required<Omit<AskqClientOptions, 'connection' | 'redisUrl'>>;
+  #events: QueueEvents | undefined;
+  #eventsConnection: Redis | undefined;
 
   constructor(options: AskqClientOptions = {}) {
     const { connection, ...rest } = options;
-    this.opts = { ...ASKQ_CLIENT_DEFAULTS, ...stripUndefined(rest) };
-    this.redisUrl = options.redisUrl ?? ASKQ_CLIENT_DEFAULTS.redisUrl;
-    this.ownConnection = connection ? undefined : createRedisConnection(this.redisUrl, 'producer');
+    this.#opts = { ...ASKQ_CLIENT_DEFAULTS, ...stripUndefined(rest) };
+    this.#redisUrl = options.redisUrl ?? ASKQ_CLIENT_DEFAULTS.redisUrl;
+    this.#ownConnection = connection
+      ? undefined
+      : createRedisConnection(this.#redisUrl, 'producer');
     this.queue = new Queue(QUESTIONS_QUEUE, {
-      connection: connection ?? this.ownConnection!,
-      prefix: this.opts.prefix,
+      connection: connection ?? this.#ownConnection!,
+      prefix: this.#opts.prefix,
       // The producer span; its context travels in the job so the worker's spans join the trace.
-      ...(this.opts.telemetry ? { telemetry: createQueueTelemetry() } : {}),
+      ...(this.#opts.telemetry ? { telemetry: createQueueTelemetry() } : {}),
     });
     this.queue.on('error', () => {});
   }
@@ -134,9 +136,9 @@ export class AskqClient {
   /** Validates and enqueues one question; throws {@link ValidationError} on bad input. */
   async ask(data: AnswerJobData, options: { jobId?: string } = {}): Promise<{ id: string }> {
     const valid = validate(data);
-    const job = await this.redis(() =>
+    const job = await this.#redis(() =>
       this.queue.add(ANSWER_JOB, valid, {
-        ...this.jobOptions(),
+        ...this.#jobOptions(),
         ...(options.jobId ? { jobId: options.jobId } : {}),
       }),
     );
@@ -147,13 +149,13 @@ export class AskqClient {
   async askMany(items: AnswerJobData[]): Promise<{ ids: string[] }> {
     const valid = items.map((item, i) => validate(item, `item ${i}: `));
     const ids: string[] = [];
-    for (let i = 0; i < valid.length; i += this.opts.bulkChunkSize) {
-      const chunk = valid.slice(i, i + this.opts.bulkChunkSize);
+    for (let i = 0; i < valid.length; i += this.#opts.bulkChunkSize) {
+      const chunk = valid.slice(i, i + this.#opts.bulkChunkSize);
       let jobs;
       try {
-        jobs = await this.redis(() =>
+        jobs = await this.#redis(() =>
           this.queue.addBulk(
-            chunk.map((data) => ({ name: ANSWER_JOB, data, opts: this.jobOptions() })),
+            chunk.map((data) => ({ name: ANSWER_JOB, data, opts: this.#jobOptions() })),
           ),
         );
       } catch (err) {
@@ -172,14 +174,14 @@ export class AskqClient {
    */
   async waitForAnswer(id: string, options: { timeoutMs?: number } = {}): Promise<AnswerResult> {
     const timeoutMs = options.timeoutMs ?? 5 * MINUTE;
-    const job = await this.redis(() => this.queue.getJob(id));
+    const job = await this.#redis(() => this.queue.getJob(id));
     if (!job) throw new AskqError(`no question with id ${id}`);
-    const events = await this.queueEvents();
+    const events = await this.#queueEvents();
     const stop = new AbortController();
     try {
       return (await Promise.race([
         job.waitUntilFinished(events, timeoutMs),
-        this.pollUntilFinished(id, stop.signal),
+        this.#pollUntilFinished(id, stop.signal),
       ])) as AnswerResult;
     } catch (err) {
       if (err instanceof QuestionFailedError) throw err;
@@ -199,9 +201,9 @@ export class AskqClient {
    * A slow safety net under the event stream: a finish event emitted while the event
    * connection was reconnecting (Redis restarted) is never delivered, so look now and then.
    */
-  private async pollUntilFinished(id: string, signal: AbortSignal): Promise<AnswerResult> {
+  async #pollUntilFinished(id: string, signal: AbortSignal): Promise<AnswerResult> {
     while (!signal.aborted) {
-      await sleep(this.opts.pollIntervalMs, signal);
+      await sleep(this.#opts.pollIntervalMs, signal);
       if (signal.aborted) break;
       const status = await this.getStatus(id).catch(() => undefined);
       if (status?.state === 'completed') return status.result!;
@@ -213,7 +215,7 @@ export class AskqClient {
 
   /** The question's state, attempts, and result or error; undefined for an unknown id. */
   async getStatus(id: string): Promise<QuestionStatus | undefined> {
-    return this.redis(async () => {
+    return this.#redis(async () => {
       // State first: a job read before its state could be stale against it (failed, no reason).
       const state = (await this.queue.getJobState(id)) as QuestionState;
       const job = await this.queue.getJob(id);
@@ -223,13 +225,13 @@ export class AskqClient {
   }
 
   /** Runs a Redis call, turning "Redis is down" into a clear {@link RedisUnavailableError}. */
-  private async redis<T>(fn: () => Promise<T>): Promise<T> {
+  async #redis<T>(fn: () => Promise<T>): Promise<T> {
     try {
       return await fn();
     } catch (err) {
       if (!isRedisConnectionError(err)) throw err;
       throw new RedisUnavailableError(
-        `Redis is unavailable at ${redactUrl(this.redisUrl)}: ${(err as Error).message}`,
+        `Redis is unavailable at ${redactUrl(this.#redisUrl)}: ${(err as Error).message}`,
         { cause: err },
       );
     }
@@ -240,36 +242,36 @@ export class AskqClient {
    * closing while Redis is down does not hang.
    */
   async close(): Promise<void> {
-    if (this.events) await within(this.events.close(), 2 * SECOND);
-    this.eventsConnection?.disconnect();
+    if (this.#events) await within(this.#events.close(), 2 * SECOND);
+    this.#eventsConnection?.disconnect();
     await within(this.queue.close(), 2 * SECOND);
-    if (this.ownConnection) {
-      if (this.ownConnection.status === 'ready') {
-        await within(this.ownConnection.quit(), 2 * SECOND).catch(() => {});
+    if (this.#ownConnection) {
+      if (this.#ownConnection.status === 'ready') {
+        await within(this.#ownConnection.quit(), 2 * SECOND).catch(() => {});
       }
-      this.ownConnection.disconnect();
+      this.#ownConnection.disconnect();
     }
   }
 
-  private jobOptions(): JobsOptions {
+  #jobOptions(): JobsOptions {
     return {
-      removeOnComplete: { count: this.opts.keepCompleted, age: this.opts.keepSeconds },
-      removeOnFail: { count: this.opts.keepFailed, age: this.opts.keepSeconds },
+      removeOnComplete: { count: this.#opts.keepCompleted, age: this.#opts.keepSeconds },
+      removeOnFail: { count: this.#opts.keepFailed, age: this.#opts.keepSeconds },
     };
   }
 
-  private async queueEvents(): Promise<QueueEvents> {
-    if (!this.events) {
+  async #queueEvents(): Promise<QueueEvents> {
+    if (!this.#events) {
       // QueueEvents blocks on a stream read, so it needs a connection of its own.
-      this.eventsConnection = createRedisConnection(this.redisUrl, 'worker');
-      this.events = new QueueEvents(QUESTIONS_QUEUE, {
-        connection: this.eventsConnection,
-        prefix: this.opts.prefix,
+      this.#eventsConnection = createRedisConnection(this.#redisUrl, 'worker');
+      this.#events = new QueueEvents(QUESTIONS_QUEUE, {
+        connection: this.#eventsConnection,
+        prefix: this.#opts.prefix,
       });
-      this.events.on('error', () => {});
-      await this.events.waitUntilReady();
+      this.#events.on('error', () => {});
+      await this.#events.waitUntilReady();
     }
-    return this.events;
+    return this.#events;
   }
 }
 

@@ -40,18 +40,18 @@ export const ASKQ_HTTP_CLIENT_DEFAULTS = {
  * network failures {@link TransientError}, a refused key {@link PermanentError}.
  */
 export class AskqHttpClient {
-  private readonly baseUrl: string;
-  private readonly apiKey: string | undefined;
-  private readonly batchSize: number;
-  private readonly requestTimeoutMs: number;
-  private readonly fetch: typeof fetch;
+  readonly #baseUrl: string;
+  readonly #apiKey: string | undefined;
+  readonly #batchSize: number;
+  readonly #requestTimeoutMs: number;
+  readonly #fetch: typeof fetch;
 
   constructor(options: AskqHttpClientOptions) {
-    this.baseUrl = new URL(options.baseUrl).toString().replace(/\/+$/, '');
-    this.apiKey = options.apiKey;
-    this.batchSize = options.batchSize ?? ASKQ_HTTP_CLIENT_DEFAULTS.batchSize;
-    this.requestTimeoutMs = options.requestTimeoutMs ?? ASKQ_HTTP_CLIENT_DEFAULTS.requestTimeoutMs;
-    this.fetch = options.fetch ?? globalThis.fetch;
+    this.#baseUrl = new URL(options.baseUrl).toString().replace(/\/+$/, '');
+    this.#apiKey = options.apiKey;
+    this.#batchSize = options.batchSize ?? ASKQ_HTTP_CLIENT_DEFAULTS.batchSize;
+    this.#requestTimeoutMs = options.requestTimeoutMs ?? ASKQ_HTTP_CLIENT_DEFAULTS.requestTimeoutMs;
+    this.#fetch = options.fetch ?? globalThis.fetch;
   }
 
   /**
@@ -66,7 +66,7 @@ export class AskqHttpClient {
     const headers: Record<string, string> = options.idempotencyKey
       ? { 'Idempotency-Key': options.idempotencyKey }
       : {};
-    const { id } = (await this.request('POST', '/v1/questions', { body, headers })) as {
+    const { id } = (await this.#request('POST', '/v1/questions', { body, headers })) as {
       id: string;
     };
     return { id };
@@ -76,9 +76,9 @@ export class AskqHttpClient {
   async askMany(items: QuestionRequest[]): Promise<{ ids: string[] }> {
     const valid = items.map((item, i) => validate(item, `item ${i}: `));
     const ids: string[] = [];
-    for (let i = 0; i < valid.length; i += this.batchSize) {
-      const batch = valid.slice(i, i + this.batchSize);
-      const reply = (await this.request('POST', '/v1/questions/batch', { body: batch })) as {
+    for (let i = 0; i < valid.length; i += this.#batchSize) {
+      const batch = valid.slice(i, i + this.#batchSize);
+      const reply = (await this.#request('POST', '/v1/questions/batch', { body: batch })) as {
         ids: string[];
       };
       ids.push(...reply.ids);
@@ -88,7 +88,7 @@ export class AskqHttpClient {
 
   /** The question's state, attempts, and result or error; undefined for an unknown id. */
   async getStatus(id: string): Promise<QuestionStatus | undefined> {
-    return (await this.request('GET', questionPath(id), { notFound: 'undefined' })) as
+    return (await this.#request('GET', questionPath(id), { notFound: 'undefined' })) as
       QuestionStatus | undefined;
   }
 
@@ -103,7 +103,7 @@ export class AskqHttpClient {
       const remaining = deadline - Date.now();
       // Fractional seconds, so the last poll ends at the deadline rather than spinning.
       const wait = Math.max(0, Math.min(MAX_WAIT_SECONDS, Math.ceil(remaining / 10) / 100));
-      const status = (await this.request('GET', `${questionPath(id)}?wait=${wait}`, {
+      const status = (await this.#request('GET', `${questionPath(id)}?wait=${wait}`, {
         extraTimeoutMs: wait * SECOND,
       })) as QuestionStatus | undefined;
       if (!status) throw new AskqError(`no question with id ${id}`);
@@ -118,7 +118,7 @@ export class AskqHttpClient {
   /** Nothing to release (fetch keeps no state the client owns); here for parity with AskqClient. */
   async close(): Promise<void> {}
 
-  private async request(
+  async #request(
     method: 'GET' | 'POST',
     path: string,
     options: {
@@ -129,18 +129,18 @@ export class AskqHttpClient {
     } = {},
   ): Promise<unknown> {
     const headers: Record<string, string> = { accept: 'application/json', ...options.headers };
-    if (this.apiKey) headers.authorization = `Bearer ${this.apiKey}`;
+    if (this.#apiKey) headers.authorization = `Bearer ${this.#apiKey}`;
     if (options.body !== undefined) headers['content-type'] = 'application/json';
     let response: Response;
     try {
-      response = await this.fetch(`${this.baseUrl}${path}`, {
+      response = await this.#fetch(`${this.#baseUrl}${path}`, {
         method,
         headers,
         ...(options.body !== undefined ? { body: JSON.stringify(options.body) } : {}),
-        signal: AbortSignal.timeout(this.requestTimeoutMs + (options.extraTimeoutMs ?? 0)),
+        signal: AbortSignal.timeout(this.#requestTimeoutMs + (options.extraTimeoutMs ?? 0)),
       });
     } catch (err) {
-      throw new TransientError(`askq API unreachable at ${this.baseUrl}: ${reason(err)}`, {
+      throw new TransientError(`askq API unreachable at ${this.#baseUrl}: ${reason(err)}`, {
         cause: err,
       });
     }

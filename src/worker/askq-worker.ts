@@ -36,7 +36,12 @@ import type { AskqWorkerEvents } from './worker-events.ts';
 import { attachTelemetry } from './worker-telemetry.ts';
 
 export type { AskqWorkerOptions } from './askq-worker-options.ts';
-export { workerOptionsFromConfig } from './askq-worker-options.ts';
+export { WORKER_DEFAULTS, workerOptionsFromConfig } from './askq-worker-options.ts';
+export type { ProviderOptions } from './providers/provider-options.ts';
+export { providerOptionsFromConfig } from './providers/provider-options.ts';
+export type { BreakerState } from './resilience/breaker-policy.ts';
+export type { Dependency } from './resilience/dependency-policies.ts';
+export type { AskqWorkerEvents, FailureKind, JobRef } from './worker-events.ts';
 
 /**
  * A worker process's BullMQ workers (questions and ingestion) over one shared Redis

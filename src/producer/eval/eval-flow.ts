@@ -32,28 +32,28 @@ export interface EvalFlowOptions {
  */
 export class EvalFlow {
   readonly parentId: string;
-  private readonly gateId: string;
-  private readonly flows: FlowProducer;
-  private readonly runs: Queue;
+  readonly #gateId: string;
+  readonly #flows: FlowProducer;
+  readonly #runs: Queue;
   readonly questions: Queue;
-  private readonly opts: EvalFlowOptions;
+  readonly #opts: EvalFlowOptions;
 
   constructor(opts: EvalFlowOptions) {
-    this.opts = opts;
+    this.#opts = opts;
     this.parentId = `run-${opts.runId}`;
-    this.gateId = `run-${opts.runId}-gate`;
+    this.#gateId = `run-${opts.runId}-gate`;
     const common = { connection: opts.connection, prefix: opts.prefix };
-    this.flows = new FlowProducer(common);
-    this.runs = new Queue(EVAL_RUNS_QUEUE, common);
+    this.#flows = new FlowProducer(common);
+    this.#runs = new Queue(EVAL_RUNS_QUEUE, common);
     this.questions = new Queue(QUESTIONS_QUEUE, common);
-    this.flows.on('error', () => {});
-    this.runs.on('error', () => {});
+    this.#flows.on('error', () => {});
+    this.#runs.on('error', () => {});
     this.questions.on('error', () => {});
   }
 
   /** The job id of a case's question. */
   jobIdOf(caseId: string): string {
-    return `ev-${this.opts.runId}-${createHash('sha256').update(caseId).digest('hex').slice(0, 20)}`;
+    return `ev-${this.#opts.runId}-${createHash('sha256').update(caseId).digest('hex').slice(0, 20)}`;
   }
 
   /**
@@ -62,22 +62,22 @@ export class EvalFlow {
    * parent back to waiting-children.
    */
   async open(data: Record<string, unknown>): Promise<void> {
-    const parent = await Job.fromId(this.runs, this.parentId);
+    const parent = await Job.fromId(this.#runs, this.parentId);
     if (parent) {
       if ((await parent.getState()) === 'waiting-children') {
-        if (!(await Job.fromId(this.runs, this.gateId))) {
-          await this.runs.add('gate', {}, { jobId: this.gateId, parent: this.parentRef() });
+        if (!(await Job.fromId(this.#runs, this.#gateId))) {
+          await this.#runs.add('gate', {}, { jobId: this.#gateId, parent: this.#parentRef() });
         }
         return;
       }
       await parent.remove({ removeChildren: false });
     }
-    await this.flows.add({
+    await this.#flows.add({
       name: 'run',
       queueName: EVAL_RUNS_QUEUE,
       data,
       opts: { jobId: this.parentId },
-      children: [{ name: 'gate', queueName: EVAL_RUNS_QUEUE, opts: { jobId: this.gateId } }],
+      children: [{ name: 'gate', queueName: EVAL_RUNS_QUEUE, opts: { jobId: this.#gateId } }],
     });
   }
 
@@ -85,8 +85,8 @@ export class EvalFlow {
   async add(cases: EvalCase[]): Promise<string[]> {
     const jobs = cases.map((c) => ({
       name: ANSWER_JOB,
-      data: this.jobData(c),
-      opts: this.childOptions(c),
+      data: this.#jobData(c),
+      opts: this.#childOptions(c),
     }));
     await this.questions.addBulk(jobs);
     return jobs.map((j) => j.opts.jobId!);
@@ -100,7 +100,7 @@ export class EvalFlow {
 
   /** Every case is added: the parent may now complete its children. */
   async release(): Promise<void> {
-    const gate = await Job.fromId(this.runs, this.gateId);
+    const gate = await Job.fromId(this.#runs, this.#gateId);
     if (!gate) return;
     await gate.removeChildDependency();
     await gate.remove();
@@ -108,7 +108,7 @@ export class EvalFlow {
 
   /** The parent's dependency counts: processed (answered), failed (ignored failures), pending. */
   async counts(): Promise<{ processed: number; failed: number; pending: number } | undefined> {
-    const parent = await Job.fromId(this.runs, this.parentId);
+    const parent = await Job.fromId(this.#runs, this.parentId);
     if (!parent) return undefined;
     const c = await parent.getDependenciesCount();
     return {
@@ -120,23 +120,23 @@ export class EvalFlow {
 
   /** Removes the parent once results are on disk; case jobs stay for their retention. */
   async finish(): Promise<void> {
-    const parent = await Job.fromId(this.runs, this.parentId);
+    const parent = await Job.fromId(this.#runs, this.parentId);
     await parent?.remove({ removeChildren: false }).catch(() => {});
   }
 
   async close(): Promise<void> {
-    await Promise.all([this.flows.close(), this.runs.close(), this.questions.close()]);
+    await Promise.all([this.#flows.close(), this.#runs.close(), this.questions.close()]);
   }
 
-  private parentRef() {
-    return { id: this.parentId, queue: `${this.opts.prefix}:${EVAL_RUNS_QUEUE}` };
+  #parentRef() {
+    return { id: this.parentId, queue: `${this.#opts.prefix}:${EVAL_RUNS_QUEUE}` };
   }
 
-  private jobData(c: EvalCase): AnswerJobData {
+  #jobData(c: EvalCase): AnswerJobData {
     return {
       question: c.question,
-      ...(this.opts.namespace ? { namespace: this.opts.namespace } : {}),
-      ...(this.opts.topK ? { topK: this.opts.topK } : {}),
+      ...(this.#opts.namespace ? { namespace: this.#opts.namespace } : {}),
+      ...(this.#opts.topK ? { topK: this.#opts.topK } : {}),
       ...(c.metadata ? { metadata: c.metadata } : {}),
       ...(c.expected === undefined ? {} : { expected: c.expected }),
       ...(c.expectedSources ? { expectedSources: c.expectedSources } : {}),
@@ -144,15 +144,15 @@ export class EvalFlow {
     };
   }
 
-  private childOptions(c: EvalCase): JobsOptions & { jobId: string } {
+  #childOptions(c: EvalCase): JobsOptions & { jobId: string } {
     return {
       jobId: this.jobIdOf(c.id),
-      priority: this.opts.priority,
-      parent: this.parentRef(),
+      priority: this.#opts.priority,
+      parent: this.#parentRef(),
       ignoreDependencyOnFailure: true,
       // By age only: a count limit shared with live traffic could drop results of a long run.
-      removeOnComplete: { age: this.opts.keepSeconds },
-      removeOnFail: { age: this.opts.keepSeconds },
+      removeOnComplete: { age: this.#opts.keepSeconds },
+      removeOnFail: { age: this.#opts.keepSeconds },
     };
   }
 }

@@ -36,55 +36,55 @@ const FIELDS = ['finishedOn', 'returnvalue', 'failedReason', 'attemptsMade', 'ti
  * (or was trimmed from the event stream) is recovered from Redis, never asked again.
  */
 export class RunFollower {
-  private readonly pending = new Map<string, EvalCase>();
-  private readonly events: QueueEvents;
-  private readonly opts: RunFollowerOptions & typeof RUN_FOLLOWER_DEFAULTS;
-  private buffer: CaseResult[] = [];
-  private flushing: Promise<void> = Promise.resolve();
-  private idleWaiters: (() => void)[] = [];
-  private lastEventAt = Date.now();
-  private timer: NodeJS.Timeout | undefined;
-  private reconciling = false;
+  readonly #pending = new Map<string, EvalCase>();
+  readonly #events: QueueEvents;
+  readonly #opts: RunFollowerOptions & typeof RUN_FOLLOWER_DEFAULTS;
+  #buffer: CaseResult[] = [];
+  #flushing: Promise<void> = Promise.resolve();
+  #idleWaiters: (() => void)[] = [];
+  #lastEventAt = Date.now();
+  #timer: NodeJS.Timeout | undefined;
+  #reconciling = false;
 
   constructor(options: RunFollowerOptions) {
-    this.opts = { ...RUN_FOLLOWER_DEFAULTS, ...options };
-    this.events = new QueueEvents(QUESTIONS_QUEUE, {
+    this.#opts = { ...RUN_FOLLOWER_DEFAULTS, ...options };
+    this.#events = new QueueEvents(QUESTIONS_QUEUE, {
       connection: options.eventsConnection,
       prefix: options.prefix,
       autorun: false,
     });
-    this.events.on('error', () => {});
-    this.events.on('completed', ({ jobId, returnvalue }) => {
-      const c = this.take(jobId);
-      if (c) this.push(completedResult(c, jobId, returnvalue as unknown as AnswerResult));
+    this.#events.on('error', () => {});
+    this.#events.on('completed', ({ jobId, returnvalue }) => {
+      const c = this.#take(jobId);
+      if (c) this.#push(completedResult(c, jobId, returnvalue as unknown as AnswerResult));
     });
-    this.events.on('failed', ({ jobId, failedReason }) => {
-      const c = this.take(jobId);
-      if (c) this.push(erroredResult(c, jobId, failedReason));
+    this.#events.on('failed', ({ jobId, failedReason }) => {
+      const c = this.#take(jobId);
+      if (c) this.#push(erroredResult(c, jobId, failedReason));
     });
-    this.events.on('delayed', ({ jobId }) => {
-      const c = this.pending.get(jobId);
-      if (c) this.opts.onRetry?.(c.id);
+    this.#events.on('delayed', ({ jobId }) => {
+      const c = this.#pending.get(jobId);
+      if (c) this.#opts.onRetry?.(c.id);
     });
   }
 
   /** Starts listening (from now on); call before adding jobs so no event is missed. */
   async start(): Promise<void> {
-    void this.events.run().catch(() => {});
-    await this.events.waitUntilReady();
-    this.timer = setInterval(() => {
-      if (Date.now() - this.lastEventAt >= this.opts.reconcileAfterMs) void this.reconcile();
-    }, this.opts.reconcileAfterMs / 2);
+    void this.#events.run().catch(() => {});
+    await this.#events.waitUntilReady();
+    this.#timer = setInterval(() => {
+      if (Date.now() - this.#lastEventAt >= this.#opts.reconcileAfterMs) void this.reconcile();
+    }, this.#opts.reconcileAfterMs / 2);
   }
 
   /** Cases being followed (enqueued, not finished). */
   get size(): number {
-    return this.pending.size;
+    return this.#pending.size;
   }
 
   /** Follows these jobs (job id → case). */
   track(jobIds: string[], cases: EvalCase[]): void {
-    jobIds.forEach((id, i) => this.pending.set(id, cases[i]!));
+    jobIds.forEach((id, i) => this.#pending.set(id, cases[i]!));
   }
 
   /**
@@ -92,15 +92,15 @@ export class RunFollower {
    * ended (`only`: just these). Returns the ids of followed jobs that do not exist (never added, or removed).
    */
   async reconcile(batchSize = 500, only?: string[]): Promise<string[]> {
-    if (this.reconciling && !only) return [];
-    this.reconciling = true;
+    if (this.#reconciling && !only) return [];
+    this.#reconciling = true;
     const missing: string[] = [];
     try {
-      const ids = only ?? [...this.pending.keys()];
+      const ids = only ?? [...this.#pending.keys()];
       for (let i = 0; i < ids.length; i += batchSize) {
         const batch = ids.slice(i, i + batchSize);
-        const pipeline = this.opts.connection.pipeline();
-        for (const id of batch) pipeline.hmget(this.jobKey(id), ...FIELDS);
+        const pipeline = this.#opts.connection.pipeline();
+        for (const id of batch) pipeline.hmget(this.#jobKey(id), ...FIELDS);
         const replies = (await pipeline.exec()) ?? [];
         batch.forEach((id, j) => {
           const [err, values] = replies[j] ?? [];
@@ -110,65 +110,65 @@ export class RunFollower {
           )[];
           if (values.every((v) => v === null)) missing.push(id);
           if (!finishedOn) return;
-          const c = this.take(id);
+          const c = this.#take(id);
           if (!c) return;
           if (failedReason || !returnvalue) {
-            this.push(
+            this.#push(
               erroredResult(c, id, failedReason ?? 'failed', {
                 attempts: Number(attemptsMade ?? 0),
                 totalMs: Math.max(0, Number(finishedOn) - Number(timestamp ?? finishedOn)),
               }),
             );
           } else {
-            this.push(completedResult(c, id, JSON.parse(returnvalue) as AnswerResult));
+            this.#push(completedResult(c, id, JSON.parse(returnvalue) as AnswerResult));
           }
         });
       }
-      this.lastEventAt = Date.now();
+      this.#lastEventAt = Date.now();
     } finally {
-      this.reconciling = false;
+      this.#reconciling = false;
     }
     return missing;
   }
 
   /** Resolves when at most `limit` cases are still pending and their results handed over. */
   async waitBelow(limit: number): Promise<void> {
-    while (this.pending.size > limit) {
-      await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
+    while (this.#pending.size > limit) {
+      await new Promise<void>((resolve) => this.#idleWaiters.push(resolve));
     }
-    await this.flushing;
+    await this.#flushing;
   }
 
   async close(): Promise<void> {
-    clearInterval(this.timer);
-    await this.flushing;
-    await this.events.close();
+    clearInterval(this.#timer);
+    await this.#flushing;
+    await this.#events.close();
   }
 
-  private take(jobId: string): EvalCase | undefined {
-    this.lastEventAt = Date.now();
-    const c = this.pending.get(jobId);
-    if (c) this.pending.delete(jobId);
+  #take(jobId: string): EvalCase | undefined {
+    this.#lastEventAt = Date.now();
+    const c = this.#pending.get(jobId);
+    if (c) this.#pending.delete(jobId);
     return c;
   }
 
-  private push(result: CaseResult): void {
-    this.buffer.push(result);
+  #push(result: CaseResult): void {
+    this.#buffer.push(result);
     // Results that arrive together are written together: one write per tick, not per case.
-    if (this.buffer.length === 1) {
-      this.flushing = this.flushing.then(async () => {
+    if (this.#buffer.length === 1) {
+      this.#flushing = this.#flushing.then(async () => {
         await new Promise<void>((resolve) => setImmediate(resolve));
-        const batch = this.buffer;
-        this.buffer = [];
-        await this.opts.onResults(batch);
-        const waiters = this.idleWaiters;
-        this.idleWaiters = [];
+        const batch = this.#buffer;
+        this.#buffer = [];
+        await this.#opts.onResults(batch);
+        const waiters = this.#idleWaiters;
+        this.#idleWaiters = [];
         for (const w of waiters) w();
       });
     }
   }
 
-  private jobKey(id: string): string {
-    return `${this.opts.prefix}:${QUESTIONS_QUEUE}:${id}`;
+  #jobKey(id: string): string {
+    return `${this.#opts.prefix}:${QUESTIONS_QUEUE}:${id}`;
   }
 }

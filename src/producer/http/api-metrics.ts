@@ -8,18 +8,18 @@ import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client
  */
 export class ApiMetrics {
   readonly registry = new Registry();
-  private readonly requests: Counter<'method' | 'route' | 'status'>;
-  private readonly duration: Histogram<'method' | 'route'>;
+  readonly #requests: Counter<'method' | 'route' | 'status'>;
+  readonly #duration: Histogram<'method' | 'route'>;
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'askq_api_' });
-    this.requests = new Counter({
+    this.#requests = new Counter({
       name: 'askq_api_http_requests_total',
       help: 'HTTP requests answered, by method, route and status',
       labelNames: ['method', 'route', 'status'],
       registers: [this.registry],
     });
-    this.duration = new Histogram({
+    this.#duration = new Histogram({
       name: 'askq_api_http_request_duration_seconds',
       help: 'Time to answer an HTTP request, by method and route',
       labelNames: ['method', 'route'],
@@ -32,8 +32,8 @@ export class ApiMetrics {
   instrument(app: FastifyInstance): void {
     app.addHook('onResponse', async (request, reply) => {
       const route = request.routeOptions.url ?? 'unmatched';
-      this.requests.inc({ method: request.method, route, status: String(reply.statusCode) });
-      this.duration.observe({ method: request.method, route }, reply.elapsedTime / 1000);
+      this.#requests.inc({ method: request.method, route, status: String(reply.statusCode) });
+      this.#duration.observe({ method: request.method, route }, reply.elapsedTime / 1000);
     });
   }
 

@@ -14,26 +14,26 @@ const CLOSE_TIMEOUT_MS = 1 * SECOND;
  * stream (its own blocking connection), however many requests are waiting.
  */
 export class JobWaiter {
-  private readonly connection: Redis;
-  private readonly events: QueueEvents;
+  readonly #connection: Redis;
+  readonly #events: QueueEvents;
   /** The same object, untyped: QueueEvents's typings do not list per-job `completed:<id>` events. */
-  private readonly emitter: EventEmitter;
-  private readonly pending = new Set<() => void>();
+  readonly #emitter: EventEmitter;
+  readonly #pending = new Set<() => void>();
 
   constructor(options: { redisUrl: string; prefix: string }) {
-    this.connection = createRedisConnection(options.redisUrl, 'worker');
-    this.events = new QueueEvents(QUESTIONS_QUEUE, {
-      connection: this.connection,
+    this.#connection = createRedisConnection(options.redisUrl, 'worker');
+    this.#events = new QueueEvents(QUESTIONS_QUEUE, {
+      connection: this.#connection,
       prefix: options.prefix,
     });
-    this.events.on('error', () => {});
-    this.emitter = this.events as unknown as EventEmitter;
+    this.#events.on('error', () => {});
+    this.#emitter = this.#events as unknown as EventEmitter;
     // One listener pair per waiting request: the default cap of 10 would warn under load.
-    this.emitter.setMaxListeners(0);
+    this.#emitter.setMaxListeners(0);
   }
 
   async waitUntilReady(): Promise<void> {
-    await this.events.waitUntilReady();
+    await this.#events.waitUntilReady();
   }
 
   /**
@@ -46,28 +46,28 @@ export class JobWaiter {
     const done = new Promise<void>((resolve) => (release = resolve));
     const finish = () => release();
     const timer = setTimeout(finish, timeoutMs);
-    this.emitter.on(`completed:${id}`, finish);
-    this.emitter.on(`failed:${id}`, finish);
-    this.pending.add(finish);
+    this.#emitter.on(`completed:${id}`, finish);
+    this.#emitter.on(`failed:${id}`, finish);
+    this.#pending.add(finish);
     try {
       if (!(await isFinished())) await done;
     } finally {
       clearTimeout(timer);
-      this.emitter.off(`completed:${id}`, finish);
-      this.emitter.off(`failed:${id}`, finish);
-      this.pending.delete(finish);
+      this.#emitter.off(`completed:${id}`, finish);
+      this.#emitter.off(`failed:${id}`, finish);
+      this.#pending.delete(finish);
     }
   }
 
   /** Releases every waiting request, then closes the stream and its connection. */
   async close(): Promise<void> {
-    for (const release of this.pending) release();
-    this.connection.disconnect();
+    for (const release of this.#pending) release();
+    this.#connection.disconnect();
     // QueueEvents's close ends with a QUIT that waits for Redis when it is down; bounded, so a
     // shutdown during an outage still ends (the connections are disconnected either way).
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([
-      this.events.close().catch(() => {}),
+      this.#events.close().catch(() => {}),
       new Promise<void>((resolve) => (timer = setTimeout(resolve, CLOSE_TIMEOUT_MS).unref())),
     ]);
     clearTimeout(timer);

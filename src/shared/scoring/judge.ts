@@ -1,3 +1,4 @@
+import { AskqError } from '../errors.ts';
 import type { ChatOutput, ChatPort } from '../ports.ts';
 
 /** What the judge grades: an answer to a question, against a rubric and optional reference. */
@@ -18,7 +19,7 @@ export interface JudgeVerdict {
 }
 
 /** The judge's reply held no score. */
-export class JudgeReplyError extends Error {
+export class JudgeReplyError extends AskqError {
   override name = 'JudgeReplyError';
 }
 

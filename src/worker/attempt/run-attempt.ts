@@ -8,7 +8,7 @@ import type { Ports } from '../../shared/ports.ts';
 import type { JobRef, WorkerEventSink } from '../worker-events.ts';
 import { bindSignal } from './bind-signal.ts';
 import type { JobHelpers, JobKind } from './job-kind.ts';
-import { type RetryPolicy, settleFailure,type SettleOutcome } from './settle-failure.ts';
+import { type RetryPolicy, settleFailure, type SettleOutcome } from './settle-failure.ts';
 
 export interface AttemptRunnerContext {
   /** The guarded ports (policies and spans), shared by every job of the process. */

@@ -1,0 +1,28 @@
+/**
+ * The evaluation's public surface: what the CLI (and an embedding backend) may use. The
+ * modules behind it (reading cases, the flow, the follower, the store's layout) are internal.
+ */
+export type { CaseResult, CaseStatus } from './case-result.ts';
+export {
+  type ComparedRun,
+  compareRuns,
+  formatComparison,
+  renderComparisonHtml,
+  type RunComparison,
+} from './compare-runs.ts';
+export {
+  type EvalOutcome,
+  type EvalProgress,
+  type EvalRunOptions,
+  rebuildReport,
+  runEval,
+} from './eval-runner.ts';
+export {
+  locateRun,
+  readManifest,
+  readResults,
+  RESULTS_FILE,
+  runDir,
+  type RunManifest,
+} from './run-store.ts';
+export { type RunSummary, summarize } from './summarize.ts';
