@@ -1,4 +1,4 @@
-import { createApiServer } from '../producer/http/create-api-server.ts';
+import { apiServerOptionsFromConfig, createApiServer } from '../producer/http/create-api-server.ts';
 import { type Config, ConfigError, redactUrl } from '../shared/config.ts';
 import { createLogger } from '../shared/logger.ts';
 import { runUntilSignal } from './run-until-signal.ts';
@@ -15,7 +15,7 @@ export async function runServe(config: Config, options: { port?: number }): Prom
   const logger = createLogger({ level: config.LOG_LEVEL, name: 'askq-api' });
   let server;
   try {
-    server = await createApiServer({ config, logger });
+    server = await createApiServer({ ...apiServerOptionsFromConfig(config), logger });
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`${err.message}\n`);

@@ -2,7 +2,11 @@ import type { AddressInfo } from 'node:net';
 
 import { Queue } from 'bullmq';
 
-import { type ApiServer, createApiServer } from '../../src/producer/http/create-api-server.ts';
+import {
+  type ApiServer,
+  apiServerOptionsFromConfig,
+  createApiServer,
+} from '../../src/producer/http/create-api-server.ts';
 import type { Config } from '../../src/shared/config.ts';
 import { QUESTIONS_QUEUE } from '../../src/shared/contracts.ts';
 import { createRedisConnection, type Redis } from '../../src/shared/redis.ts';
@@ -41,7 +45,7 @@ export async function startTestApi(env: Record<string, string> = {}): Promise<Te
     ASKQ_API_KEYS: `${TEST_API_KEY},${OTHER_API_KEY}`,
     ...env,
   });
-  const server = track(await createApiServer({ config }), 'ApiServer');
+  const server = track(await createApiServer(apiServerOptionsFromConfig(config)), 'ApiServer');
   const redis = createRedisConnection(config.REDIS_URL, 'worker');
   const queue = new Queue(QUESTIONS_QUEUE, { connection: redis, prefix: config.ASKQ_PREFIX });
   const api: TestApi = {

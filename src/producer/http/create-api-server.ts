@@ -9,13 +9,14 @@ import {
   validatorCompiler,
 } from 'fastify-type-provider-zod';
 
-import { type Config, ConfigError, redactUrl } from '../../shared/config.ts';
+import { ConfigError, redactUrl } from '../../shared/config.ts';
 import { INGEST_QUEUE } from '../../shared/contracts.ts';
-import { createLogger, type Logger } from '../../shared/logger.ts';
+import { createLogger } from '../../shared/logger.ts';
 import { createRedisConnection, type Redis, waitUntilReady } from '../../shared/redis.ts';
 import { SECOND } from '../../shared/time.ts';
-import { AskqClient, clientOptionsFromConfig } from '../askq-client.ts';
+import { AskqClient } from '../askq-client.ts';
 import { ApiMetrics } from './api-metrics.ts';
+import { API_SERVER_DEFAULTS, type ApiServerOptions } from './api-server-options.ts';
 import { bearerAuth } from './bearer-auth.ts';
 import { mountBullBoard } from './bull-board.ts';
 import { JobWaiter } from './job-waiter.ts';
@@ -25,12 +26,8 @@ import { HttpProblem } from './problem.ts';
 import { installProblemHandlers } from './problem-handlers.ts';
 import { questionRoutes } from './question-routes.ts';
 
-export interface ApiServerOptions {
-  /** Everything else (keys, limits, board, Redis, prefix) comes from here. */
-  config: Config;
-  /** @defaultValue a pino logger at config.LOG_LEVEL named askq-api */
-  logger?: Logger;
-}
+export type { ApiServerOptions } from './api-server-options.ts';
+export { apiServerOptionsFromConfig } from './api-server-options.ts';
 
 /** A built API; `listen()` starts serving, `close()` stops it and everything it opened. */
 export interface ApiServer {
@@ -48,32 +45,35 @@ const API_VERSION = '1.0.0';
  * offline queue, so a request fails fast (503) while Redis is down instead of hanging.
  * Refuses to build without API keys unless ASKQ_ALLOW_ANONYMOUS=true.
  */
-export async function createApiServer(options: ApiServerOptions): Promise<ApiServer> {
-  const { config } = options;
-  if (config.ASKQ_API_KEYS.length === 0 && !config.ASKQ_ALLOW_ANONYMOUS) {
+export async function createApiServer(options: ApiServerOptions = {}): Promise<ApiServer> {
+  const o = { ...API_SERVER_DEFAULTS, ...stripUndefined(options) };
+  if (o.apiKeys.length === 0 && !o.allowAnonymous) {
     throw new ConfigError([
-      'ASKQ_API_KEYS: the HTTP API needs at least one key (comma-separated); ' +
-        'set ASKQ_ALLOW_ANONYMOUS=true to run it open on purpose',
+      'ASKQ_API_KEYS (apiKeys): the HTTP API needs at least one key (comma-separated); ' +
+        'set ASKQ_ALLOW_ANONYMOUS=true (allowAnonymous) to run it open on purpose',
     ]);
   }
-  const logger = options.logger ?? createLogger({ level: config.LOG_LEVEL, name: 'askq-api' });
-  const connection = createRedisConnection(config.REDIS_URL, 'producer');
+  const logger = o.logger ?? createLogger({ level: o.logLevel, name: 'askq-api' });
+  const connection = createRedisConnection(o.redisUrl, 'producer');
   // Give Redis a moment before serving: until the connection is up the shared rate limiter
   // is skipped (skipOnError) and every enqueue answers 503. A Redis that is down at start is
   // not fatal: the API serves 503s and recovers when it comes back.
   await waitUntilReady(connection, 5 * SECOND).catch(() => {
-    logger.warn({ redis: redactUrl(config.REDIS_URL) }, 'Redis not ready at start; serving 503s');
+    logger.warn({ redis: redactUrl(o.redisUrl) }, 'Redis not ready at start; serving 503s');
   });
   const client = new AskqClient({
-    ...clientOptionsFromConfig(config),
+    prefix: o.prefix,
+    keepCompleted: o.keepCompleted,
+    keepFailed: o.keepFailed,
+    keepSeconds: o.keepSeconds,
     connection,
     // One addBulk per batch: BullMQ runs it as one MULTI, so a batch is all or nothing.
-    bulkChunkSize: config.ASKQ_MAX_BATCH,
+    bulkChunkSize: o.maxBatch,
   });
-  const ingestQueue = new Queue(INGEST_QUEUE, { connection, prefix: config.ASKQ_PREFIX });
+  const ingestQueue = new Queue(INGEST_QUEUE, { connection, prefix: o.prefix });
   ingestQueue.on('error', () => {});
   const queues = [client.queue, ingestQueue];
-  const waiter = new JobWaiter({ redisUrl: config.REDIS_URL, prefix: config.ASKQ_PREFIX });
+  const waiter = new JobWaiter({ redisUrl: o.redisUrl, prefix: o.prefix });
   const metrics = new ApiMetrics();
 
   const app = Fastify({
@@ -81,7 +81,7 @@ export async function createApiServer(options: ApiServerOptions): Promise<ApiSer
     // A line per request would dominate the logs at thousands of requests a second; request
     // metrics cover them, and failures are logged by the error handler.
     logController: new LogController({ disableRequestLogging: true }),
-    bodyLimit: config.ASKQ_BODY_LIMIT_BYTES,
+    bodyLimit: o.bodyLimitBytes,
     requestIdHeader: 'x-request-id',
     return503OnClosing: true,
   });
@@ -108,27 +108,16 @@ export async function createApiServer(options: ApiServerOptions): Promise<ApiSer
     v1.setValidatorCompiler(validatorCompiler);
     // Responses are plain JSON; the zod response schemas are there for the OpenAPI document.
     v1.setSerializerCompiler(() => (data) => JSON.stringify(data));
-    v1.addHook(
-      'onRequest',
-      bearerAuth({ keys: config.ASKQ_API_KEYS, allowAnonymous: config.ASKQ_ALLOW_ANONYMOUS }),
-    );
-    await v1.register(fastifyRateLimit, rateLimitOptions(config, connection));
-    await v1.register(questionRoutes, { client, waiter, maxBatch: config.ASKQ_MAX_BATCH });
+    v1.addHook('onRequest', bearerAuth({ keys: o.apiKeys, allowAnonymous: o.allowAnonymous }));
+    await v1.register(fastifyRateLimit, rateLimitOptions(o, connection));
+    await v1.register(questionRoutes, { client, waiter, maxBatch: o.maxBatch });
   });
-  if (config.ASKQ_BOARD_USER && config.ASKQ_BOARD_PASSWORD) {
-    await mountBullBoard(app, {
-      queues,
-      user: config.ASKQ_BOARD_USER,
-      password: config.ASKQ_BOARD_PASSWORD,
-      readOnly: config.ASKQ_BOARD_READ_ONLY,
-      ...(config.ASKQ_JAEGER_URL ? { jaegerUrl: config.ASKQ_JAEGER_URL } : {}),
-    });
-  }
+  if (o.board) await mountBullBoard(app, { queues, ...o.board });
 
   let closing: Promise<void> | undefined;
   return {
     app,
-    listen: (port = config.PORT) => app.listen({ port, host: config.ASKQ_HOST }),
+    listen: (port = o.port) => app.listen({ port, host: o.host }),
     close: () =>
       (closing ??= (async () => {
         await waiter.close();
@@ -145,14 +134,17 @@ export async function createApiServer(options: ApiServerOptions): Promise<ApiSer
  * fingerprint (never the key). Checked before the body is read, so a flood of bad bodies is
  * limited too; while Redis is down the check is skipped and the request fails with 503 anyway.
  */
-function rateLimitOptions(config: Config, connection: Redis) {
+function rateLimitOptions(
+  o: { prefix: string; rateLimitMax: number; rateLimitWindowMs: number },
+  connection: Redis,
+) {
   return {
     global: true,
     hook: 'preParsing' as const,
     redis: connection,
-    nameSpace: `${config.ASKQ_PREFIX}:api-rate-limit:`,
-    max: config.ASKQ_RATE_LIMIT_MAX,
-    timeWindow: config.ASKQ_RATE_LIMIT_WINDOW_MS,
+    nameSpace: `${o.prefix}:api-rate-limit:`,
+    max: o.rateLimitMax,
+    timeWindow: o.rateLimitWindowMs,
     skipOnError: true,
     keyGenerator: (request: { askqPrincipal: string }) => request.askqPrincipal,
     errorResponseBuilder: (
@@ -162,8 +154,12 @@ function rateLimitOptions(config: Config, connection: Redis) {
       new HttpProblem(
         429,
         'rate-limited',
-        `more than ${context.max} requests per ${config.ASKQ_RATE_LIMIT_WINDOW_MS / 1000} s for this key; retry in ${context.after}`,
+        `more than ${context.max} requests per ${o.rateLimitWindowMs / 1000} s for this key; retry in ${context.after}`,
         { headers: { 'Retry-After': String(Math.max(1, Math.ceil(context.ttl / 1000))) } },
       ),
   };
+}
+
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }

@@ -1,7 +1,10 @@
 import { Worker } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { createApiServer } from '../../../src/producer/http/create-api-server.ts';
+import {
+  apiServerOptionsFromConfig,
+  createApiServer,
+} from '../../../src/producer/http/create-api-server.ts';
 import { ConfigError } from '../../../src/shared/config.ts';
 import { QUESTIONS_QUEUE } from '../../../src/shared/contracts.ts';
 import { createRedisConnection } from '../../../src/shared/redis.ts';
@@ -218,7 +221,9 @@ describe('HTTP API: long poll (?wait)', () => {
 
 describe('HTTP API: start-up', () => {
   it('refuses to start without keys unless ASKQ_ALLOW_ANONYMOUS=true', async () => {
-    await expect(createApiServer({ config: testConfig() })).rejects.toThrow(ConfigError);
+    await expect(createApiServer(apiServerOptionsFromConfig(testConfig()))).rejects.toThrow(
+      ConfigError,
+    );
     const open = await startTestApi({ ASKQ_API_KEYS: '', ASKQ_ALLOW_ANONYMOUS: 'true' });
     try {
       const res = await open.server.app.inject({

@@ -1,0 +1,93 @@
+import type { Config } from '../../shared/config.ts';
+import { DEFAULTS } from '../../shared/defaults.ts';
+import type { Logger } from '../../shared/logger.ts';
+
+/** Options of {@link createApiServer}; every one has a default (src/shared/defaults.ts). */
+export interface ApiServerOptions {
+  /** Redis URL. @defaultValue redis://127.0.0.1:6379 */
+  redisUrl?: string;
+  /** BullMQ key prefix. @defaultValue askq */
+  prefix?: string;
+  /** @defaultValue a pino logger at `logLevel` named askq-api */
+  logger?: Logger;
+  /** Level of the default logger. @defaultValue info */
+  logLevel?: Config['LOG_LEVEL'];
+  /** Bearer keys accepted, each at least 16 characters. @defaultValue none (refuses to build) */
+  apiKeys?: string[];
+  /** Serve without keys (anyone who reaches it may enqueue). @defaultValue false */
+  allowAnonymous?: boolean;
+  /** Address `listen()` binds. @defaultValue 0.0.0.0 */
+  host?: string;
+  /** Port `listen()` binds unless given one. @defaultValue 3000 */
+  port?: number;
+  /** Questions per `POST /v1/questions/batch`. @defaultValue 1000 */
+  maxBatch?: number;
+  /** Largest request body read, in bytes. @defaultValue 8388608 (8 MiB) */
+  bodyLimitBytes?: number;
+  /** Requests per key (per address when anonymous) in each window. @defaultValue 3000 */
+  rateLimitMax?: number;
+  /** Rate-limit window. @defaultValue 60000 */
+  rateLimitWindowMs?: number;
+  /** Bull Board behind Basic auth; not mounted without it. @defaultValue not mounted */
+  board?: {
+    user: string;
+    password: string;
+    /** No retry, remove, clean or pause. @defaultValue false */
+    readOnly?: boolean;
+    /** Jaeger UI base URL; jobs link to their traces. @defaultValue no links */
+    jaegerUrl?: string;
+  };
+  /** Completed jobs kept. @defaultValue 10000 */
+  keepCompleted?: number;
+  /** Failed jobs kept. @defaultValue 50000 */
+  keepFailed?: number;
+  /** Seconds a finished job is kept at most. @defaultValue 604800 (7 days) */
+  keepSeconds?: number;
+}
+
+export const API_SERVER_DEFAULTS = {
+  redisUrl: DEFAULTS.redisUrl,
+  prefix: DEFAULTS.prefix,
+  logLevel: DEFAULTS.logLevel,
+  apiKeys: [] as string[],
+  allowAnonymous: DEFAULTS.allowAnonymous,
+  host: DEFAULTS.host,
+  port: DEFAULTS.port,
+  maxBatch: DEFAULTS.maxBatch,
+  bodyLimitBytes: DEFAULTS.bodyLimitBytes,
+  rateLimitMax: DEFAULTS.rateLimitMax,
+  rateLimitWindowMs: DEFAULTS.rateLimitWindowMs,
+  keepCompleted: DEFAULTS.keepCompleted,
+  keepFailed: DEFAULTS.keepFailed,
+  keepSeconds: DEFAULTS.keepSeconds,
+} satisfies Required<Omit<ApiServerOptions, 'logger' | 'board'>>;
+
+/** API options from the process configuration: the environment, mapped once. */
+export function apiServerOptionsFromConfig(config: Config): ApiServerOptions {
+  return {
+    redisUrl: config.REDIS_URL,
+    prefix: config.ASKQ_PREFIX,
+    logLevel: config.LOG_LEVEL,
+    apiKeys: config.ASKQ_API_KEYS,
+    allowAnonymous: config.ASKQ_ALLOW_ANONYMOUS,
+    host: config.ASKQ_HOST,
+    port: config.PORT,
+    maxBatch: config.ASKQ_MAX_BATCH,
+    bodyLimitBytes: config.ASKQ_BODY_LIMIT_BYTES,
+    rateLimitMax: config.ASKQ_RATE_LIMIT_MAX,
+    rateLimitWindowMs: config.ASKQ_RATE_LIMIT_WINDOW_MS,
+    ...(config.ASKQ_BOARD_USER && config.ASKQ_BOARD_PASSWORD
+      ? {
+          board: {
+            user: config.ASKQ_BOARD_USER,
+            password: config.ASKQ_BOARD_PASSWORD,
+            readOnly: config.ASKQ_BOARD_READ_ONLY,
+            ...(config.ASKQ_JAEGER_URL ? { jaegerUrl: config.ASKQ_JAEGER_URL } : {}),
+          },
+        }
+      : {}),
+    keepCompleted: config.ASKQ_KEEP_COMPLETED,
+    keepFailed: config.ASKQ_KEEP_FAILED,
+    keepSeconds: config.ASKQ_KEEP_SECONDS,
+  };
+}
