@@ -3,7 +3,7 @@ import type { Ports } from '../../src/shared/ports.ts';
 
 /** One call a worker made through a port, as seen from inside its dependency's guard. */
 export interface ObservedCall {
-  port: 'chat' | 'embedQuery';
+  port: 'chat' | 'embedQuery' | 'embedDocuments';
   /** When the guard let the call through (its timeout started in the same tick). */
   startedAt: number;
   endedAt?: number;
@@ -12,8 +12,9 @@ export interface ObservedCall {
 }
 
 /**
- * The same ports, with every chat and query-embedding call recorded: handed to an in-process
- * worker, which wraps them in its guards, so a record is a call the guard let through. Only
+ * The same ports, with every chat and embeddings call recorded: handed to an in-process
+ * worker, which wraps them in its policies, so a record is a call the policies let through
+ * (remote query embeddings arrive as one `embedDocuments` per shared request). Only
  * observes: the real providers (LangChain over HTTP) still do the work.
  */
 export function observePorts(ports: Ports): { ports: Ports; calls: ObservedCall[] } {
@@ -42,7 +43,8 @@ export function observePorts(ports: Ports): { ports: Ports; calls: ObservedCall[
     model: embeddings.model,
     ...(embeddings.serverAddress ? { serverAddress: embeddings.serverAddress } : {}),
     embedQuery: (text, signal) => observe('embedQuery', () => embeddings.embedQuery(text, signal)),
-    embedDocuments: (texts, signal) => embeddings.embedDocuments(texts, signal),
+    embedDocuments: (texts, signal) =>
+      observe('embedDocuments', () => embeddings.embedDocuments(texts, signal)),
   };
   return { ports: { ...ports, chat: observedChat, embeddings: observedEmbeddings }, calls };
 }
