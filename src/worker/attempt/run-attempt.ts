@@ -1,6 +1,6 @@
 import { type Job, UnrecoverableError } from 'bullmq';
 
-import { formatIssues } from '../../shared/contracts.ts';
+import { type AnswerResult, formatIssues, type IngestResult } from '../../shared/contracts.ts';
 import { TransientError } from '../../shared/errors.ts';
 import { readJobState } from '../../shared/job-state.ts';
 import type { Logger } from '../../shared/logger.ts';
@@ -27,7 +27,7 @@ export interface AttemptRunnerContext {
  * its helpers, and settles: the result on success; retry, queue pause, unrecoverable failure
  * or stalled hand-off on failure ({@link settleFailure}). Every outcome is an event.
  */
-export function createAttemptRunner<Data, Result>(
+export function createAttemptRunner<Data, Result extends AnswerResult | IngestResult>(
   kind: JobKind<Data, Result>,
   ctx: AttemptRunnerContext,
 ) {
@@ -52,7 +52,7 @@ export function createAttemptRunner<Data, Result>(
         policy: ctx.policy,
         pauseQueue: ctx.pauseQueue,
       });
-      report(ctx.events, { ...ref, attempt: Math.max(ref.attempt, 1) }, outcome);
+      report(ctx.events, ref, outcome);
       throw error;
     };
     const { deadlineMs } = ctx.policy;
@@ -76,6 +76,8 @@ export function createAttemptRunner<Data, Result>(
       checkpoint: (stage, value) => {
         state[stage] = value;
       },
+      // The payload type matches the event by JobHelpers.emit's signature; TypeScript cannot
+      // follow a generic event name into the union of tuples.
       emit: (event, payload) => {
         ctx.events.emit(event, { ...ref, ...payload } as never);
       },
@@ -86,7 +88,7 @@ export function createAttemptRunner<Data, Result>(
     } catch (err) {
       return settle(err);
     }
-    ctx.events.emit('job:completed', { ...ref, result } as never);
+    ctx.events.emit('job:completed', { ...ref, result });
     return result;
   };
 }
