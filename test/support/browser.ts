@@ -1,10 +1,19 @@
 import { type BrowserContext, chromium } from 'playwright-core';
 
-/** Debian's chromium (`.ci/run` installs it when missing). */
-export const CHROMIUM = '/usr/bin/chromium';
+import { CHROMIUM, findChromium, installCommand } from '../../scripts/setup/prerequisites.ts';
+
+/** The installed Chromium (`CHROMIUM_PATH`, else the common places); `npm test` installs one first. */
+function chromiumPath(): string {
+  const path = findChromium();
+  if (path === undefined)
+    throw new Error(
+      `Chromium not found; install it with: ${installCommand(CHROMIUM, process.platform)}, or set CHROMIUM_PATH`,
+    );
+  return path;
+}
 
 /**
- * Headless Debian chromium with a fresh profile in `dir`. The flags keep it off the network
+ * Headless Chromium with a fresh profile in `dir`. The flags keep it off the network
  * (this machine has none but 127.0.0.1; without them it retries Google's hosts at start).
  */
 export function launchChromium(
@@ -12,7 +21,7 @@ export function launchChromium(
   options: { credentials?: { username: string; password: string }; viewport?: boolean } = {},
 ): Promise<BrowserContext> {
   return chromium.launchPersistentContext(dir, {
-    executablePath: CHROMIUM,
+    executablePath: chromiumPath(),
     headless: true,
     args: [
       '--headless',
