@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { assertionSchema } from './scoring/assertions.ts';
 
 /**
- * The job contract other backends depend on (shared/DESIGN.md). Keep it stable:
+ * The job contract other backends depend on (docs/ARCHITECTURE.md, "The job contract"). Keep it stable:
  * `schemas/answer-job.schema.json` is generated from these schemas (`npm run schema`).
  */
 
