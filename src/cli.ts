@@ -1,36 +1,74 @@
 #!/usr/bin/env node
+import { existsSync, readFileSync } from 'node:fs';
+
 import { Command, Option } from 'commander';
 
 // Commands are imported when run, so `askq config` or `askq ask` never load the worker's
 // providers (LanceDB, LangChain).
 import { rate, usd } from './cli/eval-options.ts';
+import { EXIT, exitCodeOf } from './cli/exit-codes.ts';
 import { intInRange, seconds } from './cli/options.ts';
 import type { RunAskOptions } from './cli/run-ask.ts';
 import type { RunEvalOptions } from './cli/run-eval.ts';
 import type { RunEvalCompareOptions } from './cli/run-eval-compare.ts';
-import { type Config, ConfigError, loadConfig, redactConfig } from './shared/config.ts';
+import {
+  type Config,
+  ConfigError,
+  loadConfig,
+  redactConfig,
+  unknownVariables,
+} from './shared/config.ts';
 import { AskqError, ValidationError } from './shared/errors.ts';
 import type { ServiceName } from './shared/telemetry/start-telemetry.ts';
 
-/** Exit codes: 0 ok, 1 failure, 2 bad input (configuration, flags, question). */
-const EXIT_INVALID = 2;
+const VERSION = (
+  JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
+    version: string;
+  }
+).version;
 
+let configLoaded: Config | undefined;
+
+/**
+ * The configuration, parsed once: `.env` in the working directory first (the real environment
+ * wins over it), a warning for each unknown `ASKQ_*` variable, and exit code 2 listing every
+ * problem when a value is bad.
+ */
 function config(): Config {
+  if (configLoaded) return configLoaded;
   try {
-    return loadConfig();
+    if (existsSync('.env')) process.loadEnvFile('.env');
+  } catch (err) {
+    process.stderr.write(`askq: cannot read .env: ${(err as Error).message}\n`);
+    process.exit(EXIT.invalid);
+  }
+  for (const { name, closest } of unknownVariables())
+    process.stderr.write(
+      `askq: warning: ${name} is not a variable askq reads; did you mean ${closest}?\n`,
+    );
+  try {
+    configLoaded = loadConfig();
+    return configLoaded;
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`${err.message}\n`);
-      process.exit(EXIT_INVALID);
+      process.exit(EXIT.invalid);
     }
     throw err;
   }
+}
+
+/** The configuration of a command that needs Redis: stops with exit code 3 when none answers. */
+async function connected(): Promise<Config> {
+  const { requireRedis } = await import('./cli/require-redis.ts');
+  return requireRedis(config());
 }
 
 async function main(argv: string[]): Promise<number> {
   let code = 0;
   const program = new Command('askq')
     .description('Queue-driven batch worker for LLM question answering (BullMQ + LangChain.js)')
+    .version(VERSION, '-V, --version', 'print the version')
     .showHelpAfterError()
     .exitOverride();
 
@@ -60,7 +98,7 @@ async function main(argv: string[]): Promise<number> {
         opts: { namespace?: string; withWorker?: boolean; json?: boolean },
       ) => {
         const { runIngest } = await import('./cli/run-ingest.ts');
-        code = await runIngest(config(), paths, opts);
+        code = await runIngest(await connected(), paths, opts);
       },
     );
 
@@ -79,7 +117,7 @@ async function main(argv: string[]): Promise<number> {
     )
     .action(async (question: string, opts: RunAskOptions) => {
       const { runAsk } = await import('./cli/run-ask.ts');
-      code = await runAsk(config(), question, opts);
+      code = await runAsk(await connected(), question, opts);
     });
 
   const failed = program
@@ -92,7 +130,7 @@ async function main(argv: string[]): Promise<number> {
     .option('--json', 'print as JSON')
     .action(async (opts: { limit: number; json?: boolean }) => {
       const { runFailedList } = await import('./cli/run-failed.ts');
-      code = await runFailedList(config(), opts);
+      code = await runFailedList(await connected(), opts);
     });
   failed
     .command('retry')
@@ -106,7 +144,7 @@ async function main(argv: string[]): Promise<number> {
       if (opts.all && ids.length > 0)
         throw new ValidationError('pass either ids or --all, not both');
       const { runFailedRetry } = await import('./cli/run-failed.ts');
-      code = await runFailedRetry(config(), ids, opts);
+      code = await runFailedRetry(await connected(), ids, opts);
     });
 
   program
@@ -146,19 +184,25 @@ async function main(argv: string[]): Promise<number> {
     .option('--json', 'print the summary as JSON')
     .action(async (file: string | undefined, opts: RunEvalOptions) => {
       const { runEvalCommand } = await import('./cli/run-eval.ts');
-      code = await runEvalCommand(config(), file, opts);
+      code = await runEvalCommand(await connected(), file, opts);
     });
   evaluation
     .command('status')
-    .description('follow a run (e.g. a detached one) to the end and write its results')
+    .description("a run's counts and state, at once (enqueues nothing); --follow waits for the end")
     .argument('<run>', 'run id or run folder')
-    .option('--with-worker', 'run a worker in this process')
+    .option('-f, --follow', 'wait, showing progress, until the run ends; then write its results')
+    .option('--with-worker', 'with --follow: run a worker in this process')
     .option('-c, --concurrency <n>', 'in-process worker concurrency', intInRange(1, 10_000))
-    .option('--fail-under <rate>', 'exit 1 when the pass rate is below (0.8 or 80%)', rate)
-    .option('--json', 'print the summary as JSON')
+    .option('--fail-under <rate>', 'with --follow: exit 1 when the pass rate is below', rate)
+    .option('--json', 'print the status (with --follow: the summary) as JSON')
     .action(async (run: string, opts: RunEvalOptions) => {
-      const { runEvalCommand } = await import('./cli/run-eval.ts');
-      code = await runEvalCommand(config(), run, opts, 'status');
+      if (opts.follow || opts.withWorker || opts.failUnder !== undefined) {
+        const { runEvalCommand } = await import('./cli/run-eval.ts');
+        code = await runEvalCommand(await connected(), run, opts, 'status');
+      } else {
+        const { runEvalStatus } = await import('./cli/run-eval-status.ts');
+        code = await runEvalStatus(await connected(), run, opts);
+      }
     });
   evaluation
     .command('report')
@@ -195,17 +239,15 @@ async function main(argv: string[]): Promise<number> {
     const e = err as { code?: string; exitCode?: number };
     if (typeof e.code === 'string' && e.code.startsWith('commander.')) {
       // commander says exitCode 0 for --help, `help` and --version; a usage error is 2 here.
-      return e.exitCode === 0 ? 0 : EXIT_INVALID;
+      return e.exitCode === 0 ? EXIT.ok : EXIT.invalid;
     }
-    if (err instanceof ValidationError) {
-      process.stderr.write(`askq: invalid input: ${err.message}\n`);
-      return EXIT_INVALID;
-    }
-    if (err instanceof AskqError) {
-      process.stderr.write(`askq: ${err.message}\n`);
-      return 1;
-    }
-    throw err;
+    const exitCode = exitCodeOf(err);
+    if (exitCode === undefined) throw err;
+    const message = err instanceof Error ? err.message : String(err);
+    if (err instanceof ValidationError) process.stderr.write(`askq: invalid input: ${message}\n`);
+    else if (err instanceof AskqError) process.stderr.write(`askq: ${message}\n`);
+    else process.stderr.write(`askq: Redis is unreachable: ${message}\n`);
+    return exitCode;
   }
   return code;
 }

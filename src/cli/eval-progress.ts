@@ -1,6 +1,7 @@
 import cliProgress from 'cli-progress';
 
 import type { EvalProgress } from '../producer/eval/index.ts';
+import { SECOND } from '../shared/time.ts';
 
 /** The eval run's live bar: done / failed / retrying, rate, ETA and current p50 latency. */
 export interface EvalProgressBar {
@@ -8,9 +9,15 @@ export interface EvalProgressBar {
   stop(): void;
 }
 
-/** A bar on a terminal; nothing when stderr is piped (CI logs stay clean). */
-export function createEvalProgress(stream: NodeJS.WriteStream = process.stderr): EvalProgressBar {
-  if (!stream.isTTY) return { update() {}, stop() {} };
+/**
+ * A bar on a terminal. When stderr is piped: nothing (CI logs stay clean), or with `plain` a
+ * line at most every {@link PLAIN_EVERY_MS} while the counts move, and the last counts at the end.
+ */
+export function createEvalProgress(
+  stream: NodeJS.WriteStream = process.stderr,
+  options: { plain?: boolean } = {},
+): EvalProgressBar {
+  if (!stream.isTTY) return options.plain ? plainProgress(stream) : { update() {}, stop() {} };
   const bar = new cliProgress.SingleBar(
     {
       format:
@@ -46,6 +53,31 @@ export function createEvalProgress(stream: NodeJS.WriteStream = process.stderr):
     },
     stop() {
       if (started) bar.stop();
+    },
+  };
+}
+
+/** How often piped progress lines are written at most. */
+export const PLAIN_EVERY_MS = 5 * SECOND;
+
+function plainProgress(stream: NodeJS.WritableStream): EvalProgressBar {
+  let last: EvalProgress | undefined;
+  let writtenAt = -Infinity;
+  let written: EvalProgress | undefined;
+  const write = (p: EvalProgress) => {
+    written = p;
+    writtenAt = performance.now();
+    stream.write(
+      `eval: ${p.done}/${p.total} · ${p.passed} passed · ${p.failed} failed · ${p.errored} errors · ${p.retrying} retrying\n`,
+    );
+  };
+  return {
+    update(p) {
+      last = p;
+      if (performance.now() - writtenAt >= PLAIN_EVERY_MS) write(p);
+    },
+    stop() {
+      if (last && last !== written) write(last);
     },
   };
 }

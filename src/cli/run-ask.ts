@@ -1,6 +1,14 @@
-import { AskqClient, clientOptionsFromConfig } from '../producer/askq-client.ts';
+import {
+  AskqClient,
+  clientOptionsFromConfig,
+  QuestionFailedError,
+} from '../producer/askq-client.ts';
 import type { Config } from '../shared/config.ts';
+import { QUESTIONS_QUEUE } from '../shared/contracts.ts';
+import { readJobState } from '../shared/job-state.ts';
+import { EXIT, type ExitCode } from './exit-codes.ts';
 import { formatAnswer } from './format-answer.ts';
+import { warnWhileNoWorker } from './no-worker-warning.ts';
 
 export interface RunAskOptions {
   wait?: boolean;
@@ -11,12 +19,16 @@ export interface RunAskOptions {
   timeout?: number;
 }
 
-/** `askq ask "<question>"`: enqueues; with --wait prints the answer (--json: the return value). */
+/**
+ * `askq ask "<question>"`: enqueues; with --wait prints the answer (--json: the return value).
+ * Exit code 1 when the question failed, 3 when it failed because its providers stayed down
+ * (past its deadline, or out of attempts on transient errors).
+ */
 export async function runAsk(
   config: Config,
   question: string,
   options: RunAskOptions,
-): Promise<number> {
+): Promise<ExitCode> {
   const client = new AskqClient(clientOptionsFromConfig(config));
   try {
     const { id } = await client.ask({
@@ -24,20 +36,38 @@ export async function runAsk(
       ...(options.namespace ? { namespace: options.namespace } : {}),
       ...(options.topK ? { topK: options.topK } : {}),
     });
-    if (!options.wait && !options.json) {
-      process.stdout.write(`${id}\n`);
-      return 0;
-    }
     if (!options.wait) {
-      process.stdout.write(`${JSON.stringify({ id })}\n`);
-      return 0;
+      process.stdout.write(options.json ? `${JSON.stringify({ id })}\n` : `${id}\n`);
+      return EXIT.ok;
     }
-    const result = await client.waitForAnswer(id, { timeoutMs: (options.timeout ?? 120) * 1000 });
-    process.stdout.write(
-      options.json ? `${JSON.stringify(result, null, 2)}\n` : `${formatAnswer(result)}\n`,
-    );
-    return 0;
+    const stopWarning = warnWhileNoWorker({
+      redisUrl: config.REDIS_URL,
+      prefix: config.ASKQ_PREFIX,
+      queueName: QUESTIONS_QUEUE,
+    });
+    try {
+      const result = await client.waitForAnswer(id, {
+        timeoutMs: (options.timeout ?? 120) * 1000,
+      });
+      process.stdout.write(
+        options.json ? `${JSON.stringify(result, null, 2)}\n` : `${formatAnswer(result)}\n`,
+      );
+      return EXIT.ok;
+    } catch (err) {
+      if (!(err instanceof QuestionFailedError)) throw err;
+      process.stderr.write(`askq: ${err.message}\n`);
+      return (await failedForInfrastructure(client, id)) ? EXIT.infrastructure : EXIT.failed;
+    } finally {
+      await stopWarning();
+    }
   } finally {
     await client.close();
   }
+}
+
+/** Whether a failed question's last error was its providers' (not the question's own). */
+async function failedForInfrastructure(client: AskqClient, id: string): Promise<boolean> {
+  const job = await client.queue.getJob(id).catch(() => undefined);
+  const errorClass = job ? readJobState(job.data).lastErrorClass : undefined;
+  return errorClass !== undefined && errorClass !== 'permanent';
 }

@@ -5,7 +5,6 @@ import {
   type ComparedRun,
   compareRuns,
   formatComparison,
-  locateRun,
   readManifest,
   readResults,
   rebuildReport,
@@ -13,10 +12,11 @@ import {
   summarize,
 } from '../producer/eval/index.ts';
 import type { Config } from '../shared/config.ts';
+import { findRun } from './find-run.ts';
 
 /** `askq eval report <run>`: rebuilds summary.json, results.csv and report.html from results.jsonl. */
 export async function runEvalReport(config: Config, run: string): Promise<number> {
-  const dir = locateRun(run);
+  const dir = await findRun(config, run);
   await rebuildReport(dir, {
     prices: config.ASKQ_EVAL_PRICES,
     ...(config.ASKQ_JAEGER_URL ? { jaegerUrl: config.ASKQ_JAEGER_URL } : {}),
@@ -48,7 +48,7 @@ export async function runEvalCompare(
 }
 
 async function load(config: Config, run: string): Promise<ComparedRun> {
-  const dir = locateRun(run);
+  const dir = await findRun(config, run);
   const results = await readResults(dir);
   const summary = summarize(await readManifest(dir), results.values(), config.ASKQ_EVAL_PRICES);
   return { summary, results };

@@ -1,14 +1,12 @@
-import {
-  type EvalRunOptions,
-  locateRun,
-  runDir,
-  runEval,
-  type RunSummary,
-} from '../producer/eval/index.ts';
+import { type EvalRunOptions, runDir, runEval, type RunSummary } from '../producer/eval/index.ts';
 import type { Config } from '../shared/config.ts';
+import { QUESTIONS_QUEUE } from '../shared/contracts.ts';
 import { ValidationError } from '../shared/errors.ts';
 import { createEvalProgress } from './eval-progress.ts';
+import { EXIT, type ExitCode } from './exit-codes.ts';
+import { findRun } from './find-run.ts';
 import { startInProcessWorker } from './in-process-worker.ts';
+import { warnWhileNoWorker } from './no-worker-warning.ts';
 
 export interface RunEvalOptions {
   out?: string;
@@ -23,19 +21,22 @@ export interface RunEvalOptions {
   namespace?: string;
   topK?: number;
   json?: boolean;
+  /** `eval status`: wait and render progress until the run ends. */
+  follow?: boolean;
 }
 
 /**
- * `askq eval run <file>` (and `--resume`, `--retry-errors`), `askq eval status <run>`: runs or
- * follows an evaluation, prints its summary, and returns the exit code: 1 when the pass rate
- * is below `--fail-under`, 2 for contradictory flags.
+ * `askq eval run <file>` (and `--resume`, `--retry-errors`), `askq eval status <run> --follow`:
+ * runs or follows an evaluation, prints its summary, and returns the exit code: 0 for a run
+ * that finished (whatever its cases scored), 1 when the pass rate is below `--fail-under`.
+ * Contradictory flags throw a ValidationError (exit code 2).
  */
 export async function runEvalCommand(
   config: Config,
   file: string | undefined,
   options: RunEvalOptions,
   command: 'run' | 'status' = 'run',
-): Promise<number> {
+): Promise<ExitCode> {
   const sources = [file, options.resume, options.retryErrors].filter((v) => v !== undefined);
   if (command === 'run' && sources.length !== 1) {
     throw new ValidationError(
@@ -55,25 +56,40 @@ export async function runEvalCommand(
       '--fail-under needs the run to finish; use it with `askq eval status` for a detached run',
     );
   }
+  if (command === 'status' && !options.follow && (options.withWorker || options.failUnder))
+    throw new ValidationError('--with-worker and --fail-under need --follow');
   const mode: EvalRunOptions['mode'] =
-    command === 'status' || options.resume
-      ? 'resume'
-      : options.retryErrors
-        ? 'retry-errors'
-        : 'new';
+    command === 'status'
+      ? 'follow'
+      : options.resume
+        ? 'resume'
+        : options.retryErrors
+          ? 'retry-errors'
+          : 'new';
   const dir =
     mode === 'new'
       ? options.out
         ? runDir('', options.out)
         : undefined
-      : locateRun((command === 'status' ? file : (options.resume ?? options.retryErrors))!);
+      : await findRun(
+          config,
+          (command === 'status' ? file : (options.resume ?? options.retryErrors))!,
+        );
 
   const worker = options.withWorker
     ? await startInProcessWorker(config, {
         ...(options.concurrency ? { concurrency: options.concurrency } : {}),
       })
     : undefined;
-  const bar = createEvalProgress();
+  const stopWarning =
+    worker || options.detach
+      ? undefined
+      : warnWhileNoWorker({
+          redisUrl: config.REDIS_URL,
+          prefix: config.ASKQ_PREFIX,
+          queueName: QUESTIONS_QUEUE,
+        });
+  const bar = createEvalProgress(process.stderr, { plain: mode === 'follow' });
   let summary: RunSummary | undefined;
   let runId: string;
   let outDir: string;
@@ -109,6 +125,7 @@ export async function runEvalCommand(
     outDir = outcome.dir;
   } finally {
     bar.stop();
+    await stopWarning?.();
     await worker?.close(config.ASKQ_SHUTDOWN_GRACE_MS);
   }
 
@@ -118,7 +135,7 @@ export async function runEvalCommand(
         ? `${JSON.stringify({ runId, dir: outDir, detached: true })}\n`
         : `run ${runId} enqueued (${outDir}); follow it with: askq eval status ${runId}\n`,
     );
-    return 0;
+    return EXIT.ok;
   }
   process.stdout.write(
     options.json ? `${JSON.stringify(summary, null, 2)}\n` : `${formatSummary(summary, outDir)}\n`,
@@ -127,9 +144,9 @@ export async function runEvalCommand(
     process.stderr.write(
       `pass rate ${(summary.passRate * 100).toFixed(1)}% is below --fail-under ${(options.failUnder * 100).toFixed(1)}%\n`,
     );
-    return 1;
+    return EXIT.failed;
   }
-  return 0;
+  return EXIT.ok;
 }
 
 /** The summary as a few lines for a terminal. */

@@ -18,6 +18,13 @@ const optionalString = z
   .optional()
   .transform((v) => (v === undefined || v.trim() === '' ? undefined : v));
 
+/** Words every boolean variable accepts, in any case. */
+export const TRUE_WORDS = ['true', '1', 'on', 'yes'];
+export const FALSE_WORDS = ['false', '0', 'off', 'no'];
+
+/** A boolean variable: `true/false`, `1/0`, `on/off` and `yes/no` alike. */
+const bool = () => z.stringbool({ truthy: TRUE_WORDS, falsy: FALSE_WORDS, case: 'insensitive' });
+
 /** What the README's configuration table says of a variable. */
 export interface VariableDoc {
   /** One sentence or two: what the variable changes. */
@@ -184,7 +191,7 @@ const envSchema = z.object({
     'Most queries in one shared embeddings request.',
   ),
   ASKQ_CACHE: doc(
-    z.enum(['on', 'off']).default(DEFAULTS.cache ? 'on' : 'off'),
+    bool().default(DEFAULTS.cache),
     'Answer cache in Redis: a question asked again on the same corpus, models and settings is answered without calling a model (`cached: true`).',
   ),
   ASKQ_CACHE_TTL: doc(
@@ -264,7 +271,7 @@ const envSchema = z.object({
     'none (the API refuses to start)',
   ),
   ASKQ_ALLOW_ANONYMOUS: doc(
-    z.stringbool().default(DEFAULTS.allowAnonymous),
+    bool().default(DEFAULTS.allowAnonymous),
     'Lets the HTTP API run without keys (anyone who reaches it may enqueue).',
   ),
   ASKQ_MAX_BATCH: doc(
@@ -291,7 +298,7 @@ const envSchema = z.object({
   ),
   ASKQ_BOARD_PASSWORD: doc(optionalString, 'Bull Board password (Basic auth). Secret.', 'none'),
   ASKQ_BOARD_READ_ONLY: doc(
-    z.stringbool().default(DEFAULTS.boardReadOnly),
+    bool().default(DEFAULTS.boardReadOnly),
     'A viewer-only Bull Board: no retry, remove, clean or pause.',
   ),
   ASKQ_JAEGER_URL: doc(
@@ -311,12 +318,8 @@ const envSchema = z.object({
   ),
 
   ASKQ_CAPTURE_CONTENT: doc(
-    z
-      .enum(['true', 'false', '1', '0'])
-      .default(DEFAULTS.captureContent ? 'true' : 'false')
-      .transform((v) => v === 'true' || v === '1'),
+    bool().default(DEFAULTS.captureContent),
     "Record question and answer text on spans (and BullMQ's job-result events). Off by default: content is often personal data.",
-    '`false`',
   ),
   LOG_LEVEL: doc(
     z
@@ -437,6 +440,48 @@ export function redactUrl(url: string): string {
   } catch {
     return url.replace(/\/\/[^@/]*@/, '//[redacted]@');
   }
+}
+
+/** An `ASKQ_*` variable the schema does not know, most likely a misspelling of `closest`. */
+export interface UnknownVariable {
+  name: string;
+  closest: string;
+}
+
+/**
+ * The `ASKQ_*` variables set in `env` that askq does not read, each with the known variable
+ * nearest in spelling (`ASKQ_CONCURENCY` → `ASKQ_CONCURRENCY`), for a warning at start.
+ */
+export function unknownVariables(env: NodeJS.ProcessEnv = process.env): UnknownVariable[] {
+  const known = new Set<string>(CONFIG_KEYS);
+  return Object.keys(env)
+    .filter((name) => name.startsWith('ASKQ_') && !known.has(name))
+    .sort()
+    .map((name) => ({ name, closest: closestKey(name) }));
+}
+
+function closestKey(name: string): string {
+  let best = CONFIG_KEYS[0] as string;
+  let bestDistance = Infinity;
+  for (const key of CONFIG_KEYS) {
+    const d = editDistance(name, key);
+    if (d < bestDistance) [best, bestDistance] = [key, d];
+  }
+  return best;
+}
+
+/** Levenshtein distance, one row at a time. */
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) {
+      const substitution = previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1);
+      row.push(Math.min(previous[j]! + 1, row[j - 1]! + 1, substitution));
+    }
+    previous = row;
+  }
+  return previous[b.length]!;
 }
 
 /** Every variable the schema knows, for docs and `askq config`. */

@@ -151,7 +151,7 @@ export function workerOptionsFromConfig(config: Config): AskqWorkerOptions {
     keepCompleted: config.ASKQ_KEEP_COMPLETED,
     keepFailed: config.ASKQ_KEEP_FAILED,
     keepSeconds: config.ASKQ_KEEP_SECONDS,
-    cache: config.ASKQ_CACHE === 'on',
+    cache: config.ASKQ_CACHE,
     cacheTtlSeconds: config.ASKQ_CACHE_TTL,
     ...(config.ASKQ_LLM_RPM ? { llmRpm: config.ASKQ_LLM_RPM } : {}),
     ...(config.ASKQ_LLM_TPM ? { llmTpm: config.ASKQ_LLM_TPM } : {}),

@@ -156,3 +156,20 @@ export class EvalFlow {
     };
   }
 }
+
+/**
+ * A run's cases as its parent job counts them (answered, failed, not finished), read without
+ * adding anything; undefined when the run has no parent in Redis (finished, or never started).
+ */
+export async function readRunCounts(
+  connection: Redis,
+  prefix: string,
+  runId: string,
+): Promise<{ processed: number; failed: number; pending: number } | undefined> {
+  const flow = new EvalFlow({ connection, prefix, runId, priority: 1, keepSeconds: 1 });
+  try {
+    return await flow.counts();
+  } finally {
+    await flow.close().catch(() => {});
+  }
+}

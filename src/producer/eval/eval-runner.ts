@@ -4,7 +4,7 @@ import { join, resolve } from 'node:path';
 
 import { ValidationError } from '../../shared/errors.ts';
 import { DEFAULT_PRICES, estimateCost, type PriceTable } from '../../shared/price-table.ts';
-import { createRedisConnection } from '../../shared/redis.ts';
+import { createRedisConnection, waitUntilReady } from '../../shared/redis.ts';
 import { DAY } from '../../shared/time.ts';
 import type { CaseResult } from './case-result.ts';
 import { EvalFlow } from './eval-flow.ts';
@@ -16,6 +16,7 @@ import {
   openResultsWriter,
   readManifest,
   readResults,
+  recordRunDir,
   runDir,
   type RunManifest,
   writeManifest,
@@ -41,8 +42,11 @@ export interface EvalRunOptions {
   redisUrl: string;
   /** BullMQ key prefix. @defaultValue askq */
   prefix?: string;
-  /** `new` reads `file`; `resume` (also `status`) and `retry-errors` continue the run in `dir`. */
-  mode: 'new' | 'resume' | 'retry-errors';
+  /**
+   * `new` reads `file`; `resume` and `retry-errors` continue the run in `dir`; `follow` (`eval
+   * status --follow`) only waits for the cases already enqueued and enqueues nothing.
+   */
+  mode: 'new' | 'resume' | 'retry-errors' | 'follow';
   /** The question file (mode `new`). */
   file?: string;
   /** The run's folder: `--out` for a new run (default `.askq/runs/<runId>`), the run's folder otherwise. */
@@ -106,6 +110,11 @@ export async function runEval(options: EvalRunOptions): Promise<EvalOutcome> {
 
   const connection = createRedisConnection(opts.redisUrl, 'producer');
   const eventsConnection = createRedisConnection(opts.redisUrl, 'worker');
+  const following = opts.mode === 'follow';
+  if (!following) {
+    await waitUntilReady(connection);
+    await recordRunDir(connection, opts.prefix, manifest.runId, dir, opts.keepSeconds);
+  }
   const flow = new EvalFlow({
     connection,
     prefix: opts.prefix,
@@ -160,7 +169,7 @@ export async function runEval(options: EvalRunOptions): Promise<EvalOutcome> {
 
   try {
     if (!opts.detach) await follower.start();
-    await flow.open({ runId: manifest.runId, file: manifest.file });
+    if (!following) await flow.open({ runId: manifest.runId, file: manifest.file, dir });
     let batch: EvalCase[] = [];
     let valid = 0;
     let invalid = 0;
@@ -170,6 +179,11 @@ export async function runEval(options: EvalRunOptions): Promise<EvalOutcome> {
       batch = [];
       const ids = cases.map((c) => flow.jobIdOf(c.id));
       if (!opts.detach) follower.track(ids, cases);
+      if (following) {
+        // Cases whose job is gone (never enqueued, or past retention) will not finish: not run.
+        follower.untrack(await follower.reconcile(500, ids));
+        return;
+      }
       await flow.add(cases);
       // A resumed case may have finished while nobody listened: its add was a no-op.
       if (opts.mode !== 'new' && !opts.detach) await follower.reconcile(500, ids);
@@ -199,9 +213,11 @@ export async function runEval(options: EvalRunOptions): Promise<EvalOutcome> {
     }
     await flush();
     known = valid;
-    manifest.enqueued = { ...manifest.enqueued, valid, invalid, complete: true };
-    await writeManifest(dir, manifest);
-    await flow.release();
+    if (!following) {
+      manifest.enqueued = { ...manifest.enqueued, valid, invalid, complete: true };
+      await writeManifest(dir, manifest);
+      await flow.release();
+    }
     progress();
     if (opts.detach) return { runId: manifest.runId, dir };
 

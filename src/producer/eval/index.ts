@@ -10,6 +10,7 @@ export {
   renderComparisonHtml,
   type RunComparison,
 } from './compare-runs.ts';
+export { readRunCounts } from './eval-flow.ts';
 export {
   type EvalOutcome,
   type EvalProgress,

@@ -87,6 +87,12 @@ export class RunFollower {
     jobIds.forEach((id, i) => this.#pending.set(id, cases[i]!));
   }
 
+  /** Stops following these jobs (they will never finish: their job does not exist). */
+  untrack(jobIds: string[]): void {
+    for (const id of jobIds) this.#pending.delete(id);
+    if (this.#pending.size === 0) this.#wakeWaiters();
+  }
+
   /**
    * Reads the hashes of every followed job, in pipelined batches, and finishes those that
    * ended (`only`: just these). Returns the ids of followed jobs that do not exist (never added, or removed).
@@ -161,11 +167,15 @@ export class RunFollower {
         const batch = this.#buffer;
         this.#buffer = [];
         await this.#opts.onResults(batch);
-        const waiters = this.#idleWaiters;
-        this.#idleWaiters = [];
-        for (const w of waiters) w();
+        this.#wakeWaiters();
       });
     }
+  }
+
+  #wakeWaiters(): void {
+    const waiters = this.#idleWaiters;
+    this.#idleWaiters = [];
+    for (const w of waiters) w();
   }
 
   #jobKey(id: string): string {

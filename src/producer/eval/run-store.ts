@@ -3,7 +3,8 @@ import { mkdir, open, readFile, rename, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 
-import { AskqError } from '../../shared/errors.ts';
+import { ValidationError } from '../../shared/errors.ts';
+import type { Redis } from '../../shared/redis.ts';
 import type { CaseResult } from './case-result.ts';
 import type { InvalidCase } from './read-cases.ts';
 
@@ -38,13 +39,40 @@ export function runDir(runId: string, out?: string): string {
   return resolve(out ?? join('.askq', 'runs', runId));
 }
 
-/** Finds a run's folder from a run id or a folder path. */
-export function locateRun(runIdOrDir: string): string {
+/** Redis key holding a run's folder, so a run written with `--out` is found by its id. */
+function runDirKey(prefix: string, runId: string): string {
+  return `${prefix}:eval-run-dirs:${runId}`;
+}
+
+/** Records where a run's files are, kept as long as its case jobs (`keepSeconds`). */
+export async function recordRunDir(
+  redis: Redis,
+  prefix: string,
+  runId: string,
+  dir: string,
+  keepSeconds: number,
+): Promise<void> {
+  await redis.set(runDirKey(prefix, runId), resolve(dir), 'EX', keepSeconds);
+}
+
+/**
+ * Finds a run's folder from a folder path, or a run id: under `.askq/runs/`, else where the
+ * run recorded it in Redis (a run written with `--out`).
+ */
+export async function locateRun(
+  runIdOrDir: string,
+  recorded?: { redis: Redis; prefix: string },
+): Promise<string> {
   const candidates = [resolve(runIdOrDir), runDir(runIdOrDir)];
+  if (recorded && /^[\w.-]+$/.test(runIdOrDir)) {
+    const dir = await recorded.redis.get(runDirKey(recorded.prefix, runIdOrDir));
+    if (dir) candidates.push(dir);
+  }
   const found = candidates.find((d) => existsSync(join(d, 'run.json')));
   if (!found) {
-    throw new AskqError(
-      `no run "${runIdOrDir}": neither ${candidates.join(' nor ')} holds a run.json`,
+    throw new ValidationError(
+      `no run "${runIdOrDir}": no run.json in ${candidates.join(', ')}` +
+        (recorded ? '' : ' (Redis not asked)'),
     );
   }
   return found;

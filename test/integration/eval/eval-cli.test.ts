@@ -138,11 +138,34 @@ describe('askq eval', () => {
     const waiting = await redis.zcard(`${prefix}:questions:prioritized`);
     expect(waiting).toBe(14);
 
-    const status = await runCli(['eval', 'status', dir, '--with-worker', '--json'], env);
+    // Status by run id finds the --out folder through Redis, answers at once, enqueues nothing.
+    const keysBefore = await redis.keys(`${prefix}:questions:*`);
+    const status = await runCli(['eval', 'status', runId!, '--json'], env);
     expect(status.code).toBe(0);
-    const summary = JSON.parse(status.stdout) as RunSummary;
+    expect(JSON.parse(status.stdout)).toMatchObject({
+      runId,
+      dir,
+      state: 'running',
+      cases: 14,
+      passed: 0,
+      pending: 14,
+    });
+    expect((await redis.keys(`${prefix}:questions:*`)).sort()).toEqual(keysBefore.sort());
+    expect(await redis.zcard(`${prefix}:questions:prioritized`)).toBe(14);
+
+    const followed = await runCli(
+      ['eval', 'status', runId!, '--follow', '--with-worker', '--json'],
+      env,
+    );
+    expect(followed.code).toBe(0);
+    const summary = JSON.parse(followed.stdout) as RunSummary;
     expect(summary).toMatchObject({ runId, completed: 14, valid: 14 });
+    expect(followed.stderr).toMatch(/eval: 14\/14/);
     expect(await readJsonl(join(dir, 'results.jsonl'))).toHaveLength(14);
+
+    const finished = await runCli(['eval', 'status', runId!], env);
+    expect(finished.code).toBe(0);
+    expect(finished.stdout).toContain(`run ${runId}: finished · 14/14 cases have results`);
   });
 
   it('compares two runs and fails on a regression', async () => {
@@ -186,7 +209,7 @@ describe('askq eval', () => {
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('--concurrency needs --with-worker');
     const none = await runCli(['eval', 'status', join(tmp, 'nope')], env);
-    expect(none.code).toBe(1);
+    expect(none.code).toBe(2);
     expect(none.stderr).toContain('no run');
   });
 });

@@ -1,0 +1,62 @@
+import { Queue } from 'bullmq';
+
+import { createRedisConnection } from '../shared/redis.ts';
+import { MINUTE, SECOND } from '../shared/time.ts';
+
+export interface NoWorkerWarningOptions {
+  redisUrl: string;
+  prefix: string;
+  /** The queue whose consumers are counted. */
+  queueName: string;
+  /** Receives the warning line. @defaultValue stderr */
+  write?: (line: string) => void;
+  /** First look, after the command had a moment to start. @defaultValue 5000 */
+  firstCheckMs?: number;
+  /** How often to look again while waiting. @defaultValue 5000 */
+  checkEveryMs?: number;
+  /** The line is said again at most this often. @defaultValue 60000 */
+  repeatEveryMs?: number;
+}
+
+export const NO_WORKER_WARNING_DEFAULTS = {
+  firstCheckMs: 5 * SECOND,
+  checkEveryMs: 5 * SECOND,
+  repeatEveryMs: 1 * MINUTE,
+} satisfies Partial<NoWorkerWarningOptions>;
+
+/**
+ * While a command waits on the queue without a worker of its own, says on stderr when no
+ * worker is consuming the queue and how to start one, at most once a minute. Workers are found
+ * by their Redis client names (BullMQ's `getWorkersCount`). Returns a function that stops it.
+ */
+export function warnWhileNoWorker(options: NoWorkerWarningOptions): () => Promise<void> {
+  const opts = { ...NO_WORKER_WARNING_DEFAULTS, ...options };
+  const write = opts.write ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const connection = createRedisConnection(opts.redisUrl, 'producer');
+  const queue = new Queue(opts.queueName, { connection, prefix: opts.prefix });
+  queue.on('error', () => {});
+  let lastWarnedAt = -Infinity;
+  let stopped = false;
+  const check = async () => {
+    const workers = await queue.getWorkersCount().catch(() => undefined);
+    if (stopped || workers !== 0) return;
+    if (Date.now() - lastWarnedAt < opts.repeatEveryMs) return;
+    lastWarnedAt = Date.now();
+    write(
+      `askq: no worker is consuming the "${opts.queueName}" queue (prefix ${opts.prefix}); still waiting. ` +
+        'Start one with `askq worker`, or run this command with --with-worker.',
+    );
+  };
+  let timer: NodeJS.Timeout | undefined = setTimeout(function tick() {
+    void check().finally(() => {
+      if (!stopped) timer = setTimeout(tick, opts.checkEveryMs);
+    });
+  }, opts.firstCheckMs);
+  return async () => {
+    stopped = true;
+    clearTimeout(timer);
+    timer = undefined;
+    await queue.close().catch(() => {});
+    connection.disconnect();
+  };
+}
