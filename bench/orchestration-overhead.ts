@@ -173,6 +173,7 @@ export async function run(options: OrchestrationOptions = {}): Promise<BenchResu
       figure: 'throughput ratio askq / bare (median of the side-by-side rounds; all rounds)',
       goal: '≥ 0.5',
       measured: `${floorTo(ratio)} (${ratios.map((r) => floorTo(r)).join(', ')})`,
+      kind: 'side-by-side',
       met: ratio >= 0.5,
     },
     {

@@ -109,18 +109,20 @@ export async function run(options: ProviderLimitsOptions = {}): Promise<BenchRes
         figure: '429 share of chat calls',
         goal: '< 1 %',
         measured: ceilPercent(share),
+        kind: 'absolute',
         met: share < 0.01,
       },
       {
         figure: `throughput ÷ the limit (${fmt(perSecond)}/s)`,
         goal: '≥ 0.9',
         measured: `${floorTo(throughput / perSecond)} (${fmt(throughput, 2)}/s)`,
+        kind: 'absolute',
         met: throughput / perSecond >= 0.9,
       },
     ],
     notes: implemented
       ? [
-          'How askq limits: ASKQ_LLM_RPM becomes BullMQ’s queue-wide limiter of rpm ÷ 60 job starts per 1-s window (src/worker/askq-worker.ts `rpmLimiter`). It spaces job starts, not chat calls: the chat call comes after retrieval, whose time varies, and BullMQ’s windows are not aligned with the provider’s, so calls started in two of askq’s windows can land in one of the provider’s and draw 429s (a 429 pauses the queue for retry-after and the job is retried). An exploratory 20-s run of this benchmark earlier the same day drew 9 429s out of 209 chat calls (4.31 %); the figure above is this run’s. A throughput ÷ limit slightly above 1.00 is a fence-post: the first window’s allowance is spent at t = 0.',
+          'How askq limits: ASKQ_LLM_RPM becomes BullMQ’s queue-wide limiter of rpm ÷ 60 job starts per 1-s window (src/worker/askq-worker.ts `rpmLimiter`). It spaces job starts, not chat calls: the chat call comes after retrieval, whose time varies, and BullMQ’s windows are not aligned with the provider’s, so calls started in two of askq’s windows can land in one of the provider’s and draw 429s (a 429 pauses the queue for retry-after and the job is retried). A throughput ÷ limit slightly above 1.00 is a fence-post: the first window’s allowance is spent at t = 0.',
         ]
       : [
           'ASKQ_LLM_RPM is not in this build’s configuration schema yet, so askq ran without a limiter, relying on its 429 handling (queue-wide pause for the provider’s retry-after).',

@@ -20,7 +20,6 @@ import {
   RESULT_MARKER,
   status,
 } from './lib/bench-result.ts';
-import { KEPT_ANALYSIS } from './lib/kept-analysis.ts';
 import { type Machine, machineInfo } from './lib/machine.ts';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
@@ -86,7 +85,7 @@ function markdown(outcomes: Outcome[], machine: Machine, command: string, totalS
   const lines = [
     '# Benchmarks',
     '',
-    `Written by \`${command}\` (bench/run-all.ts) on ${date}; the whole run took ${Math.round(totalS)} s. Every figure below is from that one run: absolute times on these shared machines drift, so each goal is a ratio measured side by side in the same run. Figures are truncated or rounded against the goal, never in its favour.`,
+    `Written by \`${command}\` (bench/run-all.ts) on ${date}; the whole run took ${Math.round(totalS)} s. Every figure below is from that one run; nothing is carried over from earlier runs. Each goal figure says what it is: _side-by-side_, a ratio of two things measured in the same run (robust to this shared machine's load), or _absolute_, a count, size, rate or time held against a fixed number (it drifts with the load). Figures are truncated or rounded against the goal, never in its favour.`,
     '',
     `Machine: \`nproc\` ${machine.cores}, ${machine.cpu}, ${machine.memoryGiB} GiB RAM, Node ${machine.node}, redis-server ${machine.redis}; load average at the start ${machine.loadAverage} (the VM is shared with other engineers' test runs). Each benchmark starts its own private redis-server (\`noeviction\`, no persistence) and fake servers on 127.0.0.1 and stops them.`,
     '',
@@ -95,7 +94,7 @@ function markdown(outcomes: Outcome[], machine: Machine, command: string, totalS
     ...outcomes.map((o) => {
       if (!o.result) return `| ${o.id} | | did not finish: ${esc(o.error ?? '')} | not measured |`;
       const goals = o.result.figures.filter((f) => f.met !== undefined);
-      return `| [${o.result.title}](#${o.id}) | ${esc(o.result.goal)} | ${goals.map((f) => `${esc(f.figure)}: **${esc(f.measured)}**`).join('<br>') || '—'} | ${status(o.result)} |`;
+      return `| [${o.result.title}](#${o.id}) | ${esc(o.result.goal)} | ${goals.map((f) => `${esc(f.figure)} (_${f.kind ?? 'kind not stated'}_): **${esc(f.measured)}**`).join('<br>') || '—'} | ${status(o.result)} |`;
     }),
     '',
   ];
@@ -117,12 +116,11 @@ function markdown(outcomes: Outcome[], machine: Machine, command: string, totalS
       '| --- | --- | --- | --- |',
       ...r.figures.map(
         (f) =>
-          `| ${esc(f.figure)} | ${esc(f.goal ?? '')} | ${esc(f.measured)} | ${metText(f.met)} |`,
+          `| ${esc(f.figure)} | ${esc(f.goal ?? '')}${f.kind ? ` (_${f.kind}_)` : ''} | ${esc(f.measured)} | ${metText(f.met)} |`,
       ),
       '',
       ...r.notes.flatMap((n) => [n, '']),
       ...(r.extra ? [r.extra, ''] : []),
-      ...(KEPT_ANALYSIS[r.id] ? [KEPT_ANALYSIS[r.id]!, ''] : []),
     );
   }
   return lines.join('\n');

@@ -12,6 +12,12 @@ export interface Figure {
   goal?: string;
   /** Whether the goal is met; `undefined` for a figure without a goal. */
   met?: boolean;
+  /**
+   * What a goal figure is: `side-by-side`, a ratio of two things measured in the same run
+   * (robust to the shared machine's load), or `absolute`, a count, size, rate or time held
+   * against a fixed number (it drifts with the load). Required with `met`.
+   */
+  kind?: 'side-by-side' | 'absolute';
 }
 
 export interface BenchResult {
