@@ -269,16 +269,41 @@ function serviceFor(argv: string[]): ServiceName | undefined {
 
 async function run(argv: string[]): Promise<number> {
   const service = serviceFor(argv);
+  const metrics = service === 'askq-worker' ? await metricsEndpoint() : undefined;
   // Before anything else runs, so every span of the command is recorded; loaded only when used.
   const telemetry = service
-    ? (await import('./shared/telemetry/start-telemetry.ts')).startTelemetry(service)
+    ? (await import('./shared/telemetry/start-telemetry.ts')).startTelemetry(
+        service,
+        process.env,
+        metrics ? [metrics.endpoint.reader] : [],
+      )
     : undefined;
   try {
+    if (metrics) {
+      const { port, host } = metrics;
+      const url = await metrics.endpoint.listen(port, host).catch((err: Error) => {
+        throw new ValidationError(`cannot serve metrics on ${host}:${port}: ${err.message}`);
+      });
+      process.stderr.write(`askq: metrics at ${url} (JSON: ${url}.json)\n`);
+    }
     return await main(argv);
+  } catch (err) {
+    if (!(err instanceof ValidationError)) throw err;
+    process.stderr.write(`askq: invalid input: ${err.message}\n`);
+    return EXIT.invalid;
   } finally {
+    await metrics?.endpoint.close();
     // Flush spans (e.g. the producer span of `askq ask`) before the process exits.
     await telemetry?.shutdown();
   }
+}
+
+/** The worker's Prometheus endpoint when ASKQ_METRICS_PORT asks for one. */
+async function metricsEndpoint() {
+  const { ASKQ_METRICS_PORT: port, ASKQ_METRICS_HOST: host } = config();
+  if (port === undefined) return undefined;
+  const { MetricsEndpoint } = await import('./shared/telemetry/metrics-endpoint.ts');
+  return { endpoint: new MetricsEndpoint(), port, host };
 }
 
 run(process.argv).then(

@@ -321,6 +321,15 @@ const envSchema = z.object({
     bool().default(DEFAULTS.captureContent),
     "Record question and answer text on spans (and BullMQ's job-result events). Off by default: content is often personal data.",
   ),
+  ASKQ_METRICS_PORT: doc(
+    int(0, 65_535).optional(),
+    'Port on which `askq worker` serves its metrics (jobs by outcome, stage latencies, breaker state, `gen_ai` token usage): Prometheus text on `/metrics`, the same figures as JSON on `/metrics.json`.',
+    'none (no endpoint; metrics leave only over OTLP)',
+  ),
+  ASKQ_METRICS_HOST: doc(
+    z.string().min(1).default('0.0.0.0'),
+    "Address the worker's metrics endpoint listens on.",
+  ),
   LOG_LEVEL: doc(
     z
       .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])

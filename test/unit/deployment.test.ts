@@ -255,6 +255,18 @@ describe('otel-collector.yaml', () => {
     expect(pipeline.processors.map(typeOf)).toContain('batch');
   });
 
+  it('serves the metrics it receives on a Prometheus endpoint the host can scrape', () => {
+    const prometheus = collector.service.pipelines.metrics?.exporters.find(
+      (id) => typeOf(id) === 'prometheus',
+    );
+    expect(prometheus).toBeDefined();
+    const { endpoint } = z
+      .object({ endpoint: z.string() })
+      .parse(collector.exporters[prometheus ?? '']);
+    const port = Number(endpoint.split(':').at(-1));
+    expect(publishedPorts('otel-collector')).toContain(port);
+  });
+
   it('receives OTLP over gRPC on 4317 and HTTP on 4318 on every interface', () => {
     expect(endpointOf(otlpProtocols().grpc)).toEqual({ host: '0.0.0.0', port: 4317 });
     expect(endpointOf(otlpProtocols().http)).toEqual({ host: '0.0.0.0', port: 4318 });

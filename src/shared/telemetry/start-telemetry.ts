@@ -1,7 +1,7 @@
 import { ExportResultCode } from '@opentelemetry/core';
 import { OTLPMetricExporter } from '@opentelemetry/exporter-metrics-otlp-http';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
-import { PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
+import { type MetricReader, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
 import { NodeSDK } from '@opentelemetry/sdk-node';
 import type { SpanExporter } from '@opentelemetry/sdk-trace';
 
@@ -28,6 +28,8 @@ export interface TelemetryHandle {
 export function startTelemetry(
   service: ServiceName,
   env: NodeJS.ProcessEnv = process.env,
+  /** Readers next to the OTLP one, e.g. the Prometheus endpoint (`ASKQ_METRICS_PORT`). */
+  pullReaders: MetricReader[] = [],
 ): TelemetryHandle {
   if (env.OTEL_SDK_DISABLED === 'true') return { enabled: false, shutdown: async () => {} };
   // Without a configured collector, spans are still made (trace ids in logs and results) but
@@ -38,8 +40,9 @@ export function startTelemetry(
     env.OTEL_EXPORTER_OTLP_METRICS_ENDPOINT,
   );
   const interval = positive(env.OTEL_METRIC_EXPORT_INTERVAL) ?? 60 * SECOND;
-  const metricReaders =
-    !exporting || env.OTEL_METRICS_EXPORTER === 'none'
+  const metricReaders = [
+    ...pullReaders,
+    ...(!exporting || env.OTEL_METRICS_EXPORTER === 'none'
       ? []
       : [
           new PeriodicExportingMetricReader({
@@ -47,7 +50,8 @@ export function startTelemetry(
             exportIntervalMillis: interval,
             exportTimeoutMillis: Math.min(interval, 30 * SECOND),
           }),
-        ];
+        ]),
+  ];
   const sdk = new NodeSDK({
     // OTEL_SERVICE_NAME wins when set, as users expect.
     ...(env.OTEL_SERVICE_NAME ? {} : { serviceName: service }),
