@@ -440,10 +440,8 @@ function parseLogLines(output: string): Record<string, unknown>[] {
   return lines;
 }
 
-/** Prints a scenario's figures as one JSON line (FAULTS.md copies them from a green run). */
-export function printFigures(scenario: string, figures: Record<string, unknown>): void {
-  console.log(`FAULTS ${JSON.stringify({ scenario, ...figures })}`);
-}
+// The fault tests import the figures helper from here, next to the stack they measure.
+export { printFigures } from './fault-figures.ts';
 
 /** Jobs whose result appears more than once (ids with two or more `completed` events). */
 export function duplicateResults(events: EventTally): number {
