@@ -16,6 +16,8 @@ export interface NoWorkerWarningOptions {
   checkEveryMs?: number;
   /** The line is said again at most this often. @defaultValue 60000 */
   repeatEveryMs?: number;
+  /** Observes each look: the workers counted (undefined when Redis did not answer). @defaultValue none */
+  onCheck?: (workers: number | undefined) => void;
 }
 
 export const NO_WORKER_WARNING_DEFAULTS = {
@@ -39,14 +41,18 @@ export function warnWhileNoWorker(options: NoWorkerWarningOptions): () => Promis
   let stopped = false;
   const check = async () => {
     const workers = await queue.getWorkersCount().catch(() => undefined);
-    if (stopped || workers !== 0) return;
-    if (Date.now() - lastWarnedAt < opts.repeatEveryMs) return;
-    lastWarnedAt = Date.now();
+    if (stopped) return;
+    if (workers === 0 && Date.now() - lastWarnedAt >= opts.repeatEveryMs) {
+      lastWarnedAt = Date.now();
+      warn();
+    }
+    opts.onCheck?.(workers);
+  };
+  const warn = () =>
     write(
       `askq: no worker is consuming the "${opts.queueName}" queue (prefix ${opts.prefix}); still waiting. ` +
         'Start one with `askq worker`, or run this command with --with-worker.',
     );
-  };
   let timer: NodeJS.Timeout | undefined = setTimeout(function tick() {
     void check().finally(() => {
       if (!stopped) timer = setTimeout(tick, opts.checkEveryMs);
