@@ -30,18 +30,11 @@ const VERSION = (
 let configLoaded: Config | undefined;
 
 /**
- * The configuration, parsed once: `.env` in the working directory first (the real environment
- * wins over it), a warning for each unknown `ASKQ_*` variable, and exit code 2 listing every
- * problem when a value is bad.
+ * The configuration, parsed once (after `.env`, see {@link loadDotEnv}): a warning for each
+ * unknown `ASKQ_*` variable, and exit code 2 listing every problem when a value is bad.
  */
 function config(): Config {
   if (configLoaded) return configLoaded;
-  try {
-    if (existsSync('.env')) process.loadEnvFile('.env');
-  } catch (err) {
-    process.stderr.write(`askq: cannot read .env: ${(err as Error).message}\n`);
-    process.exit(EXIT.invalid);
-  }
   for (const { name, closest } of unknownVariables())
     process.stderr.write(
       `askq: warning: ${name} is not a variable askq reads; did you mean ${closest}?\n`,
@@ -267,7 +260,21 @@ function serviceFor(argv: string[]): ServiceName | undefined {
   return 'askq-cli';
 }
 
+/**
+ * Reads `.env` in the working directory before anything reads the environment (telemetry
+ * too); a variable already set in the real environment wins over the file.
+ */
+function loadDotEnv(): void {
+  try {
+    if (existsSync('.env')) process.loadEnvFile('.env');
+  } catch (err) {
+    process.stderr.write(`askq: cannot read .env: ${(err as Error).message}\n`);
+    process.exit(EXIT.invalid);
+  }
+}
+
 async function run(argv: string[]): Promise<number> {
+  loadDotEnv();
   const service = serviceFor(argv);
   const metrics = service === 'askq-worker' ? await metricsEndpoint() : undefined;
   // Before anything else runs, so every span of the command is recorded; loaded only when used.
