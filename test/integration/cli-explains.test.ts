@@ -98,6 +98,15 @@ describe('askq explains itself (a real CLI process)', () => {
     expect(badFlag.code).toBe(2);
   });
 
+  it('exits 3 when `ask --wait` runs out of time with nothing answering', async () => {
+    const res = await runCli(['ask', 'What is LCEL?', '--wait', '--timeout', '0.5'], {
+      REDIS_URL: testRedisUrl(),
+      ASKQ_PREFIX: prefix,
+    });
+    expect(res.code).toBe(3);
+    expect(res.stderr).toMatch(/not answered within 500 ms/);
+  });
+
   it('says within seconds that no worker consumes the queue while `ask --wait` waits', async () => {
     const child = spawnCli(['ask', 'What is LCEL?', '--wait', '--timeout', '60'], {
       REDIS_URL: testRedisUrl(),
