@@ -11,15 +11,10 @@ import { intInRange, seconds } from './cli/options.ts';
 import type { RunAskOptions } from './cli/run-ask.ts';
 import type { RunEvalOptions } from './cli/run-eval.ts';
 import type { RunEvalCompareOptions } from './cli/run-eval-compare.ts';
-import {
-  type Config,
-  ConfigError,
-  loadConfig,
-  redactConfig,
-  unknownVariables,
-} from './shared/config.ts';
+import { type Config, ConfigError, loadConfig, redactConfig } from './shared/config.ts';
 import { AskqError, ValidationError } from './shared/errors.ts';
 import type { ServiceName } from './shared/telemetry/start-telemetry.ts';
+import { unknownVariables } from './shared/unknown-variables.ts';
 
 const VERSION = (
   JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
