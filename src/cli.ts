@@ -169,6 +169,10 @@ async function main(argv: string[]): Promise<number> {
     .option('--strict', 'stop at the first invalid row instead of skipping it')
     .option('-n, --namespace <ns>', 'vector store namespace')
     .option('-k, --top-k <k>', 'sources to retrieve', intInRange(1, 50))
+    .option(
+      '--allow-degraded',
+      'score answers a fallback gave while a dependency was down (default: count them as errors)',
+    )
     .option('--json', 'print the summary as JSON')
     .action(async (file: string | undefined, opts: RunEvalOptions) => {
       const { runEvalCommand } = await import('./cli/run-eval.ts');

@@ -13,7 +13,7 @@ export function formatAnswer(result: AnswerResult): string {
   });
   const t = result.timings;
   lines.push(
-    `  ${result.model}${result.degraded ? ' (degraded: no context)' : ''} · ` +
+    `  ${result.model}${result.degraded ? ` [degraded: ${result.degradedReason ?? 'retrieval_unavailable'}]` : ''} · ` +
       `queue ${ms(t.queueMs)} · retrieve ${ms(t.retrieveMs)} · generate ${ms(t.generateMs)} · ` +
       `total ${ms(t.totalMs)} · attempts ${result.attempts} · ` +
       `tokens ${result.usage.inputTokens} in / ${result.usage.outputTokens} out`,

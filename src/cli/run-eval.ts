@@ -20,6 +20,7 @@ export interface RunEvalOptions {
   strict?: boolean;
   namespace?: string;
   topK?: number;
+  allowDegraded?: boolean;
   json?: boolean;
   /** `eval status`: wait and render progress until the run ends. */
   follow?: boolean;
@@ -102,6 +103,7 @@ export async function runEvalCommand(
       ...(dir ? { dir } : {}),
       ...(options.namespace ? { namespace: options.namespace } : {}),
       ...(options.topK ? { topK: options.topK } : {}),
+      ...(options.allowDegraded ? { allowDegraded: true } : {}),
       strict: options.strict ?? false,
       ...(options.maxCost === undefined ? {} : { maxCostUsd: options.maxCost }),
       detach: options.detach ?? false,

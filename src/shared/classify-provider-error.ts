@@ -104,6 +104,7 @@ export function classifyProviderError(err: unknown, dependency: string): AskqErr
     const code = [...facts.codes].find((c) => PERMANENT_CODES.has(c));
     return new PermanentError(describe(`failed permanently${http}${code ? ` [${code}]` : ''}`), {
       cause: err,
+      requestFault: true,
     });
   }
   if (status === 429) {
@@ -113,7 +114,10 @@ export function classifyProviderError(err: unknown, dependency: string): AskqErr
     });
   }
   if (status !== undefined && isPermanentStatus(status)) {
-    return new PermanentError(describe(`failed permanently${http}`), { cause: err });
+    return new PermanentError(describe(`failed permanently${http}`), {
+      cause: err,
+      requestFault: true,
+    });
   }
   if (status !== undefined) {
     return new TransientError(describe(`failed${http}`), { cause: err });

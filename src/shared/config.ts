@@ -75,6 +75,14 @@ const envSchema = z.object({
     z.enum(['retry', 'degrade']).default(DEFAULTS.retrievalFallback),
     'When retrieval is down after its retries: `retry` keeps retrying the job; `degrade` answers without context, marked `degraded: true`.',
   ),
+  ASKQ_CHAT_FALLBACK: doc(
+    z.enum(['none', 'extractive']).default(DEFAULTS.chatFallback),
+    'When the chat model fails for a reason retrying will not fix in time (the last attempt, the deadline, an open breaker or rate limit lasting `ASKQ_CHAT_FALLBACK_AFTER_MS` for the job, a provider-side permanent error): `none` fails or keeps retrying the job as usual; `extractive` answers with the embedded extractive answerer over the retrieved sources, marked `degraded: true` with a `degradedReason`. Refusals of the request itself (400, 401, insufficient quota) still fail. A job with `degrade: false` is never degraded.',
+  ),
+  ASKQ_CHAT_FALLBACK_AFTER_MS: doc(
+    int(0, 24 * 60 * MINUTE).default(DEFAULTS.chatFallbackAfterMs),
+    'With `ASKQ_CHAT_FALLBACK=extractive`: how long an open chat breaker (or a chat rate limit) may hold up one job before it is answered degraded.',
+  ),
   ASKQ_LOCK_DURATION_MS: doc(
     int(100, 60 * MINUTE).default(DEFAULTS.lockDurationMs),
     "A job's lock; a worker that stops renewing it for this long is considered stalled and its jobs are recovered.",

@@ -39,6 +39,12 @@ const answerJobFields = {
    * `expectedSources`, `hit@k` and `mrr`. Scores come back in the result's `scores`.
    */
   assert: z.array(assertionSchema).max(20).optional(),
+  /**
+   * `false`: never answer this question degraded (without context, or with the extractive
+   * fallback when the chat model is down); the job fails instead, with the reason it would
+   * have degraded. Evaluations set it. @defaultValue true
+   */
+  degrade: z.boolean().optional(),
 };
 
 /** Job data as producers (the API, the client) must send it: unknown fields are rejected. */
@@ -77,13 +83,28 @@ export const timingsSchema = z.object({
 });
 export type Timings = z.infer<typeof timingsSchema>;
 
+/** Why an answer is degraded (the fallback ladder in the README). */
+export const degradedReasonSchema = z.enum([
+  'retrieval_unavailable',
+  'chat_unavailable',
+  'chat_deadline',
+  'chat_rate_limited',
+]);
+export type DegradedReason = z.infer<typeof degradedReasonSchema>;
+
 /** `job.returnvalue` of an answer job. */
 export const answerResultSchema = z.object({
   answer: z.string(),
   /** Best source first. */
   sources: z.array(sourceSchema),
-  /** True when the answer was generated without retrieved context. */
+  /**
+   * True when a fallback answered: without retrieved context (retrieval down), or by the
+   * extractive answerer over the sources (the chat model down); `degradedReason` says which.
+   */
   degraded: z.boolean(),
+  /** Why the answer is degraded; only when `degraded`. */
+  degradedReason: degradedReasonSchema.optional(),
+  /** The model that answered (`extractive-v1` for the chat fallback). */
   model: z.string(),
   usage: usageSchema,
   timings: timingsSchema,

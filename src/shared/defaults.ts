@@ -17,6 +17,8 @@ export const DEFAULTS = {
   maxStartedAttempts: 1000,
   jobDeadlineMs: 30 * MINUTE,
   retrievalFallback: 'retry',
+  chatFallback: 'none',
+  chatFallbackAfterMs: 10 * SECOND,
   lockDurationMs: 30 * SECOND,
   stalledIntervalMs: 30 * SECOND,
   maxStalledCount: 2,

@@ -17,6 +17,16 @@ export class AskqError extends Error {
 /** Retrying cannot help: invalid input, a 4xx from a provider, `insufficient_quota`. */
 export class PermanentError extends AskqError {
   override name = 'PermanentError';
+  /**
+   * True when the provider refused the request itself (a 4xx, a bad key, no quota, an unknown
+   * model, a context or content refusal): a misconfiguration or bad input that no fallback
+   * may hide. False for a provider that failed in a way retrying cannot fix.
+   */
+  readonly requestFault: boolean;
+  constructor(message: string, options: { cause?: unknown; requestFault?: boolean } = {}) {
+    super(message, options);
+    this.requestFault = options.requestFault ?? false;
+  }
 }
 
 /** May succeed if tried again later: 5xx, network errors, per-call timeouts. */
@@ -58,6 +68,9 @@ export class CancelledError extends AskqError {
 /** Invalid job data or input: a permanent error with the reason. */
 export class ValidationError extends PermanentError {
   override name = 'ValidationError';
+  constructor(message: string, options: { cause?: unknown } = {}) {
+    super(message, { ...options, requestFault: true });
+  }
 }
 
 /** The class of an askq error, or undefined for an unclassified one. */

@@ -22,6 +22,8 @@ const stateSchema = z.object({
     .optional(),
   /** Times the job was put back by a rate-limit or breaker pause (grows the next pause). */
   pauses: z.number().int().min(0).optional(),
+  /** When an open chat breaker or a chat rate limit first held this job up (the chat fallback). */
+  chatBlockedSince: z.number().optional(),
   /** Message of the last attempt's error, for a later failure's reason. */
   lastError: z.string().max(1000).optional(),
 });

@@ -47,6 +47,10 @@ export interface AskqWorkerOptions {
   breakerResetMs?: number;
   /** `degrade`: answer without context when retrieval is down after its retries. @defaultValue retry */
   retrievalFallback?: 'retry' | 'degrade';
+  /** `extractive`: answer from the sources when the chat model is down for good. @defaultValue none */
+  chatFallback?: 'none' | 'extractive';
+  /** How long an open chat breaker or rate limit may hold a job up before it degrades. @defaultValue 10000 */
+  chatFallbackAfterMs?: number;
   /** Namespace when a job names none. @defaultValue default */
   namespace?: string;
   /** Sources per question when a job names none. @defaultValue 4 */
@@ -103,6 +107,8 @@ export const WORKER_DEFAULTS = {
   breakerWindowMs: DEFAULTS.breakerWindowMs,
   breakerResetMs: DEFAULTS.breakerResetMs,
   retrievalFallback: DEFAULTS.retrievalFallback,
+  chatFallback: DEFAULTS.chatFallback,
+  chatFallbackAfterMs: DEFAULTS.chatFallbackAfterMs,
   namespace: DEFAULTS.namespace,
   topK: DEFAULTS.topK,
   lockDurationMs: DEFAULTS.lockDurationMs,
@@ -143,6 +149,8 @@ export function workerOptionsFromConfig(config: Config): AskqWorkerOptions {
     breakerWindowMs: config.ASKQ_BREAKER_WINDOW_MS,
     breakerResetMs: config.ASKQ_BREAKER_RESET_MS,
     retrievalFallback: config.ASKQ_RETRIEVAL_FALLBACK,
+    chatFallback: config.ASKQ_CHAT_FALLBACK,
+    chatFallbackAfterMs: config.ASKQ_CHAT_FALLBACK_AFTER_MS,
     namespace: config.ASKQ_NAMESPACE,
     topK: config.ASKQ_TOP_K,
     lockDurationMs: config.ASKQ_LOCK_DURATION_MS,

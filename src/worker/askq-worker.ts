@@ -3,8 +3,9 @@ import { EventEmitter } from 'node:events';
 import { Queue, Worker } from 'bullmq';
 
 import { INGEST_QUEUE, QUESTIONS_QUEUE } from '../shared/contracts.ts';
+import { DEFAULTS } from '../shared/defaults.ts';
 import { createLogger, type Logger } from '../shared/logger.ts';
-import type { Ports } from '../shared/ports.ts';
+import type { ChatPort, Ports } from '../shared/ports.ts';
 import {
   assertNoEviction,
   createRedisConnection,
@@ -68,6 +69,7 @@ export class AskqWorker extends EventEmitter<AskqWorkerEvents> {
     connection: Redis,
     ports: Ports,
     ownsPorts: boolean,
+    fallbackChat: ChatPort | undefined,
   ) {
     super();
     this.#logger = logger;
@@ -122,6 +124,9 @@ export class AskqWorker extends EventEmitter<AskqWorkerEvents> {
       defaultNamespace: o.namespace,
       defaultTopK: o.topK,
       retrievalFallback: o.retrievalFallback,
+      ...(fallbackChat
+        ? { chatFallback: { chat: fallbackChat, afterMs: o.chatFallbackAfterMs } }
+        : {}),
       ...(o.cache
         ? {
             cache: new AnswerCache({
@@ -180,7 +185,19 @@ export class AskqWorker extends EventEmitter<AskqWorkerEvents> {
       throw err;
     }
     const ports = o.ports ?? (await createProviders(o.providers, logger));
-    const worker = new AskqWorker(o, logger, connection, ports, o.ports === undefined);
+    // Loaded only when asked for, like any provider.
+    const fallbackChat =
+      o.chatFallback === 'extractive'
+        ? new (await import('./providers/local/extractive-chat.ts')).ExtractiveChat()
+        : undefined;
+    const worker = new AskqWorker(
+      o,
+      logger,
+      connection,
+      ports,
+      o.ports === undefined,
+      fallbackChat,
+    );
     logger.info(
       { queue: QUESTIONS_QUEUE, prefix: o.prefix, concurrency: worker.questions.concurrency },
       'worker started',
@@ -239,7 +256,7 @@ export class AskqWorker extends EventEmitter<AskqWorkerEvents> {
    * Stops taking jobs and lets active ones finish within `graceMs`; jobs still running then
    * are abandoned to BullMQ's stalled-job recovery (another worker re-runs them).
    */
-  close(graceMs = 30 * SECOND): Promise<void> {
+  close(graceMs: number = DEFAULTS.shutdownGraceMs): Promise<void> {
     this.#closing ??= this.#close(graceMs);
     return this.#closing;
   }

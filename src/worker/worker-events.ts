@@ -1,6 +1,6 @@
 import type { Attributes } from '@opentelemetry/api';
 
-import type { AnswerResult, IngestResult } from '../shared/contracts.ts';
+import type { AnswerResult, DegradedReason, IngestResult } from '../shared/contracts.ts';
 import type { BreakerState } from './resilience/breaker-policy.ts';
 import type { Dependency } from './resilience/dependency-policies.ts';
 
@@ -39,8 +39,11 @@ export interface AskqWorkerEvents {
   'job:stranded': [JobRef & { err: Error }];
   /** A pipeline stage finished; `resumed` stages came from an earlier attempt's checkpoint. */
   'job:stage': [JobRef & { stage: 'retrieve' | 'generate'; durationMs: number }];
-  /** Retrieval was down and the answer went on without context (ASKQ_RETRIEVAL_FALLBACK). */
-  'job:degraded': [JobRef & { err: unknown }];
+  /**
+   * A fallback answers instead: retrieval was down (ASKQ_RETRIEVAL_FALLBACK), or the chat
+   * model was and the extractive answerer answers from the sources (ASKQ_CHAT_FALLBACK).
+   */
+  'job:degraded': [JobRef & { reason: DegradedReason; err: unknown }];
   /** The answer cache could not be read or written (a miss, never a failure). */
   'cache:error': [JobRef & { operation: 'read' | 'write'; err: unknown }];
   /** A dependency's breaker changed state. */

@@ -35,6 +35,11 @@ export function attachTelemetry(
         'askq.degraded': e.result.degraded,
         'askq.cached': e.result.cached ?? false,
       });
+      const reason = e.result.degradedReason;
+      if (reason) {
+        metrics.degraded(reason);
+        safeSetAttributes(trace.getActiveSpan(), { 'askq.degraded_reason': reason });
+      }
     },
     'job:stage': (e) => metrics.stageDuration(e.stage, e.durationMs / 1000),
     'job:failed': (e) => {

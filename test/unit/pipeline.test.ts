@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 
+import { TransientError } from '../../src/shared/errors.ts';
 import { answerQuestion } from '../../src/worker/pipeline/answer-question.ts';
 import type { Retrieval } from '../../src/worker/pipeline/retrieve.ts';
+import { ExtractiveChat } from '../../src/worker/providers/local/extractive-chat.ts';
 import { FakePorts } from '../support/fake-ports.ts';
 
 async function seededPorts(): Promise<FakePorts> {
@@ -67,5 +69,43 @@ describe('answerQuestion', () => {
     const none = await answerQuestion({ question: 'redis', namespace: 'other', topK: 4 }, ports);
     expect(none.sources).toEqual([]);
     expect(none.answer).toBe('no context');
+  });
+
+  it('answers with the chat fallback over the retrieved sources when it says so', async () => {
+    const ports = await seededPorts();
+    ports.failures.chat.push(() => new TransientError('chat failed (HTTP 500)'));
+    const fallback = new ExtractiveChat();
+    const seen: unknown[] = [];
+    const out = await answerQuestion(
+      { question: 'where does lance store vectors?', namespace: 'ns', topK: 2 },
+      ports,
+      {
+        chatFallback: {
+          chat: fallback,
+          reasonFor: (err) => {
+            seen.push(err);
+            return 'chat_unavailable';
+          },
+        },
+      },
+    );
+    expect(seen).toHaveLength(1);
+    expect(out).toMatchObject({
+      degraded: true,
+      degradedReason: 'chat_unavailable',
+      model: fallback.model,
+    });
+    expect(out.sources.map((s) => s.id)).toEqual(['lance.md', 'redis.md']);
+    expect(out.answer).toContain('lance stores vectors on disk');
+  });
+
+  it('lets the chat failure stand when the fallback gives no reason', async () => {
+    const ports = await seededPorts();
+    ports.failures.chat.push(() => new TransientError('chat failed (HTTP 500)'));
+    await expect(
+      answerQuestion({ question: 'q', namespace: 'ns', topK: 2 }, ports, {
+        chatFallback: { chat: new ExtractiveChat(), reasonFor: () => undefined },
+      }),
+    ).rejects.toThrow(/HTTP 500/);
   });
 });

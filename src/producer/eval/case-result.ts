@@ -1,4 +1,10 @@
-import type { AnswerResult, Timings, Usage } from '../../shared/contracts.ts';
+import {
+  type AnswerResult,
+  type DegradedReason,
+  degradedReasonSchema,
+  type Timings,
+  type Usage,
+} from '../../shared/contracts.ts';
 import { failedAssertions, resolveAssertions } from '../../shared/scoring/assertions.ts';
 import type { EvalCase } from './read-cases.ts';
 
@@ -21,6 +27,8 @@ export interface CaseResult {
   /** Best first; text left out (it is in the store). */
   sources: { id: string; chunk: number; score: number }[];
   degraded: boolean;
+  /** Why the answer is degraded; for an error, why the case would have been (it opted out). */
+  degradedReason?: DegradedReason;
   model: string;
   attempts: number;
   timings: Timings;
@@ -48,6 +56,7 @@ export function completedResult(c: EvalCase, jobId: string, r: AnswerResult): Ca
     failedAssertions: failed,
     sources: r.sources.map((s) => ({ id: s.id, chunk: s.chunk, score: round(s.score) })),
     degraded: r.degraded,
+    ...(r.degradedReason ? { degradedReason: r.degradedReason } : {}),
     model: r.model,
     attempts: r.attempts,
     timings: r.timings,
@@ -73,6 +82,7 @@ export function erroredResult(
     failedAssertions: [],
     sources: [],
     degraded: false,
+    ...wouldHaveDegraded(reason),
     model: '',
     attempts: fields.attempts ?? 0,
     timings: { ...NO_TIMINGS, totalMs: fields.totalMs ?? 0 },
@@ -82,6 +92,14 @@ export function erroredResult(
     jobId,
     finishedAt: Date.now(),
   };
+}
+
+/** The worker's reason for failing a case that opted out of degraded answers. */
+const WOULD_DEGRADE = /would have answered degraded \(([a-z_]+)\)/;
+
+function wouldHaveDegraded(reason: string): { degradedReason?: DegradedReason } {
+  const parsed = degradedReasonSchema.safeParse(WOULD_DEGRADE.exec(reason)?.[1]);
+  return parsed.success ? { degradedReason: parsed.data } : {};
 }
 
 function caseFields(c: EvalCase) {

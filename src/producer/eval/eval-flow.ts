@@ -20,6 +20,8 @@ export interface EvalFlowOptions {
   keepSeconds: number;
   namespace?: string;
   topK?: number;
+  /** Let cases be answered degraded (by a fallback) instead of failing. @defaultValue false */
+  allowDegraded?: boolean;
 }
 
 /**
@@ -141,6 +143,9 @@ export class EvalFlow {
       ...(c.expected === undefined ? {} : { expected: c.expected }),
       ...(c.expectedSources ? { expectedSources: c.expectedSources } : {}),
       ...(c.assert ? { assert: c.assert } : {}),
+      // A degraded answer is not the model's: scored, it would blur the comparison. Such a
+      // case fails with the reason it would have degraded, and counts as an error.
+      ...(this.#opts.allowDegraded ? {} : { degrade: false }),
     };
   }
 

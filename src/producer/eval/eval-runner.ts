@@ -53,6 +53,12 @@ export interface EvalRunOptions {
   dir?: string;
   namespace?: string;
   topK?: number;
+  /**
+   * Let a fallback answer cases when a dependency is down (ASKQ_RETRIEVAL_FALLBACK,
+   * ASKQ_CHAT_FALLBACK). Off: such a case is an error with the reason it would have degraded,
+   * so a degraded answer is never scored as the model's. @defaultValue false
+   */
+  allowDegraded?: boolean;
   /** Stop at the first invalid row, before enqueueing anything. @defaultValue false */
   strict?: boolean;
   /** Stop enqueueing once the estimated spend passes this (USD). @defaultValue no limit */
@@ -123,6 +129,7 @@ export async function runEval(options: EvalRunOptions): Promise<EvalOutcome> {
     keepSeconds: opts.keepSeconds,
     ...(manifest.settings.namespace ? { namespace: manifest.settings.namespace } : {}),
     ...(manifest.settings.topK ? { topK: manifest.settings.topK } : {}),
+    ...(opts.allowDegraded ? { allowDegraded: true } : {}),
   });
   const prices = { ...DEFAULT_PRICES, ...opts.prices };
   let spent = 0;

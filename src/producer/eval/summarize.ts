@@ -33,7 +33,13 @@ export interface RunSummary {
   latency: Record<'queue' | 'retrieve' | 'generate' | 'total', LatencyStats>;
   /** Attempts taken → cases. */
   attempts: Record<string, number>;
+  /** Answered cases a fallback answered. */
   degraded: number;
+  /**
+   * Per degraded reason: answered cases (`answered`), and errored cases that would have been
+   * answered degraded had they not opted out (`errors`; evaluations opt out by default).
+   */
+  degradedReasons: Record<string, { answered: number; errors: number }>;
   tokens: { input: number; output: number };
   /** USD, from the price table; models without a price are listed in `unpricedModels`. */
   costUsd: number;
@@ -66,6 +72,11 @@ export function summarize(
   let failed = 0;
   let errored = 0;
   let degraded = 0;
+  const degradedReasons: RunSummary['degradedReasons'] = {};
+  const countReason = (reason: string, key: 'answered' | 'errors') => {
+    const entry = (degradedReasons[reason] ??= { answered: 0, errors: 0 });
+    entry[key] += 1;
+  };
   let tokensIn = 0;
   let tokensOut = 0;
   let cost = 0;
@@ -78,8 +89,12 @@ export function summarize(
     attempts[String(r.attempts)] = (attempts[String(r.attempts)] ?? 0) + 1;
     last = Math.max(last, r.finishedAt);
     first = Math.min(first, r.finishedAt - r.timings.totalMs);
-    if (r.status === 'error') continue;
+    if (r.status === 'error') {
+      if (r.degradedReason) countReason(r.degradedReason, 'errors');
+      continue;
+    }
     if (r.degraded) degraded += 1;
+    if (r.degradedReason) countReason(r.degradedReason, 'answered');
     lat.queue.push(r.timings.queueMs);
     lat.retrieve.push(r.timings.retrieveMs);
     lat.generate.push(r.timings.generateMs);
@@ -125,6 +140,7 @@ export function summarize(
     },
     attempts,
     degraded,
+    degradedReasons,
     tokens: { input: tokensIn, output: tokensOut },
     costUsd: Math.round(cost * 1_000_000) / 1_000_000,
     unpricedModels: [...unpriced].filter(Boolean),

@@ -165,7 +165,7 @@ export function idempotentJobId(principal: string, key: string): string {
 
 function sameRequest(stored: QuestionRequest, sent: QuestionRequest): boolean {
   const pick = (q: QuestionRequest) =>
-    JSON.stringify([q.question, q.namespace, q.topK, sortedEntries(q.metadata)]);
+    JSON.stringify([q.question, q.namespace, q.topK, q.degrade, sortedEntries(q.metadata)]);
   return pick(stored) === pick(sent);
 }
 

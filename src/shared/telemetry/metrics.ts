@@ -7,6 +7,8 @@ import { type Attributes, metrics } from '@opentelemetry/api';
 export interface AskqMetrics {
   /** Jobs by outcome: completed | failed | retried | paused. */
   jobs(outcome: string, attributes?: Attributes): void;
+  /** Jobs answered by a fallback, by `askq.degraded_reason` (`askq_jobs_degraded_total`). */
+  degraded(reason: string): void;
   /** Duration of a pipeline stage (retrieve, generate, score), in seconds. */
   stageDuration(stage: string, seconds: number): void;
   /** Tokens a model call used, by `gen_ai.token.type` (input | output). */
@@ -26,6 +28,9 @@ export function askqMetrics(): AskqMetrics {
   if (instance) return instance;
   const meter = metrics.getMeter('askq');
   const jobs = meter.createCounter('askq.jobs', { description: 'Jobs by outcome' });
+  const degraded = meter.createCounter('askq.jobs.degraded', {
+    description: 'Jobs answered by a fallback, by reason',
+  });
   const stage = meter.createHistogram('askq.stage.duration', {
     description: 'Pipeline stage duration',
     unit: 's',
@@ -52,6 +57,7 @@ export function askqMetrics(): AskqMetrics {
     };
   instance = {
     jobs: safe((outcome, attributes) => jobs.add(1, { outcome, ...attributes })),
+    degraded: safe((reason) => degraded.add(1, { 'askq.degraded_reason': reason })),
     stageDuration: safe((s, seconds) => stage.record(seconds, { 'askq.stage': s })),
     tokenUsage: safe((n, attributes) => tokens.record(n, attributes)),
     operationDuration: safe((seconds, attributes) => duration.record(seconds, attributes)),

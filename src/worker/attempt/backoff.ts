@@ -1,4 +1,4 @@
-import { SECOND } from '../../shared/time.ts';
+import { DEFAULTS } from '../../shared/defaults.ts';
 
 /** How retry delays grow. */
 export interface BackoffOptions {
@@ -9,8 +9,8 @@ export interface BackoffOptions {
 }
 
 export const BACKOFF_DEFAULTS = {
-  baseMs: 1 * SECOND,
-  maxMs: 60 * SECOND,
+  baseMs: DEFAULTS.backoffMs,
+  maxMs: DEFAULTS.backoffMaxMs,
 } satisfies Required<BackoffOptions>;
 
 /**
@@ -23,8 +23,13 @@ export function computeBackoff(
   options: BackoffOptions = {},
   random: () => number = Math.random,
 ): number {
+  const ceiling = backoffCeiling(failedAttempt, options);
+  return Math.round(ceiling / 2 + random() * (ceiling / 2));
+}
+
+/** The longest {@link computeBackoff} waits after `failedAttempt`: `base · 2^(n-1)`, capped. */
+export function backoffCeiling(failedAttempt: number, options: BackoffOptions = {}): number {
   const { baseMs, maxMs } = { ...BACKOFF_DEFAULTS, ...options };
   const exponent = Math.max(0, failedAttempt - 1);
-  const ceiling = Math.min(maxMs, baseMs * 2 ** Math.min(exponent, 30));
-  return Math.round(ceiling / 2 + random() * (ceiling / 2));
+  return Math.min(maxMs, baseMs * 2 ** Math.min(exponent, 30));
 }

@@ -6,7 +6,7 @@ import type { Ports } from '../../shared/ports.ts';
 import type { AskqWorkerEvents, JobRef } from '../worker-events.ts';
 
 /** Stage outputs a job keeps between attempts (BullMQ's step-job pattern). */
-export type Checkpoints = Pick<JobState, 'retrieval'>;
+export type Checkpoints = Pick<JobState, 'retrieval' | 'chatBlockedSince'>;
 
 /** Events a job function reports about itself; the runner adds which job and attempt. */
 export type JobEventName = 'job:stage' | 'job:degraded' | 'cache:error';
@@ -29,6 +29,10 @@ export interface JobHelpers {
     attempt: number;
     /** True on the last attempt the retry policy allows. */
     lastAttempt: boolean;
+    /** When the job's deadline passes; undefined without one. */
+    deadlineAt?: number;
+    /** The longest the retry after a transient failure of this attempt would wait. */
+    retryDelayCeilingMs: number;
   };
   /** Checkpoints earlier attempts kept. */
   checkpoints: Readonly<Checkpoints>;

@@ -6,6 +6,7 @@ import { readJobState } from '../../shared/job-state.ts';
 import type { Logger } from '../../shared/logger.ts';
 import type { Ports } from '../../shared/ports.ts';
 import type { JobRef, WorkerEventSink } from '../worker-events.ts';
+import { backoffCeiling } from './backoff.ts';
 import { bindSignal } from './bind-signal.ts';
 import type { JobHelpers, JobKind } from './job-kind.ts';
 import { type RetryPolicy, settleFailure, type SettleOutcome } from './settle-failure.ts';
@@ -71,8 +72,13 @@ export function createAttemptRunner<Data, Result extends AnswerResult | IngestRe
         firstStartedAt,
         attempt: state.attempt,
         lastAttempt: state.attempt >= ctx.policy.attempts,
+        ...(deadlineMs === undefined ? {} : { deadlineAt: firstStartedAt + deadlineMs }),
+        retryDelayCeilingMs: backoffCeiling(state.attempt, ctx.policy),
       },
-      checkpoints: { ...(state.retrieval ? { retrieval: state.retrieval } : {}) },
+      checkpoints: {
+        ...(state.retrieval ? { retrieval: state.retrieval } : {}),
+        ...(state.chatBlockedSince ? { chatBlockedSince: state.chatBlockedSince } : {}),
+      },
       checkpoint: (stage, value) => {
         state[stage] = value;
       },

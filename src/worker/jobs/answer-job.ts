@@ -2,12 +2,16 @@ import {
   type AnswerJobData,
   answerJobDataLenientSchema,
   type AnswerResult,
+  type DegradedReason,
   QUESTIONS_QUEUE,
 } from '../../shared/contracts.ts';
+import { PermanentError } from '../../shared/errors.ts';
+import type { ChatPort } from '../../shared/ports.ts';
 import { activeTraceIds } from '../../shared/telemetry/spans.ts';
 import type { AnswerCache } from '../answer-cache.ts';
 import type { JobHelpers, JobKind } from '../attempt/job-kind.ts';
 import { answerQuestion } from '../pipeline/answer-question.ts';
+import { chatFallbackReason, isChatBlocked } from './chat-fallback.ts';
 
 export interface AnswerJobOptions {
   /** Namespace when the job names none. */
@@ -18,6 +22,13 @@ export interface AnswerJobOptions {
   retrievalFallback: 'retry' | 'degrade';
   /** The answer cache (ASKQ_CACHE=on). @defaultValue none */
   cache?: AnswerCache;
+  /** Answer from the sources when the chat model is down (ASKQ_CHAT_FALLBACK). @defaultValue none */
+  chatFallback?: {
+    /** The extractive answerer. */
+    chat: ChatPort;
+    /** How long an open breaker or rate limit may hold a job up first. */
+    afterMs: number;
+  };
 }
 
 /**
@@ -86,14 +97,26 @@ async function answer(
         : {}),
       ...(h.checkpoints.retrieval ? { resume: h.checkpoints.retrieval } : {}),
       checkpoint: (retrieval) => h.checkpoint('retrieval', retrieval),
-      onDegraded: (err) => h.emit('job:degraded', { err }),
-      fallback: { mode: options.retrievalFallback, lastAttempt: h.job.lastAttempt },
+      onDegraded: (err) => h.emit('job:degraded', { reason: 'retrieval_unavailable', err }),
+      fallback: {
+        mode: data.degrade === false ? 'retry' : options.retrievalFallback,
+        lastAttempt: h.job.lastAttempt,
+      },
+      ...(options.chatFallback
+        ? {
+            chatFallback: {
+              chat: options.chatFallback.chat,
+              reasonFor: chatFailureReason(h, options.chatFallback.afterMs, data.degrade !== false),
+            },
+          }
+        : {}),
     },
   );
   const result: AnswerResult = {
     answer: out.answer,
     sources: out.sources,
     degraded: out.degraded,
+    ...(out.degradedReason ? { degradedReason: out.degradedReason } : {}),
     model: out.model,
     usage: out.usage,
     timings: {
@@ -127,6 +150,38 @@ async function answer(
   if (!out.resumed) h.emit('job:stage', { stage: 'retrieve', durationMs: out.retrieveMs });
   h.emit('job:stage', { stage: 'generate', durationMs: out.generateMs });
   return result;
+}
+
+/**
+ * Decides, for a failed chat call, whether the fallback answers ({@link chatFallbackReason}),
+ * remembering when an open breaker or rate limit first held the job up. A job that opted out
+ * (`degrade: false`) fails instead, with the reason it would have degraded.
+ */
+function chatFailureReason(h: JobHelpers, afterMs: number, allowed: boolean) {
+  return (err: unknown): DegradedReason | undefined => {
+    const now = Date.now();
+    let blockedSince = h.checkpoints.chatBlockedSince;
+    if (blockedSince === undefined && isChatBlocked(err)) {
+      blockedSince = now;
+      h.checkpoint('chatBlockedSince', now);
+    }
+    const reason = chatFallbackReason(err, {
+      lastAttempt: h.job.lastAttempt,
+      ...(h.job.deadlineAt === undefined ? {} : { deadlineLeftMs: h.job.deadlineAt - now }),
+      retryDelayCeilingMs: h.job.retryDelayCeilingMs,
+      blockedMs: blockedSince === undefined ? 0 : now - blockedSince,
+      afterMs,
+    });
+    if (reason === undefined) return undefined;
+    if (!allowed) {
+      const message = err instanceof Error ? err.message : String(err);
+      throw new PermanentError(`would have answered degraded (${reason}): ${message}`, {
+        cause: err,
+      });
+    }
+    h.emit('job:degraded', { reason, err });
+    return reason;
+  };
 }
 
 function round(ms: number): number {

@@ -1,6 +1,6 @@
-import type { Source, Usage } from '../../shared/contracts.ts';
+import type { DegradedReason, Source, Usage } from '../../shared/contracts.ts';
 import { failureClassOf } from '../../shared/errors.ts';
-import type { Ports } from '../../shared/ports.ts';
+import type { ChatPort, Ports } from '../../shared/ports.ts';
 import { generate, type Generation } from './generate.ts';
 import { type Retrieval, retrieve } from './retrieve.ts';
 import { score, type ScoreInput } from './score.ts';
@@ -25,6 +25,19 @@ export interface AnswerRun {
   onDegraded?(err: unknown): void;
   /** What to do when retrieval fails. @defaultValue retry */
   fallback?: RetrievalFallback;
+  /** What to do when the chat call fails. @defaultValue the failure stands */
+  chatFallback?: ChatFallback;
+}
+
+/** The answerer of last resort, and when to use it. */
+export interface ChatFallback {
+  /** Answers from the retrieved sources without a remote model (the extractive answerer). */
+  chat: ChatPort;
+  /**
+   * Why the failed chat call should be answered by `chat` instead, or undefined to let the
+   * failure stand. May throw instead (a job that opted out says it would have degraded).
+   */
+  reasonFor(err: unknown): DegradedReason | undefined;
 }
 
 /** What to do when retrieval fails with a retryable error. */
@@ -39,6 +52,8 @@ export interface PipelineOutput {
   answer: string;
   sources: Source[];
   degraded: boolean;
+  /** Why, when degraded. */
+  degradedReason?: DegradedReason;
   model: string;
   usage: Usage;
   retrieveMs: number;
@@ -75,9 +90,24 @@ export async function answerQuestion(
       retrieval = { sources: [], retrieveMs: performance.now() - started };
     }
   }
-  const generation =
-    run.cached?.generation ??
-    (await generate({ question: input.question, sources: retrieval.sources }, ports));
+  let degradedReason: DegradedReason | undefined = degraded ? 'retrieval_unavailable' : undefined;
+  const sources = retrieval.sources;
+  let generation = run.cached?.generation;
+  if (generation === undefined) {
+    try {
+      generation = await generate({ question: input.question, sources }, ports);
+    } catch (err) {
+      const reason = run.chatFallback?.reasonFor(err);
+      if (reason === undefined || run.chatFallback === undefined) throw err;
+      generation = await generate(
+        { question: input.question, sources },
+        { chat: run.chatFallback.chat },
+      );
+      degraded = true;
+      // With retrieval down too, the chat's reason is the one that says no model answered.
+      degradedReason = reason;
+    }
+  }
   const scoring = input.scoring
     ? await score(
         {
@@ -94,6 +124,7 @@ export async function answerQuestion(
     answer: generation.answer,
     sources: retrieval.sources,
     degraded,
+    ...(degradedReason ? { degradedReason } : {}),
     model: generation.model,
     usage: generation.usage,
     retrieveMs: retrieval.retrieveMs,
