@@ -44,15 +44,21 @@ export class RateLimitedError extends AskqError {
   }
 }
 
-/** A dependency's breaker is open; no call was made. `retryAfterMs` is its remaining reset time. */
+/**
+ * A dependency's breaker is open; no call was made. `retryAfterMs` is its remaining reset
+ * time; `outageMs` how long the breaker has not been closed (half-open trials that failed
+ * included): how long the dependency has been out, as this process saw it.
+ */
 export class BreakerOpenError extends AskqError {
   override name = 'BreakerOpenError';
   readonly dependency: string;
   readonly retryAfterMs: number;
-  constructor(dependency: string, retryAfterMs: number) {
+  readonly outageMs: number;
+  constructor(dependency: string, retryAfterMs: number, outageMs = 0) {
     super(`${dependency} breaker is open; retry in ${retryAfterMs} ms`);
     this.dependency = dependency;
     this.retryAfterMs = retryAfterMs;
+    this.outageMs = outageMs;
   }
 }
 

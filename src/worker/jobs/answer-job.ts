@@ -5,7 +5,7 @@ import {
   type DegradedReason,
   QUESTIONS_QUEUE,
 } from '../../shared/contracts.ts';
-import { PermanentError } from '../../shared/errors.ts';
+import { BreakerOpenError, PermanentError } from '../../shared/errors.ts';
 import type { ChatPort } from '../../shared/ports.ts';
 import { activeTraceIds } from '../../shared/telemetry/spans.ts';
 import type { AnswerCache } from '../answer-cache.ts';
@@ -169,7 +169,12 @@ function chatFailureReason(h: JobHelpers, afterMs: number, allowed: boolean) {
       lastAttempt: h.job.lastAttempt,
       ...(h.job.deadlineAt === undefined ? {} : { deadlineLeftMs: h.job.deadlineAt - now }),
       retryDelayCeilingMs: h.job.retryDelayCeilingMs,
-      blockedMs: blockedSince === undefined ? 0 : now - blockedSince,
+      // This job's own wait, or the outage its breaker has seen if longer: a job arriving in
+      // an outage that has lasted afterMs already is not made to wait it out again.
+      blockedMs: Math.max(
+        blockedSince === undefined ? 0 : now - blockedSince,
+        err instanceof BreakerOpenError ? err.outageMs : 0,
+      ),
       afterMs,
     });
     if (reason === undefined) return undefined;

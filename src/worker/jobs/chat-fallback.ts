@@ -9,7 +9,10 @@ export interface ChatFailureContext {
   deadlineLeftMs?: number;
   /** The longest the retry of a transient failure would wait. */
   retryDelayCeilingMs: number;
-  /** How long an open chat breaker or a chat rate limit has held this job up; 0 if never. */
+  /**
+   * How long an open chat breaker or a chat rate limit has held this job up (or the breaker's
+   * outage, if longer); 0 if never.
+   */
   blockedMs: number;
   /** How long that may last before the job is answered degraded (ASKQ_CHAT_FALLBACK_AFTER_MS). */
   afterMs: number;

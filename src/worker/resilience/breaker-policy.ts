@@ -35,6 +35,8 @@ export class BreakerPolicy implements Policy {
   readonly #breaker: CircuitBreaker<[() => Promise<unknown>], unknown>;
   readonly #resetTimeoutMs: number;
   #openedAt = 0;
+  /** When the breaker last left `closed`; undefined while closed. */
+  #outageSince: number | undefined;
 
   constructor(dependency: string, options: BreakerOptions) {
     this.#dependency = dependency;
@@ -52,7 +54,11 @@ export class BreakerPolicy implements Policy {
         err instanceof CancelledError,
     });
     const changed = (state: BreakerState) => {
-      if (state === 'open') this.#openedAt = Date.now();
+      if (state === 'open') {
+        this.#openedAt = Date.now();
+        this.#outageSince ??= this.#openedAt;
+      }
+      if (state === 'closed') this.#outageSince = undefined;
       try {
         options.onStateChange?.(state);
       } catch {
@@ -83,7 +89,11 @@ export class BreakerPolicy implements Policy {
     } catch (err) {
       if ((err as { code?: string }).code === 'EOPENBREAKER') {
         // Half-open with its one trial in flight reports 0 ms left: wait a little anyway.
-        throw new BreakerOpenError(this.#dependency, this.remainingOpenMs() || 1 * SECOND);
+        throw new BreakerOpenError(
+          this.#dependency,
+          this.remainingOpenMs() || 1 * SECOND,
+          this.#outageSince === undefined ? 0 : Date.now() - this.#outageSince,
+        );
       }
       throw err;
     }
