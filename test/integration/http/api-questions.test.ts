@@ -46,6 +46,26 @@ describe('HTTP API: questions (fastify.inject)', () => {
     expect(job?.opts.removeOnComplete).toMatchObject({ count: api.config.ASKQ_KEEP_COMPLETED });
   });
 
+  it("carries a question's opt-out of degraded answers into its job, and checks its type", async () => {
+    const res = await api.server.app.inject({
+      method: 'POST',
+      url: '/v1/questions',
+      headers: auth(),
+      payload: { question: 'What is LCEL?', degrade: false },
+    });
+    expect(res.statusCode).toBe(202);
+    const job = await api.queue.getJob(res.json<{ id: string }>().id);
+    expect(job?.data).toEqual({ question: 'What is LCEL?', degrade: false });
+    const bad = await api.server.app.inject({
+      method: 'POST',
+      url: '/v1/questions',
+      headers: auth(),
+      payload: { question: 'What is LCEL?', degrade: 'no' },
+    });
+    expect(bad.statusCode).toBe(400);
+    expect(bad.body).toMatch(/degrade/);
+  });
+
   it('maps an Idempotency-Key to one job: same key → same id (200), nothing new enqueued', async () => {
     const send = (question: string, key = 'order-42', who = TEST_API_KEY) =>
       api.server.app.inject({
