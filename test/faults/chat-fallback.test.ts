@@ -76,6 +76,7 @@ describe('fault: the chat model down for the whole run', () => {
       duplicateResults: duplicateResults(stack.events),
       degradedReasons: reasons,
       chatCalls: stack.fake.calls.chat,
+      embeddingCalls: stack.fake.calls.embeddings,
       chatCallBound: bound,
       breakerOpens: breaker.filter((b) => b.state === 'open').length,
       maxAttempts: maxOf(completed.map((o) => o.attempts)),

@@ -93,7 +93,8 @@ describe('fault: a full LLM outage of ten seconds', () => {
     const failedJobCalls = failed.reduce((n, a) => n + a.jobs, 0);
     // Successful job-calls still in the breakers' rolling windows when the outage began: with a
     // 50% threshold a breaker opens only once its failures match them, so they enter the bound.
-    // (Breakers count each job's call; a shared embeddings request is one call for many jobs.)
+    // (Counted per job: a shared embeddings request is one breaker call for many jobs, so this
+    // over-counts the embeddings breaker's window and the bound stays an upper bound.)
     const windowSuccesses = (route: OpenAIRoute) =>
       arrivals
         .filter((a) => a.route === route && a.at >= outageStart - WINDOW_MS && a.at < outageStart)

@@ -79,6 +79,9 @@ describe('the dependency policy (pause, breaker, classification, timeout)', () =
       .catch((e: unknown) => e);
     expect(called).toBe(false);
     expect(err).toBeInstanceOf(BreakerOpenError);
+    // Open since a moment ago: the outage so far, not the reset time.
+    expect((err as BreakerOpenError).outageMs).toBeGreaterThanOrEqual(0);
+    expect((err as BreakerOpenError).outageMs).toBeLessThan(1000);
     expect((err as BreakerOpenError).retryAfterMs).toBeGreaterThan(59_000);
     expect((err as BreakerOpenError).retryAfterMs).toBeLessThanOrEqual(60_000);
   });
@@ -104,6 +107,29 @@ describe('the dependency policy (pause, breaker, classification, timeout)', () =
     await halfOpen;
     await expect(g.execute(async () => 'ok')).resolves.toBe('ok');
     expect(states).toEqual(['open', 'halfOpen', 'closed']);
+  });
+
+  it('reports the outage across failed half-open trials, and forgets it once closed', async () => {
+    const { g, next } = guard({ resetTimeoutMs: 50 });
+    const firstOpen = Date.now();
+    for (let i = 0; i < 3; i += 1) await g.execute(fail(new TransientError('x'))).catch(() => {});
+    await next('halfOpen');
+    const reopened = next('open');
+    await g.execute(fail(new TransientError('still down'))).catch(() => {});
+    await reopened;
+    const err = (await g.execute(async () => 'x').catch((e: unknown) => e)) as BreakerOpenError;
+    expect(err).toBeInstanceOf(BreakerOpenError);
+    // The outage counts from the first opening, through the failed trial (≥ one reset period).
+    expect(err.outageMs).toBeGreaterThanOrEqual(50);
+    expect(err.outageMs).toBeLessThanOrEqual(Date.now() - firstOpen);
+
+    await next('halfOpen');
+    await expect(g.execute(async () => 'ok')).resolves.toBe('ok');
+    // Closed: a new outage starts from its own opening.
+    const secondOutage = Date.now();
+    for (let i = 0; i < 3; i += 1) await g.execute(fail(new TransientError('x'))).catch(() => {});
+    const fresh = (await g.execute(async () => 'x').catch((e: unknown) => e)) as BreakerOpenError;
+    expect(fresh.outageMs).toBeLessThanOrEqual(Date.now() - secondOutage);
   });
 
   it('classifies unknown errors from the provider (a 404 is permanent)', async () => {
