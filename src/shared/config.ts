@@ -81,7 +81,7 @@ const envSchema = z.object({
   ),
   ASKQ_CHAT_FALLBACK_AFTER_MS: doc(
     int(0, 24 * 60 * MINUTE).default(DEFAULTS.chatFallbackAfterMs),
-    'With `ASKQ_CHAT_FALLBACK=extractive`: how long an open chat breaker (or a chat rate limit) may hold up a job before it is answered degraded; the breaker\'s outage counts when longer than the job\'s own wait, so a job arriving in a long outage is answered at once.',
+    "With `ASKQ_CHAT_FALLBACK=extractive`: how long an open chat breaker (or a chat rate limit) may hold up a job before it is answered degraded; the breaker's outage counts when longer than the job's own wait, so a job arriving in a long outage is answered at once.",
   ),
   ASKQ_LOCK_DURATION_MS: doc(
     int(100, 60 * MINUTE).default(DEFAULTS.lockDurationMs),
