@@ -18,7 +18,7 @@ afterEach(() => {
   for (const p of policies.splice(0)) p.breaker.shutdown();
 });
 
-/** The chat policy as the worker composes it: pause, breaker, classification, timeout. */
+/** The chat policy as the worker composes it: pause, breaker, timeout, classification. */
 function guard(options: Partial<DependencyPolicyOptions> = {}) {
   const states: BreakerState[] = [];
   const waiters: { state: BreakerState; resolve: () => void }[] = [];
@@ -45,7 +45,7 @@ function guard(options: Partial<DependencyPolicyOptions> = {}) {
 
 const fail = (err: Error) => () => Promise.reject(err);
 
-describe('the dependency policy (pause, breaker, classification, timeout)', () => {
+describe('the dependency policy (pause, breaker, timeout, classification)', () => {
   it('gives every call its own timeout signal and rejects as transient when it fires', async () => {
     const { g } = guard({ callTimeoutMs: 30 });
     let seen: AbortSignal | undefined;
@@ -130,6 +130,26 @@ describe('the dependency policy (pause, breaker, classification, timeout)', () =
     for (let i = 0; i < 3; i += 1) await g.execute(fail(new TransientError('x'))).catch(() => {});
     const fresh = (await g.execute(async () => 'x').catch((e: unknown) => e)) as BreakerOpenError;
     expect(fresh.outageMs).toBeLessThanOrEqual(Date.now() - secondOutage);
+  });
+
+  it("refuses calls for a provider's retry-after, from the moment its 429 is classified", async () => {
+    const { g } = guard();
+    const tooMany = Object.assign(new Error('slow down'), {
+      status: 429,
+      headers: { 'retry-after': '30' },
+    });
+    const first = await g.execute(fail(tooMany)).catch((e: unknown) => e);
+    expect(first).toBeInstanceOf(RateLimitedError);
+    let called = false;
+    const refused = await g
+      .execute(async () => {
+        called = true;
+      })
+      .catch((e: unknown) => e);
+    expect(called).toBe(false);
+    expect(refused).toBeInstanceOf(RateLimitedError);
+    expect((refused as RateLimitedError).retryAfterMs).toBeGreaterThan(29_000);
+    expect(g.breaker.state).toBe('closed');
   });
 
   it('classifies unknown errors from the provider (a 404 is permanent)', async () => {

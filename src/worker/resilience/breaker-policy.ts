@@ -1,6 +1,8 @@
 import CircuitBreaker from 'opossum';
 
+import { classifyProviderError } from '../../shared/classify-provider-error.ts';
 import {
+  AskqError,
   BreakerOpenError,
   CancelledError,
   PermanentError,
@@ -95,7 +97,8 @@ export class BreakerPolicy implements Policy {
           this.#outageSince === undefined ? 0 : Date.now() - this.#outageSince,
         );
       }
-      throw err;
+      // opossum's own errors (a shutdown breaker) are classified like a provider's.
+      throw err instanceof AskqError ? err : classifyProviderError(err, this.#dependency);
     }
   }
 

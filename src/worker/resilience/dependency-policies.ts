@@ -23,9 +23,11 @@ export interface DependencyPolicyOptions extends Omit<BreakerOptions, 'onStateCh
 }
 
 /**
- * Per dependency: the provider's pause, then the breaker, then classification, then the
- * per-call timeout. Classification sits inside the breaker so its error filter sees askq's
- * taxonomy; the pause sits outside so a paused dependency is refused without a breaker call.
+ * Per dependency: the provider's pause, then the breaker, then the per-call timeout, then
+ * classification. The pause gate sits outside so a paused dependency is refused without a
+ * breaker call; classification sits innermost, on the provider's own promise, so the breaker's
+ * error filter sees askq's taxonomy and a 429 starts the pause the moment it arrives. The
+ * timeout maps its own abort (and the job's) over whatever classification made of it.
  */
 export function createDependencyPolicies(options: DependencyPolicyOptions): DependencyPolicies {
   const build = (dependency: Dependency): DependencyPolicy => {
@@ -33,11 +35,12 @@ export function createDependencyPolicies(options: DependencyPolicyOptions): Depe
       ...options,
       onStateChange: (state) => options.onBreakerState?.(dependency, state),
     });
+    const pause = new PausePolicy(dependency);
     const policy = wrap(
-      new PausePolicy(dependency),
+      pause,
       breaker,
-      classifyPolicy(dependency),
       timeoutPolicy(dependency, options.callTimeoutMs),
+      classifyPolicy(dependency, (err) => pause.record(err)),
     );
     return { dependency, breaker, execute: (fn, signal) => policy.execute(fn, signal) };
   };

@@ -3,8 +3,10 @@ import type { Policy } from './policy.ts';
 
 /**
  * Honours a provider's `retry-after` in this process: once a call is rate limited with a
- * hint, no call to the dependency leaves before it has passed (each is refused with
- * {@link RateLimitedError} and the time left). Pauses only lengthen.
+ * hint ({@link PausePolicy.record}), no call to the dependency leaves before it has passed
+ * (each is refused with {@link RateLimitedError} and the time left). Pauses only lengthen.
+ * The gate sits outermost; the recording is done where the error is classified, the first
+ * moment the 429 is known, so no other call slips through meanwhile.
  */
 export class PausePolicy implements Policy {
   readonly #dependency: string;
@@ -21,13 +23,13 @@ export class PausePolicy implements Policy {
         retryAfterMs: wait,
       });
     }
-    try {
-      return await fn(signal ?? new AbortController().signal);
-    } catch (err) {
-      if (err instanceof RateLimitedError && err.retryAfterMs !== undefined) {
-        this.#pausedUntil = Math.max(this.#pausedUntil, Date.now() + err.retryAfterMs);
-      }
-      throw err;
+    return fn(signal ?? new AbortController().signal);
+  }
+
+  /** Starts (or lengthens) the pause a rate limit with a `retry-after` asks for. */
+  record(err: unknown): void {
+    if (err instanceof RateLimitedError && err.retryAfterMs !== undefined) {
+      this.#pausedUntil = Math.max(this.#pausedUntil, Date.now() + err.retryAfterMs);
     }
   }
 }

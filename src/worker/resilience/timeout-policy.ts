@@ -15,10 +15,20 @@ export function timeoutPolicy(dependency: string, timeoutMs: number): Policy {
       const controller = new AbortController();
       const signal = controller.signal;
       let timedOut = false;
-      const timer = setTimeout(() => {
+      // libuv schedules timers from its cached loop time, which lags the clock in a busy tick:
+      // a timer can fire a few ms early. Re-armed for what is left, a call is never given up
+      // before its timeout.
+      const deadline = Date.now() + timeoutMs;
+      const fire = () => {
+        const left = deadline - Date.now();
+        if (left > 0) {
+          timer = setTimeout(fire, left);
+          return;
+        }
         timedOut = true;
         controller.abort(new DOMException('per-call timeout', 'TimeoutError'));
-      }, timeoutMs);
+      };
+      let timer = setTimeout(fire, timeoutMs);
       const onOuterAbort = () => controller.abort(outer?.reason);
       if (outer?.aborted) onOuterAbort();
       else outer?.addEventListener('abort', onOuterAbort, { once: true });

@@ -11,7 +11,7 @@ import { type FakeOpenAI, startFakeOpenAI } from '../../support/fake-openai-serv
 
 /** The provider behind the policies the worker puts it behind (here without a breaker). */
 function guarded(inner: EmbeddingsPort): EmbeddingsPort {
-  const policy = wrap(classifyPolicy('embeddings'), timeoutPolicy('embeddings', 30 * SECOND));
+  const policy = wrap(timeoutPolicy('embeddings', 30 * SECOND), classifyPolicy('embeddings'));
   return {
     provider: inner.provider,
     model: inner.model,
