@@ -38,6 +38,8 @@ const SETTINGS = [
   'ASKQ_LOCK_DURATION_MS',
   'ASKQ_STALLED_INTERVAL_MS',
   'ASKQ_SHUTDOWN_GRACE_MS',
+  'ASKQ_CHAT_FALLBACK',
+  'ASKQ_CHAT_FALLBACK_AFTER_MS',
 ];
 
 /** The parts of vitest's JSON report this script reads. */

@@ -73,6 +73,7 @@ describe('fault: the chat model down for the whole run', () => {
       jobs: JOBS,
       completed: completed.length,
       failed: outcomes.filter((o) => o.state === 'failed').length,
+      lost: outcomes.filter((o) => o.state !== 'completed' && o.state !== 'failed').length,
       duplicateResults: duplicateResults(stack.events),
       degradedReasons: reasons,
       chatCalls: stack.fake.calls.chat,
@@ -103,15 +104,21 @@ describe('fault: the chat model down for the whole run', () => {
 
   it('a 401 still fails every job unrecoverably: no fallback hides a misconfiguration', async () => {
     stack = await chatDown(settings('extractive'), { status: 401 });
+    const started = Date.now();
     await stack.startWorker();
     const ids = await stack.enqueue(JOBS);
     await stack.waitForFinished(ids, 60_000);
     const outcomes = await stack.outcomes(ids);
     printFigures('chat-fallback-401', {
       jobs: JOBS,
+      completed: outcomes.filter((o) => o.state === 'completed').length,
       failed: outcomes.filter((o) => o.state === 'failed').length,
+      lost: outcomes.filter((o) => o.state !== 'completed' && o.state !== 'failed').length,
+      duplicateResults: duplicateResults(stack.events),
       chatCalls: stack.fake.calls.chat,
+      embeddingCalls: stack.fake.calls.embeddings,
       maxStarts: maxOf(outcomes.map((o) => o.attemptsStarted)),
+      seconds: (Date.now() - started) / 1000,
     });
 
     for (const o of outcomes) {
@@ -131,6 +138,7 @@ describe('fault: the chat model down for the whole run', () => {
     stack = await chatDown(settings(undefined, { ASKQ_JOB_DEADLINE_MS: '2000' }), {
       status: 500,
     });
+    const started = Date.now();
     await stack.startWorker();
     // Fewer jobs: without the fallback an open breaker admits a handful of first starts per
     // reset period, and each job's deadline counts from its first start.
@@ -142,10 +150,14 @@ describe('fault: the chat model down for the whole run', () => {
       classes[o.errorClass ?? 'none'] = (classes[o.errorClass ?? 'none'] ?? 0) + 1;
     printFigures('chat-fallback-off', {
       jobs: OFF_JOBS,
+      completed: outcomes.filter((o) => o.state === 'completed').length,
       failed: outcomes.filter((o) => o.state === 'failed').length,
+      lost: outcomes.filter((o) => o.state !== 'completed' && o.state !== 'failed').length,
       errorClasses: classes,
       chatCalls: stack.fake.calls.chat,
+      embeddingCalls: stack.fake.calls.embeddings,
       maxStarts: maxOf(outcomes.map((o) => o.attemptsStarted)),
+      seconds: (Date.now() - started) / 1000,
     });
 
     expect(stack.events.completed.size).toBe(0);
