@@ -75,15 +75,21 @@ async function main(argv: string[]): Promise<number> {
 
   program
     .command('ingest')
-    .description('chunk, embed and upsert .txt, .md and .jsonl files through the queue')
+    .description(
+      'chunk, embed and upsert .txt, .md, .jsonl, .html, .pdf and .docx files through the queue',
+    )
     .argument('<path...>', 'files or folders')
     .option('-n, --namespace <ns>', 'vector store namespace (default ASKQ_NAMESPACE)')
+    .option(
+      '--sync',
+      'make the namespace mirror one folder: ingest new and changed files, delete gone ones',
+    )
     .option('--with-worker', 'run a worker in this process (self-contained)')
     .option('--json', 'print the summary as JSON')
     .action(
       async (
         paths: string[],
-        opts: { namespace?: string; withWorker?: boolean; json?: boolean },
+        opts: { namespace?: string; withWorker?: boolean; json?: boolean; sync?: boolean },
       ) => {
         const { runIngest } = await import('./cli/run-ingest.ts');
         code = await runIngest(await connected(), paths, opts);

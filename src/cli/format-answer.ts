@@ -1,4 +1,5 @@
 import type { CaseResult } from '../producer/eval/index.ts';
+import { citeSource as cite } from '../shared/chunk-location.ts';
 import type { AnswerResult } from '../shared/contracts.ts';
 
 /** An answer as a person reads it in a terminal: the text, its sources, and timings. */
@@ -8,7 +9,7 @@ export function formatAnswer(result: AnswerResult): string {
   result.sources.forEach((s, i) => {
     const preview = s.text.replace(/\s+/g, ' ').slice(0, 80);
     lines.push(
-      `  [${i + 1}] ${s.id}#${s.chunk}  score ${s.score.toFixed(3)}  ${preview}${s.text.length > 80 ? '…' : ''}`,
+      `  [${i + 1}] ${cite(s)}  score ${s.score.toFixed(3)}  ${preview}${s.text.length > 80 ? '…' : ''}`,
     );
   });
   const t = result.timings;
@@ -24,9 +25,7 @@ export function formatAnswer(result: AnswerResult): string {
 /** One evaluated case: the answer, its sources, scores and timings. */
 export function formatCase(c: CaseResult): string {
   const lines = [c.error ? `error: ${c.error}` : c.answer.trim(), ''];
-  c.sources.forEach((s, i) =>
-    lines.push(`  [${i + 1}] ${s.id}#${s.chunk}  score ${s.score.toFixed(3)}`),
-  );
+  c.sources.forEach((s, i) => lines.push(`  [${i + 1}] ${cite(s)}  score ${s.score.toFixed(3)}`));
   const scores = Object.entries(c.scores)
     .map(([k, v]) => `${k} ${v.toFixed(2)}`)
     .join(', ');

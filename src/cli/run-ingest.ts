@@ -7,9 +7,14 @@ export interface RunIngestOptions {
   namespace?: string;
   withWorker?: boolean;
   json?: boolean;
+  /** Mirror the one folder given into the namespace. */
+  sync?: boolean;
 }
 
-/** `askq ingest <path…>`: returns the exit code (1 when a batch failed or nothing was read). */
+/**
+ * `askq ingest <path…>` and `askq ingest --sync <folder>`: returns the exit code (1 when a batch
+ * failed, or when nothing was read — for a sync, when nothing changed only if a file was skipped).
+ */
 export async function runIngest(
   config: Config,
   paths: string[],
@@ -25,7 +30,15 @@ export async function runIngest(
       prefix: config.ASKQ_PREFIX,
       chunkSize: config.ASKQ_CHUNK_SIZE,
       chunkOverlap: config.ASKQ_CHUNK_OVERLAP,
-      ...(options.namespace ? { namespace: options.namespace } : {}),
+      maxFileBytes: config.ASKQ_INGEST_MAX_FILE_BYTES,
+      maxChunksPerDocument: config.ASKQ_INGEST_MAX_CHUNKS,
+      parseTimeoutMs: config.ASKQ_INGEST_PARSE_TIMEOUT_MS,
+      parseMemoryMb: config.ASKQ_INGEST_PARSE_MEMORY_MB,
+      // A sync keeps a manifest per namespace, so it names the namespace the workers default to.
+      ...(options.namespace || options.sync
+        ? { namespace: options.namespace ?? config.ASKQ_NAMESPACE }
+        : {}),
+      ...(options.sync ? { sync: true } : {}),
       onSkip: (s) => process.stderr.write(`skipped ${s.where}: ${s.reason}\n`),
       onProgress: ({ done, total }) => progress.update(done, total),
     });
@@ -36,14 +49,19 @@ export async function runIngest(
   if (options.json) {
     process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
   } else {
+    const sync = options.sync
+      ? `, ${summary.unchanged} files unchanged, ${summary.removed} documents removed`
+      : '';
     process.stdout.write(
       `ingested ${summary.documents} documents, ${summary.chunks} chunks ` +
         `(${summary.upserted} upserted, ${summary.deleted} stale deleted, ` +
-        `${summary.skipped.length} skipped, ${summary.failed.length} batches failed)\n`,
+        `${summary.skipped.length} skipped, ${summary.failed.length} batches failed${sync})\n`,
     );
     for (const f of summary.failed) {
       process.stderr.write(`failed batch ${f.jobId} (${f.documents.join(', ')}): ${f.reason}\n`);
     }
   }
-  return summary.failed.length > 0 || summary.documents === 0 ? 1 : 0;
+  // A sync that found nothing to change did its job; a plain ingest that read nothing did not.
+  const readNothing = summary.documents === 0 && !(options.sync && summary.skipped.length === 0);
+  return summary.failed.length > 0 || readNothing ? 1 : 0;
 }

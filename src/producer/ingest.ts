@@ -1,24 +1,24 @@
-import { createHash } from 'node:crypto';
-
 import { RecursiveCharacterTextSplitter } from '@langchain/textsplitters';
-import { type Job, Queue, QueueEvents } from 'bullmq';
+import { Queue, QueueEvents } from 'bullmq';
 
-import {
-  INGEST_JOB,
-  INGEST_QUEUE,
-  type IngestChunk,
-  type IngestJobData,
-  type IngestResult,
-} from '../shared/contracts.ts';
+import { INGEST_QUEUE, type IngestChunk } from '../shared/contracts.ts';
 import { DEFAULTS } from '../shared/defaults.ts';
 import { createRedisConnection } from '../shared/redis.ts';
-import { readDocuments, type SkippedInput, type SourceDocument } from './read-documents.ts';
+import { DocumentParser } from './documents/document-parser.ts';
+import { type FailedBatch, IngestBatches } from './ingest-batches.ts';
+import {
+  readDocuments,
+  type SkippedInput,
+  type SourceDocument,
+  type SourceFile,
+} from './read-documents.ts';
+import { checkSyncFolder, syncFolder } from './sync-folder.ts';
 
 export interface IngestOptions {
   redisUrl: string;
   /** BullMQ key prefix. @defaultValue askq */
   prefix?: string;
-  /** Vector store namespace; the worker's default when omitted. */
+  /** Vector store namespace; the worker's default when omitted (required with `sync`). */
   namespace?: string;
   /** Chunk size in characters. @defaultValue 800 */
   chunkSize?: number;
@@ -28,6 +28,20 @@ export interface IngestOptions {
   batchSize?: number;
   /** How long to wait for the workers. @defaultValue 1 hour */
   timeoutMs?: number;
+  /** Larger files are skipped unread. @defaultValue 50 MB */
+  maxFileBytes?: number;
+  /** A document that would have more chunks is skipped. @defaultValue 10000 */
+  maxChunksPerDocument?: number;
+  /** How long parsing one PDF, DOCX or HTML file may take. @defaultValue 60 * SECOND */
+  parseTimeoutMs?: number;
+  /** Heap of the parser thread in MB. @defaultValue 512 */
+  parseMemoryMb?: number;
+  /**
+   * Make the namespace mirror the one folder in `paths`: only new and changed files (by
+   * content hash) are ingested, and documents whose file is gone are deleted.
+   * @defaultValue false
+   */
+  sync?: boolean;
   onSkip?: (skipped: SkippedInput) => void;
   /** Called as chunks are enqueued (`total` grows) and as batches finish (`done` grows). */
   onProgress?: (progress: { done: number; total: number; documents: number }) => void;
@@ -39,16 +53,26 @@ export const INGEST_DEFAULTS = {
   chunkOverlap: DEFAULTS.chunkOverlap,
   batchSize: DEFAULTS.ingestBatchSize,
   timeoutMs: DEFAULTS.ingestTimeoutMs,
+  maxFileBytes: DEFAULTS.ingestMaxFileBytes,
+  maxChunksPerDocument: DEFAULTS.ingestMaxChunks,
+  parseTimeoutMs: DEFAULTS.ingestParseTimeoutMs,
+  parseMemoryMb: DEFAULTS.ingestParseMemoryMb,
+  sync: false,
 } satisfies Partial<IngestOptions>;
 
 export interface IngestSummary {
   documents: number;
   chunks: number;
   upserted: number;
+  /** Chunks deleted from the store: stale ones of shrunk documents and those of removed documents. */
   deleted: number;
+  /** With `sync`: files skipped because their content had not changed since the last sync. */
+  unchanged: number;
+  /** With `sync`: documents deleted because their file (or JSONL line) is gone. */
+  removed: number;
   skipped: SkippedInput[];
   /** Batches that failed, with the worker's reason. */
-  failed: { jobId: string; documents: string[]; reason: string }[];
+  failed: FailedBatch[];
 }
 
 // Sentence ends of Chinese and Japanese come before spaces, so CJK text splits at sentences.
@@ -69,17 +93,27 @@ const SEPARATORS = [
   '',
 ];
 
+/** The options with every default filled in. */
+type Settings = IngestOptions & {
+  [K in keyof typeof INGEST_DEFAULTS]-?: NonNullable<IngestOptions[K]>;
+};
+
 /**
- * Reads, chunks and enqueues documents as ingest jobs, then waits until every batch is in
- * the vector store (searchable). Job ids derive from the content, so re-running an unchanged
- * ingestion changes nothing.
+ * Reads, parses and chunks documents in this process and enqueues them as ingest jobs, then
+ * waits until every batch is in the vector store (searchable): workers embed and upsert.
+ * Re-running an unchanged ingestion changes nothing; with `sync`, it does not even enqueue.
  */
 export async function ingest(paths: string[], options: IngestOptions): Promise<IngestSummary> {
-  const opts = { ...INGEST_DEFAULTS, ...options };
+  const opts: Settings = { ...INGEST_DEFAULTS, ...options };
+  const syncDir = opts.sync ? await checkSyncFolder(paths, opts.namespace) : undefined;
   const splitter = new RecursiveCharacterTextSplitter({
     chunkSize: opts.chunkSize,
     chunkOverlap: opts.chunkOverlap,
     separators: SEPARATORS,
+  });
+  const parser = new DocumentParser({
+    timeoutMs: opts.parseTimeoutMs,
+    memoryMb: opts.parseMemoryMb,
   });
   const connection = createRedisConnection(opts.redisUrl, 'producer');
   const eventsConnection = createRedisConnection(opts.redisUrl, 'worker');
@@ -95,78 +129,77 @@ export async function ingest(paths: string[], options: IngestOptions): Promise<I
     chunks: 0,
     upserted: 0,
     deleted: 0,
+    unchanged: 0,
+    removed: 0,
     skipped: [],
     failed: [],
   };
   let done = 0;
   const progress = () =>
     opts.onProgress?.({ done, total: summary.chunks, documents: summary.documents });
-  const waits: Promise<void>[] = [];
-
-  const submit = async (batch: { chunks: IngestChunk[]; documents: Record<string, number> }) => {
-    const data: IngestJobData = {
-      ...(opts.namespace ? { namespace: opts.namespace } : {}),
-      chunks: batch.chunks,
-      documents: batch.documents,
-    };
-    const jobId = `ingest-${digest(data)}`;
-    // The same content in flight is simply followed; a finished job of the same content (from
-    // an earlier run: a completed one may be stale after other content was ingested since, a
-    // failed one would never run again) is removed so the batch really runs again.
-    const existing = await queue.getJob(jobId);
-    if (existing && ['completed', 'failed'].includes(await existing.getState())) {
-      await existing.remove();
-    }
-    const job = await queue.add(INGEST_JOB, data, {
-      jobId,
-      removeOnComplete: { age: 24 * 3600, count: 1000 },
-      removeOnFail: { age: 7 * 24 * 3600, count: 1000 },
-    });
-    waits.push(follow(job, batch.chunks.length, Object.keys(batch.documents)));
+  const onSkip = (s: SkippedInput) => {
+    summary.skipped.push(s);
+    opts.onSkip?.(s);
   };
-  const follow = async (job: Job, size: number, docs: string[]) => {
-    try {
-      const result = (await job.waitUntilFinished(events, opts.timeoutMs)) as IngestResult;
-      summary.upserted += result.upserted;
-      summary.deleted += result.deleted;
-    } catch (err) {
-      summary.failed.push({ jobId: job.id!, documents: docs, reason: (err as Error).message });
+  const batches = new IngestBatches({
+    queue,
+    events,
+    ...(opts.namespace ? { namespace: opts.namespace } : {}),
+    batchSize: opts.batchSize,
+    timeoutMs: opts.timeoutMs,
+    onDone: ({ chunks, result, failed }) => {
+      if (result) {
+        summary.upserted += result.upserted;
+        summary.deleted += result.deleted;
+      }
+      if (failed) summary.failed.push(failed);
+      done += chunks;
+      progress();
+    },
+  });
+  /** Chunks and enqueues a file's documents; returns the ids of those enqueued. */
+  const enqueueFile = async (file: SourceFile): Promise<string[]> => {
+    const enqueued: string[] = [];
+    for (const doc of file.documents) {
+      const chunks = await chunkDocument(doc, splitter);
+      if (chunks.length > opts.maxChunksPerDocument) {
+        onSkip({
+          where: doc.id === file.id ? file.path : `${file.path} (${doc.id})`,
+          reason:
+            `${chunks.length} chunks, over the limit of ${opts.maxChunksPerDocument} per ` +
+            'document (ASKQ_INGEST_MAX_CHUNKS)',
+        });
+        continue;
+      }
+      summary.documents += 1;
+      summary.chunks += chunks.length;
+      await batches.addDocument(doc.id, chunks, file.id);
+      enqueued.push(doc.id);
+      progress();
     }
-    done += size;
-    progress();
+    return enqueued;
   };
 
   try {
     await events.waitUntilReady();
-    let pending: { chunks: IngestChunk[]; documents: Record<string, number> } = {
-      chunks: [],
-      documents: {},
-    };
-    const onSkip = (s: SkippedInput) => {
-      summary.skipped.push(s);
-      opts.onSkip?.(s);
-    };
-    for await (const doc of readDocuments(paths, onSkip)) {
-      const chunks = await chunkDocument(doc, splitter);
-      summary.documents += 1;
-      summary.chunks += chunks.length;
-      // A document larger than a batch is split; only its last batch deletes stale chunks.
-      for (let i = 0; i < chunks.length; i += opts.batchSize) {
-        const part = chunks.slice(i, i + opts.batchSize);
-        const last = i + opts.batchSize >= chunks.length;
-        if (pending.chunks.length + part.length > opts.batchSize) {
-          await submit(pending);
-          pending = { chunks: [], documents: {} };
-        }
-        pending.chunks.push(...part);
-        if (last) pending.documents[doc.id] = chunks.length;
-      }
-      progress();
+    const readOptions = { parser, maxFileBytes: opts.maxFileBytes, onSkip };
+    if (syncDir === undefined) {
+      for await (const file of readDocuments(paths, readOptions)) await enqueueFile(file);
+      await batches.finish();
+    } else {
+      await syncFolder(connection, syncDir, {
+        prefix: opts.prefix,
+        namespace: opts.namespace!,
+        chunking: opts,
+        summary,
+        batches,
+        enqueueFile,
+        readOptions,
+      });
     }
-    if (pending.chunks.length > 0) await submit(pending);
-    await Promise.all(waits);
     return summary;
   } finally {
+    await parser.close().catch(() => {});
     await events.close().catch(() => {});
     await queue.close().catch(() => {});
     eventsConnection.disconnect();
@@ -178,12 +211,21 @@ async function chunkDocument(
   doc: SourceDocument,
   splitter: RecursiveCharacterTextSplitter,
 ): Promise<IngestChunk[]> {
-  const texts = (await splitter.splitText(doc.text))
-    .map((t) => t.trim())
-    .filter((t) => t.length > 0);
-  return texts.map((text, chunk) => ({ docId: doc.id, chunk, text, metadata: doc.metadata }));
-}
-
-function digest(value: unknown): string {
-  return createHash('sha256').update(JSON.stringify(value)).digest('hex').slice(0, 40);
+  const chunks: IngestChunk[] = [];
+  // Parts are split one by one, so a chunk never spans two pages or sections.
+  for (const part of doc.parts) {
+    for (const raw of await splitter.splitText(part.text)) {
+      const text = raw.trim();
+      if (text.length === 0) continue;
+      chunks.push({
+        docId: doc.id,
+        chunk: chunks.length,
+        text,
+        metadata: doc.metadata,
+        ...(part.page === undefined ? {} : { page: part.page }),
+        ...(part.section === undefined ? {} : { section: part.section }),
+      });
+    }
+  }
+  return chunks;
 }

@@ -143,6 +143,23 @@ const envSchema = z.object({
     int(0, 10_000).default(DEFAULTS.chunkOverlap),
     'Ingest chunk overlap in characters; smaller than `ASKQ_CHUNK_SIZE`.',
   ),
+  ASKQ_INGEST_MAX_FILE_BYTES: doc(
+    int(1, 2 ** 40).default(DEFAULTS.ingestMaxFileBytes),
+    'Ingest: larger files are reported and skipped unread.',
+    '`52428800` (50 MB)',
+  ),
+  ASKQ_INGEST_MAX_CHUNKS: doc(
+    int(1, 10_000_000).default(DEFAULTS.ingestMaxChunks),
+    'Ingest: a document that would have more chunks is reported and skipped.',
+  ),
+  ASKQ_INGEST_PARSE_TIMEOUT_MS: doc(
+    int(100, 60 * MINUTE).default(DEFAULTS.ingestParseTimeoutMs),
+    'Ingest: how long parsing one PDF, DOCX or HTML file in the parser thread may take; a slower file is reported and skipped.',
+  ),
+  ASKQ_INGEST_PARSE_MEMORY_MB: doc(
+    int(32, 65_536).default(DEFAULTS.ingestParseMemoryMb),
+    'Ingest: heap of the parser thread in MB; a file that needs more (a DOCX zip bomb) is reported and skipped.',
+  ),
   ASKQ_KEEP_COMPLETED: doc(
     int(0, 10_000_000).default(DEFAULTS.keepCompleted),
     'Completed jobs kept (count); older ones are removed.',

@@ -66,6 +66,10 @@ export const sourceSchema = z.object({
   /** Similarity, higher is better. */
   score: z.number(),
   text: z.string(),
+  /** 1-based page of a PDF the chunk comes from; chunks never span two pages. */
+  page: z.number().int().min(1).optional(),
+  /** Nearest heading above the chunk in an HTML, Markdown or DOCX document. */
+  section: z.string().optional(),
 });
 export type Source = z.infer<typeof sourceSchema>;
 
@@ -125,16 +129,28 @@ export const ingestChunkSchema = z.object({
   chunk: z.number().int().min(0),
   text: z.string().min(1),
   metadata: z.record(z.string(), z.string()).optional(),
+  /** 1-based PDF page the chunk comes from. */
+  page: z.number().int().min(1).optional(),
+  /** Nearest heading above the chunk (HTML, Markdown, DOCX). */
+  section: z.string().max(1000).optional(),
 });
 export type IngestChunk = z.infer<typeof ingestChunkSchema>;
 
-/** Data of an ingest job: a batch of chunks of whole documents. */
-export const ingestJobDataSchema = z.object({
-  namespace: z.string().min(1).max(128).optional(),
-  chunks: z.array(ingestChunkSchema).min(1).max(1000),
-  /** Per document, how many chunks it has now, so chunks beyond that (from an older version) are deleted. */
-  documents: z.record(z.string(), z.number().int().min(1)),
-});
+/**
+ * Data of an ingest job: a batch of chunks of whole documents. A job without chunks only
+ * deletes: a document listed with 0 chunks is removed from the store (`ingest --sync`).
+ */
+export const ingestJobDataSchema = z
+  .object({
+    namespace: z.string().min(1).max(128).optional(),
+    chunks: z.array(ingestChunkSchema).max(1000),
+    /** Per document, how many chunks it has now, so chunks beyond that (from an older version, or all for 0) are deleted. */
+    documents: z.record(z.string(), z.number().int().min(0)),
+  })
+  .refine(
+    (d) => d.chunks.length > 0 || Object.keys(d.documents).length > 0,
+    'an ingest job needs chunks or documents',
+  );
 export type IngestJobData = z.infer<typeof ingestJobDataSchema>;
 
 export const ingestResultSchema = z.object({

@@ -46,6 +46,10 @@ export const DEFAULTS = {
   chunkOverlap: 100,
   ingestBatchSize: 64,
   ingestTimeoutMs: 1 * HOUR,
+  ingestMaxFileBytes: 50 * 1024 * 1024,
+  ingestMaxChunks: 10_000,
+  ingestParseTimeoutMs: 1 * MINUTE,
+  ingestParseMemoryMb: 512,
 
   // Providers
   chatModel: 'gpt-4o-mini',

@@ -37,7 +37,13 @@ function result(i: number, status: CaseResult['status']): CaseResult {
     answer: status === 'error' ? '' : `Feature ${i} works like this.`,
     scores: status === 'error' ? {} : { contains: status === 'passed' ? 1 : 0, f1: 0.5 },
     failedAssertions: status === 'failed' ? ['contains'] : [],
-    sources: [{ id: `doc-${i}.md`, chunk: 0, score: 0.8 }],
+    sources:
+      i === 1
+        ? [
+            { id: 'manual.pdf', chunk: 3, score: 0.9, page: 2 },
+            { id: 'help.html', chunk: 1, score: 0.7, section: 'Refunds' },
+          ]
+        : [{ id: `doc-${i}.md`, chunk: 0, score: 0.8 }],
     degraded: false,
     model: 'gpt-4o-mini',
     attempts: status === 'error' ? 5 : 1,
@@ -90,6 +96,11 @@ it('opens the self-contained report offline; the table renders, search and statu
       .locator('#cases a[href="http://jaeger.local:16686/trace/00000000000000000000000000000002"]')
       .count(),
   ).toBe(1);
+
+  // Sources are cited with their page or section.
+  const cited = await page.locator('#cases tbody tr', { hasText: 'case-1' }).textContent();
+  expect(cited).toContain('manual.pdf p.2 #3');
+  expect(cited).toContain('help.html § Refunds #1');
 
   await page.fill('#search', '熔断器');
   await expect.poll(() => rows.count()).toBe(1);

@@ -1,4 +1,4 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -83,5 +83,35 @@ describe('ingest through the queue on the embedded default', () => {
     expect(result.sources).toHaveLength(1);
     expect(result.sources[0]).toMatchObject({ id: 'long.md', chunk: 0 });
     expect(result.answer).toContain('Breakers open after repeated failures');
+  });
+
+  it('syncs a folder into LanceDB: the chunks of a gone file leave the store and its in-memory snapshot', async () => {
+    const folder = join(docs, 'synced');
+    await mkdir(folder);
+    await writeFile(join(folder, 'stays.md'), 'Queues hold jobs until a worker takes them.');
+    await writeFile(
+      join(folder, 'goes.md'),
+      'Breakers open after repeated failures of a dependency.',
+    );
+    const sync = () => ingest([folder], { ...opts(), namespace: 'synced', sync: true });
+    const first = await sync();
+    expect(first).toMatchObject({ documents: 2, unchanged: 0, removed: 0 });
+    // A query loads the namespace's snapshot, so the deletion must refresh it.
+    expect(await count('synced')).toBe(first.chunks);
+    await unlink(join(folder, 'goes.md'));
+    const second = await sync();
+    expect(second).toMatchObject({ documents: 0, unchanged: 1, removed: 1 });
+    expect(second.deleted).toBeGreaterThan(0);
+    const vector = await h.worker.ports.embeddings.embedQuery('breakers');
+    const left = await h.worker.ports.store.query('synced', vector, 50);
+    expect(left.map((m) => m.docId)).toEqual(['stays.md']);
+    // Other chunking settings change what a file yields: the next sync re-ingests it.
+    const rechunked = await ingest([folder], {
+      ...opts(),
+      chunkSize: 120,
+      namespace: 'synced',
+      sync: true,
+    });
+    expect(rechunked).toMatchObject({ documents: 1, unchanged: 0, removed: 0 });
   });
 });

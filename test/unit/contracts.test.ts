@@ -159,12 +159,21 @@ describe('answer result', () => {
 });
 
 describe('ingest job data', () => {
-  it('accepts a batch and rejects an empty one', () => {
+  it('accepts a batch (with page and section) and a deletion, and rejects an empty one', () => {
     const batch = {
-      chunks: [{ docId: 'lcel.zh.md', chunk: 0, text: 'LCEL…', metadata: { lang: 'zh' } }],
-      documents: { 'lcel.zh.md': 1 },
+      chunks: [
+        { docId: 'lcel.zh.md', chunk: 0, text: 'LCEL…', metadata: { lang: 'zh' } },
+        { docId: 'manual.pdf', chunk: 0, text: 'Install…', page: 2, section: 'Install' },
+      ],
+      documents: { 'lcel.zh.md': 1, 'manual.pdf': 1 },
     };
     expect(ingestJobDataSchema.parse(batch)).toEqual(batch);
-    expect(ingestJobDataSchema.safeParse({ ...batch, chunks: [] }).success).toBe(false);
+    const deletion = { chunks: [], documents: { 'gone.pdf': 0 } };
+    expect(ingestJobDataSchema.parse(deletion)).toEqual(deletion);
+    expect(ingestJobDataSchema.safeParse({ chunks: [], documents: {} }).success).toBe(false);
+    expect(
+      ingestJobDataSchema.safeParse({ ...batch, chunks: [{ ...batch.chunks[1], page: 0 }] })
+        .success,
+    ).toBe(false);
   });
 });

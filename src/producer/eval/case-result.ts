@@ -25,7 +25,7 @@ export interface CaseResult {
   /** Assertion keys below their threshold (or unscored). */
   failedAssertions: string[];
   /** Best first; text left out (it is in the store). */
-  sources: { id: string; chunk: number; score: number }[];
+  sources: { id: string; chunk: number; score: number; page?: number; section?: string }[];
   degraded: boolean;
   /** Why the answer is degraded; for an error, why the case would have been (it opted out). */
   degradedReason?: DegradedReason;
@@ -54,7 +54,13 @@ export function completedResult(c: EvalCase, jobId: string, r: AnswerResult): Ca
     answer: r.answer,
     scores: r.scores ?? {},
     failedAssertions: failed,
-    sources: r.sources.map((s) => ({ id: s.id, chunk: s.chunk, score: round(s.score) })),
+    sources: r.sources.map((s) => ({
+      id: s.id,
+      chunk: s.chunk,
+      score: round(s.score),
+      ...(s.page === undefined ? {} : { page: s.page }),
+      ...(s.section === undefined ? {} : { section: s.section }),
+    })),
     degraded: r.degraded,
     ...(r.degradedReason ? { degradedReason: r.degradedReason } : {}),
     model: r.model,

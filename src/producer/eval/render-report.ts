@@ -1,3 +1,4 @@
+import { citeSource } from '../../shared/chunk-location.ts';
 import type { CaseResult } from './case-result.ts';
 import type { RunSummary } from './summarize.ts';
 
@@ -34,7 +35,7 @@ export function renderReport(
       expected: [r.expected ?? []].flat().join(' | '),
       scores: r.scores,
       failed: r.failedAssertions,
-      sources: r.sources.map((s) => `${s.id}#${s.chunk}`),
+      sources: r.sources.map(citeSource),
       error: r.error ?? '',
       totalMs: r.timings.totalMs,
       attempts: r.attempts,

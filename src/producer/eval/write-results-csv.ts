@@ -3,6 +3,7 @@ import { pipeline } from 'node:stream/promises';
 
 import { stringify } from 'csv-stringify';
 
+import { citeSource } from '../../shared/chunk-location.ts';
 import type { CaseResult } from './case-result.ts';
 
 /**
@@ -40,7 +41,7 @@ export async function writeResultsCsv(path: string, results: readonly CaseResult
     r.answer,
     ...scoreKeys.map((k) => r.scores[k] ?? ''),
     r.failedAssertions.join('|'),
-    r.sources.map((s) => `${s.id}#${s.chunk}`).join('|'),
+    r.sources.map(citeSource).join('|'),
     r.degraded,
     r.attempts,
     r.timings.queueMs,

@@ -1,3 +1,4 @@
+import { withLocation } from '../../shared/chunk-location.ts';
 import {
   INGEST_QUEUE,
   type IngestJobData,
@@ -17,7 +18,8 @@ export interface IngestJobOptions {
 
 /**
  * The `ingest` job: embed a batch of chunks, upsert them by deterministic id (ingesting twice
- * changes nothing), then delete chunks a document no longer has.
+ * changes nothing), then delete chunks a document no longer has (all of them for a document
+ * listed with 0 chunks).
  */
 export function ingestJob(options: IngestJobOptions): JobKind<IngestJobData, IngestResult> {
   return {
@@ -26,21 +28,26 @@ export function ingestJob(options: IngestJobOptions): JobKind<IngestJobData, Ing
     schema: ingestJobDataSchema,
     async run({ chunks, documents, ...data }, { ports, logger }) {
       const namespace = data.namespace ?? options.defaultNamespace;
-      const vectors = await ports.embeddings.embedDocuments(chunks.map((c) => c.text));
+      // A job without chunks only deletes documents (ingest --sync): nothing to embed.
+      const vectors =
+        chunks.length > 0 ? await ports.embeddings.embedDocuments(chunks.map((c) => c.text)) : [];
       if (vectors.length !== chunks.length) {
         throw new PermanentError(
           `embeddings returned ${vectors.length} vectors for ${chunks.length} chunks`,
         );
       }
-      const records: VectorRecord[] = chunks.map((c, i) => ({
-        id: chunkId(c.docId, c.chunk),
-        docId: c.docId,
-        chunk: c.chunk,
-        text: c.text,
-        values: vectors[i] ?? [],
-        ...(c.metadata ? { metadata: c.metadata } : {}),
-      }));
-      await ports.store.upsert(namespace, records);
+      const records: VectorRecord[] = chunks.map((c, i) => {
+        const metadata = withLocation(c.metadata, { page: c.page, section: c.section });
+        return {
+          id: chunkId(c.docId, c.chunk),
+          docId: c.docId,
+          chunk: c.chunk,
+          text: c.text,
+          values: vectors[i] ?? [],
+          ...(metadata ? { metadata } : {}),
+        };
+      });
+      if (records.length > 0) await ports.store.upsert(namespace, records);
       let deleted = 0;
       for (const [docId, count] of Object.entries(documents)) {
         deleted += await ports.store.deleteChunksFrom(namespace, docId, count);

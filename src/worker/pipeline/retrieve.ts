@@ -1,3 +1,4 @@
+import { locationOf } from '../../shared/chunk-location.ts';
 import type { Source } from '../../shared/contracts.ts';
 import type { EmbeddingsPort, VectorStorePort } from '../../shared/ports.ts';
 import { safeSetAttributes, withSpan } from '../../shared/telemetry/spans.ts';
@@ -27,7 +28,13 @@ export async function retrieve(
       const vector = await ports.embeddings.embedQuery(input.question);
       const matches = await ports.store.query(input.namespace, vector, input.topK);
       const sources = matches
-        .map((m) => ({ id: m.docId, chunk: m.chunk, score: m.score, text: m.text }))
+        .map((m): Source => ({
+          id: m.docId,
+          chunk: m.chunk,
+          score: m.score,
+          text: m.text,
+          ...locationOf(m.metadata),
+        }))
         .sort((a, b) => b.score - a.score);
       safeSetAttributes(span, { 'askq.sources': sources.length });
       return { sources, retrieveMs: performance.now() - started };
