@@ -181,7 +181,8 @@ export async function ingest(paths: string[], options: IngestOptions): Promise<I
   };
 
   try {
-    await events.waitUntilReady();
+    // The producer connection queues no commands while it connects: the manifest read waits.
+    await Promise.all([events.waitUntilReady(), queue.waitUntilReady()]);
     const readOptions = { parser, maxFileBytes: opts.maxFileBytes, onSkip };
     if (syncDir === undefined) {
       for await (const file of readDocuments(paths, readOptions)) await enqueueFile(file);
