@@ -13,7 +13,7 @@ export interface RunIngestOptions {
 
 /**
  * `askq ingest <path…>` and `askq ingest --sync <folder>`: returns the exit code (1 when a batch
- * failed, or when nothing was read — for a sync, when nothing changed only if a file was skipped).
+ * failed or no file could be read).
  */
 export async function runIngest(
   config: Config,
@@ -61,7 +61,10 @@ export async function runIngest(
       process.stderr.write(`failed batch ${f.jobId} (${f.documents.join(', ')}): ${f.reason}\n`);
     }
   }
-  // A sync that found nothing to change did its job; a plain ingest that read nothing did not.
-  const readNothing = summary.documents === 0 && !(options.sync && summary.skipped.length === 0);
+  // A sync that found nothing to change did its job; one whose files were all unreadable, or a
+  // plain ingest that read nothing, did not.
+  const readNothing = options.sync
+    ? summary.documents + summary.unchanged === 0 && summary.skipped.length > 0
+    : summary.documents === 0;
   return summary.failed.length > 0 || readNothing ? 1 : 0;
 }
