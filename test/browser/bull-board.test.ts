@@ -75,11 +75,11 @@ describe('Bull Board in a real browser (headless chromium)', () => {
     const page = await context.newPage();
     const response = await page.goto(`${api.url}/admin/queues`);
     expect(response?.status()).toBe(200);
-    // The overview lists both askq queues.
-    await expect
-      .poll(() => page.getByText('questions', { exact: true }).count())
-      .toBeGreaterThan(0);
-    await expect.poll(() => page.getByText('ingest', { exact: true }).count()).toBeGreaterThan(0);
+    // The overview lists both askq queues (rendered client-side: waited for, as long as a
+    // loaded machine needs).
+    for (const queue of ['questions', 'ingest']) {
+      await page.getByText(queue, { exact: true }).first().waitFor({ timeout: 15_000 });
+    }
 
     await page.goto(`${api.url}/admin/queues/queue/questions?status=completed`);
     await page.getByText(`#${jobId}`).first().waitFor({ timeout: 15_000 });

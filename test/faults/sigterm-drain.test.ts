@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 
+import { SECOND } from '../../src/shared/time.ts';
 import {
   duplicateResults,
   type FaultStack,
@@ -11,6 +12,7 @@ import {
 const JOBS = 300;
 const CONCURRENCY = 10;
 const GRACE_MS = 10_000;
+const LOCK_MS = 5 * SECOND;
 
 let stack: FaultStack | undefined;
 afterEach(async () => {
@@ -24,8 +26,11 @@ describe('fault: SIGTERM during a run', () => {
       env: {
         ASKQ_CONCURRENCY: String(CONCURRENCY),
         ASKQ_SHUTDOWN_GRACE_MS: String(GRACE_MS),
-        // Short locks: a job the worker left behind would be found stalled within seconds.
-        ASKQ_LOCK_DURATION_MS: '1000',
+        // Short locks: a job the worker left behind would be found stalled within seconds. Not
+        // shorter: the worker renews its locks every half lock, a loaded machine can delay that
+        // renewal by more than half a second, and a lock lapsing under a working worker makes
+        // it find its own job stalled.
+        ASKQ_LOCK_DURATION_MS: String(LOCK_MS),
         ASKQ_STALLED_INTERVAL_MS: '1000',
       },
       // Slow enough that jobs are mid-call when the signal arrives.

@@ -26,6 +26,7 @@ import {
   type RecordedRequest,
   startFakeOpenAI,
 } from './fake-openai-server.ts';
+import { pollUntil } from './poll-until.ts';
 import { release, track } from './resources.ts';
 import { spawnCli } from './run-cli.ts';
 
@@ -72,8 +73,12 @@ export interface FaultStack {
    * (events emitted while Redis restarts may never arrive). Rejects after `timeoutMs`.
    */
   waitFor(label: string, done: () => Promise<boolean>, timeoutMs: number): Promise<void>;
-  /** Resolves once every job in `ids` is completed or failed. */
-  waitForFinished(ids: string[], timeoutMs: number): Promise<void>;
+  /**
+   * Resolves once every job in `ids` is completed or failed. Bounded by progress, not by the
+   * clock: rejects only when no job of the queue has finished for `stallMs` (a loaded machine
+   * is slow, a stuck one makes no progress); the test's own timeout bounds the whole run.
+   */
+  waitForFinished(ids: string[], stallMs: number): Promise<void>;
   /** Each job's state, attempts and result as Redis holds them now. */
   outcomes(ids: string[]): Promise<JobOutcome[]>;
   close(): Promise<void>;
@@ -304,60 +309,36 @@ async function build(
     },
 
     waitFor(label, done, timeoutMs) {
-      return new Promise<void>((resolve, reject) => {
-        let checking = false;
-        let again = false;
-        let finished = false;
-        const finish = (err?: Error) => {
-          finished = true;
-          clearTimeout(timer);
-          clearInterval(interval);
-          listeners.delete(check);
-          if (err) reject(err);
-          else resolve();
-        };
-        const check = () => {
-          if (finished) return;
-          if (checking) {
-            again = true;
-            return;
-          }
-          checking = true;
-          done().then(
-            (ok) => {
-              checking = false;
-              if (ok) finish();
-              else if (again) {
-                again = false;
-                check();
-              }
-            },
-            () => {
-              checking = false; // Redis down: the next event or tick checks again
-            },
-          );
-        };
-        const timer = setTimeout(
-          () => finish(new Error(`timed out after ${timeoutMs} ms waiting for ${label}`)),
-          timeoutMs,
-        );
-        const interval = setInterval(check, 500);
-        listeners.add(check);
-        check();
+      return pollUntil(listeners, () => done(), {
+        timeoutMs,
+        timedOut: () => new Error(`timed out after ${timeoutMs} ms waiting for ${label}`),
       });
     },
 
-    waitForFinished(ids, timeoutMs) {
+    waitForFinished(ids, stallMs) {
       const wanted = new Set(ids);
-      return stack.waitFor(
-        `${ids.length} jobs to finish`,
-        async () => {
+      let finishedInQueue = -1;
+      return pollUntil(
+        listeners,
+        async (progressed) => {
           const counts = await queue.getJobCounts('completed', 'failed');
-          if ((counts.completed ?? 0) + (counts.failed ?? 0) < wanted.size) return false;
+          const finished = (counts.completed ?? 0) + (counts.failed ?? 0);
+          if (finished > finishedInQueue) {
+            finishedInQueue = finished;
+            progressed();
+          }
+          if (finished < wanted.size) return false;
           const states = await Promise.all(ids.map((id) => queue.getJobState(id)));
           return states.every((s) => s === 'completed' || s === 'failed');
         },
-        timeoutMs,
+        {
+          timeoutMs: stallMs,
+          timedOut: () =>
+            new Error(
+              `no job finished for ${stallMs} ms while waiting for ${ids.length} jobs to ` +
+                `finish (${finishedInQueue} finished in the queue)`,
+            ),
+        },
       );
     },
 
