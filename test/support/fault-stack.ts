@@ -333,11 +333,30 @@ async function build(
         },
         {
           timeoutMs: stallMs,
-          timedOut: () =>
-            new Error(
+          timedOut: async () => {
+            // Say which jobs are stuck and where, so a stall can be told from slowness.
+            const stuck = await Promise.all(ids.map((id) => queue.getJob(id)))
+              .then((jobs) =>
+                Promise.all(
+                  jobs.map(async (job, i) => {
+                    const state = job ? await job.getState() : 'missing';
+                    if (state === 'completed' || state === 'failed') return undefined;
+                    return `${ids[i]}: ${state}, ${job?.attemptsMade ?? 0} attempts made, ${job?.attemptsStarted ?? 0} started, stalled ${job?.stalledCounter ?? 0}`;
+                  }),
+                ),
+              )
+              .then((lines) =>
+                lines
+                  .filter((l) => l !== undefined)
+                  .slice(0, 10)
+                  .join('; '),
+              )
+              .catch((err: unknown) => `states unavailable: ${String(err)}`);
+            return new Error(
               `no job finished for ${stallMs} ms while waiting for ${ids.length} jobs to ` +
-                `finish (${finishedInQueue} finished in the queue)`,
-            ),
+                `finish (${finishedInQueue} finished in the queue; unfinished: ${stuck})`,
+            );
+          },
         },
       );
     },

@@ -2,7 +2,8 @@
 export interface PollLimit {
   /** Rejects when `done` has not held, nor reported progress, for this long. */
   timeoutMs: number;
-  timedOut: () => Error;
+  /** The rejection; may look things up (best effort) to say what was still missing. */
+  timedOut: () => Error | Promise<Error>;
 }
 
 /**
@@ -30,7 +31,15 @@ export function pollUntil(
     };
     const arm = () => {
       clearTimeout(timer);
-      timer = setTimeout(() => finish(limit.timedOut()), limit.timeoutMs);
+      timer = setTimeout(() => {
+        clearInterval(interval);
+        listeners.delete(check);
+        void Promise.resolve()
+          .then(limit.timedOut)
+          .then(finish, (err: unknown) =>
+            finish(err instanceof Error ? err : new Error(String(err))),
+          );
+      }, limit.timeoutMs);
     };
     const check = () => {
       if (finished) return;
