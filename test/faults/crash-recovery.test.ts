@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 
 import { RedisUnavailableError } from '../../src/shared/errors.ts';
+import { SECOND } from '../../src/shared/time.ts';
 import {
   defaultQuestion,
   type FaultStack,
@@ -87,8 +88,10 @@ describe('fault: crashes of a worker and of Redis', () => {
     await producer;
     const ids = [...accepted.keys()];
     const protectedIds = ids.filter((id) => accepted.get(id)! < redisKilledAt - 1000);
-    await s.waitForFinished(protectedIds, 120_000);
-    await s.waitForFinished(ids, 30_000);
+    // Bounded by progress: fails once no job has finished for a minute, twice the default call
+    // timeout that gives up a call the crashes left hanging.
+    await s.waitForFinished(protectedIds, 60 * SECOND);
+    await s.waitForFinished(ids, 60 * SECOND);
     const seconds = (Date.now() - started) / 1000;
     const outcomes = await s.outcomes(ids);
     const done = outcomes.filter((o) => o.state === 'completed');
