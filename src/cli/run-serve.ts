@@ -30,6 +30,7 @@ export async function runServe(config: Config, options: { port?: number }): Prom
       redis: redactUrl(config.REDIS_URL),
       prefix: config.ASKQ_PREFIX,
       keys: config.ASKQ_API_KEYS.length,
+      adminKeys: config.ASKQ_ADMIN_KEYS.length,
       anonymous: config.ASKQ_API_KEYS.length === 0,
       board: Boolean(config.ASKQ_BOARD_USER),
     },

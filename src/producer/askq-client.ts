@@ -7,6 +7,8 @@ import {
   answerJobDataSchema,
   type AnswerResult,
   formatIssues,
+  type JobOrigin,
+  ORIGIN_KEY,
   QUESTIONS_QUEUE,
 } from '../shared/contracts.ts';
 import { DEFAULTS } from '../shared/defaults.ts';
@@ -20,6 +22,7 @@ import { createRedisConnection, type Redis } from '../shared/redis.ts';
 import { createQueueTelemetry } from '../shared/telemetry/queue-telemetry.ts';
 import { MINUTE, SECOND } from '../shared/time.ts';
 import { within } from '../shared/within.ts';
+import { type CancelOutcome, cancelQuestions } from './cancel-questions.ts';
 
 /** Retention of finished jobs, so Redis memory stays bounded. */
 export interface RetentionOptions {
@@ -108,9 +111,21 @@ export class WaitTimeoutError extends AskqError {
   override name = 'WaitTimeoutError';
 }
 
+/** How one question is enqueued, beyond its data. */
+export interface EnqueueOptions {
+  /** The job id. @defaultValue BullMQ's next number */
+  jobId?: string;
+  /** BullMQ priority (1 runs first; none runs before any). @defaultValue none */
+  priority?: number;
+  /** Who enqueued it (the API records this). @defaultValue none */
+  origin?: JobOrigin;
+}
+
 /** Enqueues questions and fetches answers through BullMQ; for Node backends sharing Redis. */
 export class AskqClient {
   readonly queue: Queue;
+  /** The connection commands go through (shared or the client's own). */
+  readonly connection: Redis;
   readonly #redisUrl: string;
   readonly #ownConnection: Redis | undefined;
   readonly #opts: Required<Omit<AskqClientOptions, 'connection' | 'redisUrl'>>;
@@ -124,8 +139,9 @@ export class AskqClient {
     this.#ownConnection = connection
       ? undefined
       : createRedisConnection(this.#redisUrl, 'producer');
+    this.connection = connection ?? this.#ownConnection!;
     this.queue = new Queue(QUESTIONS_QUEUE, {
-      connection: connection ?? this.#ownConnection!,
+      connection: this.connection,
       prefix: this.#opts.prefix,
       // The producer span; its context travels in the job so the worker's spans join the trace.
       ...(this.#opts.telemetry ? { telemetry: createQueueTelemetry() } : {}),
@@ -134,19 +150,22 @@ export class AskqClient {
   }
 
   /** Validates and enqueues one question; throws {@link ValidationError} on bad input. */
-  async ask(data: AnswerJobData, options: { jobId?: string } = {}): Promise<{ id: string }> {
+  async ask(data: AnswerJobData, options: EnqueueOptions = {}): Promise<{ id: string }> {
     const valid = validate(data);
     const job = await this.#redis(() =>
-      this.queue.add(ANSWER_JOB, valid, {
-        ...this.#jobOptions(),
-        ...(options.jobId ? { jobId: options.jobId } : {}),
-      }),
+      this.queue.add(ANSWER_JOB, withOrigin(valid, options.origin), this.#jobOptions(options)),
     );
     return { id: job.id! };
   }
 
-  /** Validates every question first (nothing is enqueued if one is bad), then enqueues in chunks. */
-  async askMany(items: AnswerJobData[]): Promise<{ ids: string[] }> {
+  /**
+   * Validates every question first (nothing is enqueued if one is bad), then enqueues in chunks.
+   * `optionsOf(i)` gives the i-th question its id, priority and origin.
+   */
+  async askMany(
+    items: AnswerJobData[],
+    optionsOf: (index: number) => EnqueueOptions = () => ({}),
+  ): Promise<{ ids: string[] }> {
     const valid = items.map((item, i) => validate(item, `item ${i}: `));
     const ids: string[] = [];
     for (let i = 0; i < valid.length; i += this.#opts.bulkChunkSize) {
@@ -155,7 +174,14 @@ export class AskqClient {
       try {
         jobs = await this.#redis(() =>
           this.queue.addBulk(
-            chunk.map((data) => ({ name: ANSWER_JOB, data, opts: this.#jobOptions() })),
+            chunk.map((data, j) => {
+              const options = optionsOf(i + j);
+              return {
+                name: ANSWER_JOB,
+                data: withOrigin(data, options.origin),
+                opts: this.#jobOptions(options),
+              };
+            }),
           ),
         );
       } catch (err) {
@@ -213,6 +239,20 @@ export class AskqClient {
     return new Promise<AnswerResult>(() => {});
   }
 
+  /**
+   * Cancels a question: a waiting or delayed one is removed; an active one is aborted by the
+   * worker running it (its provider call stops, no retry, it fails with reason `cancelled`).
+   * Undefined for an unknown id.
+   */
+  async cancel(id: string): Promise<CancelOutcome | undefined> {
+    return this.#redis(async () => {
+      const job = await this.queue.getJob(id);
+      if (!job) return undefined;
+      const [outcome] = await cancelQuestions(this.queue, this.connection, [job]);
+      return outcome;
+    });
+  }
+
   /** The question's state, attempts, and result or error; undefined for an unknown id. */
   async getStatus(id: string): Promise<QuestionStatus | undefined> {
     return this.#redis(async () => {
@@ -253,10 +293,12 @@ export class AskqClient {
     }
   }
 
-  #jobOptions(): JobsOptions {
+  #jobOptions(options: EnqueueOptions): JobsOptions {
     return {
       removeOnComplete: { count: this.#opts.keepCompleted, age: this.#opts.keepSeconds },
       removeOnFail: { count: this.#opts.keepFailed, age: this.#opts.keepSeconds },
+      ...(options.jobId ? { jobId: options.jobId } : {}),
+      ...(options.priority ? { priority: options.priority } : {}),
     };
   }
 
@@ -284,6 +326,11 @@ export function clientOptionsFromConfig(config: Config): AskqClientOptions {
     keepFailed: config.ASKQ_KEEP_FAILED,
     keepSeconds: config.ASKQ_KEEP_SECONDS,
   };
+}
+
+/** The job data with the API's origin record, when there is one. */
+function withOrigin(data: AnswerJobData, origin: JobOrigin | undefined): Record<string, unknown> {
+  return origin ? { ...data, [ORIGIN_KEY]: origin } : data;
 }
 
 function validate(data: unknown, context = ''): AnswerJobData {

@@ -9,6 +9,7 @@ import {
 } from '../shared/errors.ts';
 import { MINUTE, SECOND } from '../shared/time.ts';
 import { QuestionFailedError, type QuestionStatus, WaitTimeoutError } from './askq-client.ts';
+import type { CancelOutcome } from './cancel-questions.ts';
 import {
   MAX_WAIT_SECONDS,
   type QuestionRequest,
@@ -115,16 +116,34 @@ export class AskqHttpClient {
     }
   }
 
+  /**
+   * Cancels a question (`DELETE /v1/questions/:id`): a waiting or delayed one is removed, an
+   * active one aborted by its worker. Undefined for an unknown id (or one of another key).
+   */
+  async cancel(id: string): Promise<CancelOutcome | undefined> {
+    const reply = (await this.#request('DELETE', questionPath(id), {
+      notFound: 'undefined',
+      conflict: 'null',
+    })) as Omit<CancelOutcome, 'id'> | undefined | null;
+    if (reply) return { id, state: reply.state, outcome: reply.outcome };
+    if (reply === undefined) return undefined;
+    // 409: it had finished already.
+    const status = await this.getStatus(id);
+    return status ? { id, state: status.state, outcome: 'finished' } : undefined;
+  }
+
   /** Nothing to release (fetch keeps no state the client owns); here for parity with AskqClient. */
   async close(): Promise<void> {}
 
   async #request(
-    method: 'GET' | 'POST',
+    method: 'GET' | 'POST' | 'DELETE',
     path: string,
     options: {
       body?: unknown;
       headers?: Record<string, string>;
       notFound?: 'undefined';
+      /** A 409 resolves with null instead of throwing. */
+      conflict?: 'null';
       extraTimeoutMs?: number;
     } = {},
   ): Promise<unknown> {
@@ -147,6 +166,7 @@ export class AskqHttpClient {
     const text = await response.text();
     if (response.ok) return text === '' ? undefined : (JSON.parse(text) as unknown);
     if (response.status === 404 && options.notFound === 'undefined') return undefined;
+    if (response.status === 409 && options.conflict === 'null') return null;
     throw problemError(response, text);
   }
 }

@@ -295,6 +295,24 @@ const envSchema = z.object({
     'Bearer keys the HTTP API accepts, comma-separated, each at least 16 characters. Secret.',
     'none (the API refuses to start)',
   ),
+  ASKQ_ADMIN_KEYS: doc(
+    optionalString.transform((v) =>
+      (v ?? '')
+        .split(',')
+        .map((k) => k.trim())
+        .filter((k) => k !== ''),
+    ),
+    "Admin bearer keys, comma-separated, each at least 16 characters: they may also read and cancel every question, whoever enqueued it (foreign producers' jobs included). Secret.",
+    'none',
+  ),
+  ASKQ_KEY_QUESTIONS_PER_MIN: doc(
+    int(0, 1_000_000_000).default(DEFAULTS.keyQuestionsPerMin),
+    'Questions one API key may enqueue per minute, across API processes through Redis (a batch counts each question); `0` turns the quota off.',
+  ),
+  ASKQ_KEY_MAX_PENDING: doc(
+    int(0, 1_000_000_000).default(DEFAULTS.keyMaxPending),
+    'Questions of one API key not yet finished (waiting, delayed or active), across API processes through Redis; `0` turns the quota off.',
+  ),
   ASKQ_ALLOW_ANONYMOUS: doc(
     bool().default(DEFAULTS.allowAnonymous),
     'Lets the HTTP API run without keys (anyone who reaches it may enqueue).',
@@ -378,6 +396,7 @@ export const SECRET_KEYS = [
   'PINECONE_API_KEY',
   'ASKQ_FALLBACK_OPENAI_API_KEY',
   'ASKQ_API_KEYS',
+  'ASKQ_ADMIN_KEYS',
   'ASKQ_BOARD_PASSWORD',
 ] as const;
 
@@ -424,6 +443,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     );
   if (config.ASKQ_API_KEYS.some((key) => key.length < 16))
     problems.push('ASKQ_API_KEYS: every key must be at least 16 characters');
+  if (config.ASKQ_ADMIN_KEYS.some((key) => key.length < 16))
+    problems.push('ASKQ_ADMIN_KEYS: every key must be at least 16 characters');
   if (Boolean(config.ASKQ_BOARD_USER) !== Boolean(config.ASKQ_BOARD_PASSWORD))
     problems.push(
       'ASKQ_BOARD_USER / ASKQ_BOARD_PASSWORD: set both to mount Bull Board, or neither',

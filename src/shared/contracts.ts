@@ -58,6 +58,32 @@ export const answerJobDataLenientSchema = z.object(answerJobFields);
 
 export type AnswerJobData = z.infer<typeof answerJobDataSchema>;
 
+/**
+ * Key in a question's job data under which `askq serve` records who enqueued it. Producers
+ * never set it (the strict schema refuses it); the worker ignores it except to release the
+ * owner's pending quota.
+ */
+export const ORIGIN_KEY = '__origin';
+
+/** Who enqueued a question through the API, and in which request. */
+export const jobOriginSchema = z.object({
+  /** The API key's fingerprint (`key:<16 hex>`), or `anonymous`; never the key itself. */
+  owner: z.string().min(1).max(128),
+  /** The request's `X-Request-Id`, so a backend's log line leads to the job and its trace. */
+  requestId: z.string().min(1).max(128).optional(),
+});
+export type JobOrigin = z.infer<typeof jobOriginSchema>;
+
+/** The origin recorded in a job's data, or undefined (a foreign producer's job, a bad one). */
+export function readJobOrigin(data: unknown): JobOrigin | undefined {
+  const raw =
+    typeof data === 'object' && data !== null
+      ? (data as Record<string, unknown>)[ORIGIN_KEY]
+      : undefined;
+  const parsed = jobOriginSchema.safeParse(raw);
+  return parsed.success ? parsed.data : undefined;
+}
+
 export const sourceSchema = z.object({
   /** The document's id as ingested: a JSONL line's `id`, else the path relative to the ingested folder. */
   id: z.string(),

@@ -70,6 +70,8 @@ export const DEFAULTS = {
   rateLimitWindowMs: 1 * MINUTE,
   boardReadOnly: false,
   allowAnonymous: false,
+  keyQuestionsPerMin: 60_000,
+  keyMaxPending: 100_000,
 
   // Evaluation
   evalPriority: 100,

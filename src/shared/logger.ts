@@ -18,6 +18,7 @@ export const REDACT_PATHS = [
   '*.OPENAI_API_KEY',
   '*.PINECONE_API_KEY',
   '*.ASKQ_API_KEYS',
+  '*.ASKQ_ADMIN_KEYS',
   '*.ASKQ_BOARD_PASSWORD',
   'err.command.args',
   'error.command.args',

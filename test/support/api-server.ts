@@ -17,6 +17,8 @@ import { release, track } from './resources.ts';
 /** Keys test servers accept; long and distinctive, so log scans can look for them. */
 export const TEST_API_KEY = 'test-key-0123456789abcdef-0123456789abcd';
 export const OTHER_API_KEY = 'other-key-fedcba9876543210-fedcba987654';
+/** An ASKQ_ADMIN_KEYS key of test servers: it may read and cancel every question. */
+export const ADMIN_API_KEY = 'admin-key-55aa55aa55aa55aa-55aa55aa55aa';
 
 /** A built API on a prefix of its own, with a queue and a connection to look at what it did. */
 export interface TestApi {
@@ -43,6 +45,7 @@ export async function startTestApi(env: Record<string, string> = {}): Promise<Te
   const config = testConfig({
     ASKQ_PREFIX: uniquePrefix('api'),
     ASKQ_API_KEYS: `${TEST_API_KEY},${OTHER_API_KEY}`,
+    ASKQ_ADMIN_KEYS: ADMIN_API_KEY,
     ...env,
   });
   const server = track(await createApiServer(apiServerOptionsFromConfig(config)), 'ApiServer');

@@ -80,6 +80,19 @@ export const questionStatusSchema = z
   })
   .meta({ id: 'QuestionStatus' });
 
+export const cancelledSchema = z
+  .object({
+    id: z.string(),
+    /** The state the question was in when cancelled. */
+    state: questionStateSchema,
+    outcome: z
+      .enum(['removed', 'aborting'])
+      .describe(
+        '`removed`: it had not started and is gone; `aborting`: its worker was asked to abort it (it ends failed with reason `cancelled`).',
+      ),
+  })
+  .meta({ id: 'Cancelled' });
+
 export const problemSchema = z
   .object({
     type: z.string(),
@@ -87,6 +100,7 @@ export const problemSchema = z
     status: z.number().int(),
     detail: z.string(),
     instance: z.string().optional(),
+    requestId: z.string().optional(),
     errors: z.array(z.object({ in: z.string(), path: z.string(), message: z.string() })).optional(),
   })
   .meta({ id: 'Problem', description: 'RFC 9457 problem details (application/problem+json).' });

@@ -14,8 +14,19 @@ export interface ApiServerOptions {
   logLevel?: Config['LOG_LEVEL'];
   /** Bearer keys accepted, each at least 16 characters. @defaultValue none (refuses to build) */
   apiKeys?: string[];
+  /**
+   * Keys that may also read and cancel every question, whoever enqueued it (foreign
+   * producers' jobs included); each at least 16 characters. @defaultValue none
+   */
+  adminKeys?: string[];
   /** Serve without keys (anyone who reaches it may enqueue). @defaultValue false */
   allowAnonymous?: boolean;
+  /** Questions one key may enqueue per minute (a batch counts each); 0 = no quota. @defaultValue 60000 */
+  keyQuestionsPerMin?: number;
+  /** Unfinished questions one key may have; 0 = no quota. @defaultValue 100000 */
+  keyMaxPending?: number;
+  /** Priority of eval cases; API questions always get a smaller (earlier) one. @defaultValue 100 */
+  evalPriority?: number;
   /** Address `listen()` binds. @defaultValue 0.0.0.0 */
   host?: string;
   /** Port `listen()` binds unless given one. @defaultValue 3000 */
@@ -50,7 +61,11 @@ export const API_SERVER_DEFAULTS = {
   prefix: DEFAULTS.prefix,
   logLevel: DEFAULTS.logLevel,
   apiKeys: [] as string[],
+  adminKeys: [] as string[],
   allowAnonymous: DEFAULTS.allowAnonymous,
+  keyQuestionsPerMin: DEFAULTS.keyQuestionsPerMin,
+  keyMaxPending: DEFAULTS.keyMaxPending,
+  evalPriority: DEFAULTS.evalPriority,
   host: DEFAULTS.host,
   port: DEFAULTS.port,
   maxBatch: DEFAULTS.maxBatch,
@@ -69,7 +84,11 @@ export function apiServerOptionsFromConfig(config: Config): ApiServerOptions {
     prefix: config.ASKQ_PREFIX,
     logLevel: config.LOG_LEVEL,
     apiKeys: config.ASKQ_API_KEYS,
+    adminKeys: config.ASKQ_ADMIN_KEYS,
     allowAnonymous: config.ASKQ_ALLOW_ANONYMOUS,
+    keyQuestionsPerMin: config.ASKQ_KEY_QUESTIONS_PER_MIN,
+    keyMaxPending: config.ASKQ_KEY_MAX_PENDING,
+    evalPriority: config.ASKQ_EVAL_PRIORITY,
     host: config.ASKQ_HOST,
     port: config.PORT,
     maxBatch: config.ASKQ_MAX_BATCH,

@@ -21,10 +21,12 @@ import { bearerAuth } from './bearer-auth.ts';
 import { mountBullBoard } from './bull-board.ts';
 import { JobWaiter } from './job-waiter.ts';
 import { registerJsonBodyParser } from './json-body-parser.ts';
+import { KeyQuota } from './key-quota.ts';
 import { opsRoutes } from './ops-routes.ts';
 import { HttpProblem } from './problem.ts';
 import { installProblemHandlers } from './problem-handlers.ts';
 import { questionRoutes } from './question-routes.ts';
+import { echoRequestId, requestIdOf } from './request-id.ts';
 
 export type { ApiServerOptions } from './api-server-options.ts';
 export { apiServerOptionsFromConfig } from './api-server-options.ts';
@@ -47,7 +49,7 @@ const API_VERSION = '1.0.0';
  */
 export async function createApiServer(options: ApiServerOptions = {}): Promise<ApiServer> {
   const o = { ...API_SERVER_DEFAULTS, ...stripUndefined(options) };
-  if (o.apiKeys.length === 0 && !o.allowAnonymous) {
+  if (o.apiKeys.length === 0 && o.adminKeys.length === 0 && !o.allowAnonymous) {
     throw new ConfigError([
       'ASKQ_API_KEYS (apiKeys): the HTTP API needs at least one key (comma-separated); ' +
         'set ASKQ_ALLOW_ANONYMOUS=true (allowAnonymous) to run it open on purpose',
@@ -80,12 +82,18 @@ export async function createApiServer(options: ApiServerOptions = {}): Promise<A
     loggerInstance: logger as FastifyBaseLogger,
     // A line per request would dominate the logs at thousands of requests a second; request
     // metrics cover them, and failures are logged by the error handler.
-    logController: new LogController({ disableRequestLogging: true }),
+    logController: new LogController({
+      disableRequestLogging: true,
+      requestIdLogLabel: 'requestId',
+    }),
     bodyLimit: o.bodyLimitBytes,
-    requestIdHeader: 'x-request-id',
+    // A caller's X-Request-Id when it is a sane token, else a fresh UUID (see request-id.ts).
+    requestIdHeader: false,
+    genReqId: requestIdOf,
     return503OnClosing: true,
   });
   registerJsonBodyParser(app);
+  echoRequestId(app);
   installProblemHandlers(app, { isRedisReady: () => connection.status === 'ready' });
   metrics.instrument(app);
 
@@ -108,9 +116,23 @@ export async function createApiServer(options: ApiServerOptions = {}): Promise<A
     v1.setValidatorCompiler(validatorCompiler);
     // Responses are plain JSON; the zod response schemas are there for the OpenAPI document.
     v1.setSerializerCompiler(() => (data) => JSON.stringify(data));
-    v1.addHook('onRequest', bearerAuth({ keys: o.apiKeys, allowAnonymous: o.allowAnonymous }));
+    v1.addHook(
+      'onRequest',
+      bearerAuth({ keys: o.apiKeys, adminKeys: o.adminKeys, allowAnonymous: o.allowAnonymous }),
+    );
     await v1.register(fastifyRateLimit, rateLimitOptions(o, connection));
-    await v1.register(questionRoutes, { client, waiter, maxBatch: o.maxBatch });
+    await v1.register(questionRoutes, {
+      client,
+      waiter,
+      maxBatch: o.maxBatch,
+      evalPriority: o.evalPriority,
+      quota: new KeyQuota({
+        redis: connection,
+        prefix: o.prefix,
+        questionsPerMinute: o.keyQuestionsPerMin,
+        maxPending: o.keyMaxPending,
+      }),
+    });
   });
   if (o.board) await mountBullBoard(app, { queues, ...o.board });
 

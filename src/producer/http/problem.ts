@@ -18,6 +18,8 @@ export interface ProblemDocument {
   status: number;
   detail: string;
   instance?: string;
+  /** The request's `X-Request-Id`, to quote when asking about it. */
+  requestId?: string;
   errors?: ProblemField[];
 }
 
@@ -33,6 +35,7 @@ export type ProblemKind =
   | 'payload-too-large'
   | 'unsupported-media-type'
   | 'rate-limited'
+  | 'quota-exceeded'
   | 'unavailable'
   | 'internal';
 
@@ -47,6 +50,7 @@ const TITLES: Record<ProblemKind, string> = {
   'payload-too-large': 'Request body too large',
   'unsupported-media-type': 'Unsupported media type',
   'rate-limited': 'Too many requests',
+  'quota-exceeded': 'Question quota exceeded',
   unavailable: 'Service unavailable',
   internal: 'Internal server error',
 };
@@ -76,13 +80,14 @@ export class HttpProblem extends AskqError {
   }
 
   /** The document for this problem; `instance` is the request path. */
-  toDocument(instance?: string): ProblemDocument {
+  toDocument(instance?: string, requestId?: string): ProblemDocument {
     return {
       type: `urn:askq:problem:${this.kind}`,
       title: TITLES[this.kind],
       status: this.status,
       detail: this.message,
       ...(instance ? { instance } : {}),
+      ...(requestId ? { requestId } : {}),
       ...(this.errors ? { errors: this.errors } : {}),
     };
   }
@@ -94,5 +99,5 @@ export function sendProblem(reply: FastifyReply, problem: HttpProblem): FastifyR
     .code(problem.status)
     .headers(problem.headers)
     .type(PROBLEM_CONTENT_TYPE)
-    .send(problem.toDocument(reply.request.url.split('?')[0]));
+    .send(problem.toDocument(reply.request.url.split('?')[0], reply.request.id));
 }

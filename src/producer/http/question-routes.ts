@@ -1,17 +1,22 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 
+import type { JobOrigin } from '../../shared/contracts.ts';
+import { withRequestId } from '../../shared/telemetry/request-id.ts';
 import {
   type AskqClient,
   type QuestionState,
   type QuestionStatus,
   toStatus,
 } from '../askq-client.ts';
+import { cancelQuestions } from '../cancel-questions.ts';
+import { fairPriority } from '../fair-priority.ts';
 import {
   batchEnqueuedSchema,
   batchRequestSchema,
+  cancelledSchema,
   type Enqueued,
   enqueuedSchema,
   idempotencyHeadersSchema,
@@ -23,6 +28,8 @@ import {
   waitQuerySchema,
 } from './api-schemas.ts';
 import type { JobWaiter } from './job-waiter.ts';
+import type { KeyQuota } from './key-quota.ts';
+import { ownedQuestion } from './owned-question.ts';
 import { HttpProblem } from './problem.ts';
 
 export interface QuestionRoutesOptions {
@@ -31,6 +38,10 @@ export interface QuestionRoutesOptions {
   waiter: JobWaiter;
   /** Questions per batch. */
   maxBatch: number;
+  /** Per-key quotas in questions. */
+  quota: KeyQuota;
+  /** Priority of eval cases; interactive questions always get a smaller (earlier) one. */
+  evalPriority: number;
 }
 
 /**
@@ -53,13 +64,36 @@ const problems = {
   503: problemSchema,
 };
 
-/** `POST /v1/questions`, `POST /v1/questions/batch`, `GET /v1/questions/:id`. */
+/**
+ * `POST /v1/questions`, `POST /v1/questions/batch`, `GET` and `DELETE /v1/questions/:id`.
+ * Every question records its owner (the key's fingerprint) and gets a random id; only its
+ * owner and admin keys see it. Quotas are counted before anything is enqueued, and each
+ * question's priority grows with its key's backlog (fair share).
+ */
 export async function questionRoutes(
   app: FastifyInstance,
   options: QuestionRoutesOptions,
 ): Promise<void> {
-  const { client, waiter } = options;
+  const { client, waiter, quota } = options;
   const api = app.withTypeProvider<ZodTypeProvider>();
+  /** Counts `count` questions against the caller's quotas, then enqueues them (or gives back). */
+  const enqueue = async <T>(
+    request: FastifyRequest,
+    count: number,
+    add: (priorityOf: (index: number) => number, origin: JobOrigin) => Promise<T>,
+  ): Promise<T> => {
+    const owner = request.askqOwner;
+    const { pendingBefore } = await quota.reserve(owner, count);
+    const origin = { owner, requestId: request.id };
+    try {
+      return await withRequestId(request.id, () =>
+        add((i) => fairPriority(pendingBefore + i, options.evalPriority), origin),
+      );
+    } catch (err) {
+      await quota.release(owner, count).catch(() => {});
+      throw err;
+    }
+  };
 
   api.post(
     '/v1/questions',
@@ -77,25 +111,28 @@ export async function questionRoutes(
     },
     async (request, reply) => {
       const key = request.headers['idempotency-key'];
-      if (key === undefined) {
-        const { id } = await client.ask(request.body);
-        return reply.code(202).header('Location', selfLink(id)).send(enqueued(id, 'waiting'));
-      }
-      const jobId = idempotentJobId(request.askqPrincipal, key);
-      const existing = await client.queue.getJob(jobId);
-      if (existing) {
-        if (!sameRequest(existing.data as QuestionRequest, request.body)) {
-          throw new HttpProblem(
-            422,
-            'idempotency-key-reused',
-            `Idempotency-Key ${key} was used for a different question (job ${jobId})`,
-          );
+      const jobId = key === undefined ? randomUUID() : idempotentJobId(request.askqOwner, key);
+      if (key !== undefined) {
+        const existing = await client.queue.getJob(jobId);
+        if (existing) {
+          if (!sameRequest(existing.data as QuestionRequest, request.body)) {
+            throw new HttpProblem(
+              422,
+              'idempotency-key-reused',
+              `Idempotency-Key ${key} was used for a different question (job ${jobId})`,
+            );
+          }
+          const state = (await existing.getState()) as QuestionState;
+          return reply.code(200).send(enqueued(jobId, state));
         }
-        const state = (await existing.getState()) as QuestionState;
-        return reply.code(200).send(enqueued(jobId, state));
       }
-      await client.ask(request.body, { jobId });
-      return reply.code(202).header('Location', selfLink(jobId)).send(enqueued(jobId, 'waiting'));
+      await enqueue(request, 1, (priorityOf, origin) =>
+        client.ask(request.body, { jobId, priority: priorityOf(0), origin }),
+      );
+      return reply
+        .code(202)
+        .header('Location', selfLink(jobId))
+        .send(enqueued(jobId, 'prioritized'));
     },
   );
 
@@ -111,7 +148,10 @@ export async function questionRoutes(
       },
     },
     async (request, reply) => {
-      const { ids } = await client.askMany(request.body);
+      const ids = request.body.map(() => randomUUID());
+      await enqueue(request, ids.length, (priorityOf, origin) =>
+        client.askMany(request.body, (i) => ({ jobId: ids[i]!, priority: priorityOf(i), origin })),
+      );
       return reply.code(202).send({ ids });
     },
   );
@@ -131,25 +171,57 @@ export async function questionRoutes(
     },
     async (request) => {
       const { id } = request.params;
-      const status = await statusOrNotFound(client, id);
+      const status = await ownedStatus(request, client, id);
       const waitSeconds = request.query.wait ?? 0;
       if (waitSeconds <= 0 || FINISHED.includes(status.state)) return status;
       await waiter.wait(id, waitSeconds * 1000, async () =>
         FINISHED.includes((await client.queue.getJobState(id)) as QuestionState),
       );
-      return statusOrNotFound(client, id);
+      return ownedStatus(request, client, id);
+    },
+  );
+
+  api.delete(
+    '/v1/questions/:id',
+    {
+      schema: {
+        ...secured,
+        summary: 'Cancel a question',
+        description:
+          'A waiting or delayed question is removed; an active one is aborted by its worker (no retry; it ends `failed` with reason `cancelled`). Answers 202 with the state the question was in; 409 when it had already finished.',
+        params: questionIdParamsSchema,
+        response: { 202: cancelledSchema, 404: problemSchema, 409: problemSchema, ...problems },
+      },
+    },
+    async (request, reply) => {
+      const { id } = request.params;
+      const job = await ownedQuestion(request, client.queue, id);
+      const [cancel] = await cancelQuestions(client.queue, client.connection, [job]);
+      if (!cancel || cancel.outcome === 'finished') {
+        throw new HttpProblem(
+          409,
+          'conflict',
+          `question ${id} has already finished (${cancel?.state ?? 'gone'}); nothing to cancel`,
+        );
+      }
+      const state = cancel.state as QuestionState;
+      return reply.code(202).send({ id, state, outcome: cancel.outcome });
     },
   );
 }
 
 /**
- * The question's status. The state is read before the job, so a job seen as finished carries
- * its result or reason (the other order can pair a fresh "failed" with a stale job).
+ * The question's status if the caller may see it. The state is read before the job, so a job
+ * seen as finished carries its result or reason (the other order can pair a fresh "failed"
+ * with a stale job).
  */
-async function statusOrNotFound(client: AskqClient, id: string): Promise<QuestionStatus> {
+async function ownedStatus(
+  request: FastifyRequest,
+  client: AskqClient,
+  id: string,
+): Promise<QuestionStatus> {
   const state = (await client.queue.getJobState(id)) as QuestionState;
-  const job = await client.queue.getJob(id);
-  if (!job) throw new HttpProblem(404, 'not-found', `no question with id ${id}`);
+  const job = await ownedQuestion(request, client.queue, id);
   return toStatus(job, state);
 }
 
@@ -157,9 +229,8 @@ async function statusOrNotFound(client: AskqClient, id: string): Promise<Questio
  * The job id an Idempotency-Key maps to, scoped to the caller so two callers' keys never meet.
  * Hashed: a job id must not contain `:` and should not reveal the caller.
  */
-export function idempotentJobId(principal: string, key: string): string {
-  const scope = principal.startsWith('anonymous') ? 'anonymous' : principal;
-  const hash = createHash('sha256').update(`${scope}\u0000${key}`).digest('base64url');
+export function idempotentJobId(owner: string, key: string): string {
+  const hash = createHash('sha256').update(`${owner}\u0000${key}`).digest('base64url');
   return `idem-${hash.slice(0, 32)}`;
 }
 

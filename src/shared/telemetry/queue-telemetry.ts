@@ -1,6 +1,8 @@
 import type { Attributes, AttributeValue, Span, Telemetry, Time } from 'bullmq';
 import { BullMQOtel } from 'bullmq-otel';
 
+import { activeRequestId, REQUEST_ID_ATTRIBUTE } from './request-id.ts';
+
 /** OTel messaging attributes (semantic conventions) that bullmq-otel's spans lack. */
 export const MESSAGING = {
   system: 'messaging.system',
@@ -74,7 +76,9 @@ class MessagingSpan implements Span {
     this.#span = span;
     this.#captureContent = captureContent;
     const operation = name.split(' ')[0] ?? name;
+    const requestId = OPERATION_TYPES[operation] === 'send' ? activeRequestId() : undefined;
     span.setAttributes({
+      ...(requestId ? { [REQUEST_ID_ATTRIBUTE]: requestId } : {}),
       [MESSAGING.system]: 'bullmq',
       [MESSAGING.operationName]: operation,
       ...(OPERATION_TYPES[operation]

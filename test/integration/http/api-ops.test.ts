@@ -40,7 +40,8 @@ describe('HTTP API: health, readiness, metrics, docs, schema', () => {
     expect(res.statusCode).toBe(200);
     expect(res.headers['content-type']).toMatch(/^text\/plain/);
     const text = res.body;
-    expect(text).toContain('bullmq_job_count{queue="questions", state="waiting"} 1');
+    // API questions carry a fair-share priority: BullMQ counts them as prioritized.
+    expect(text).toContain('bullmq_job_count{queue="questions", state="prioritized"} 1');
     expect(text).toContain('bullmq_job_count{queue="ingest", state="waiting"} 0');
     expect(text).toMatch(
       /askq_api_http_requests_total\{method="POST",route="\/v1\/questions",status="202"\} 1/,

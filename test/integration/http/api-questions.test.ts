@@ -36,12 +36,25 @@ describe('HTTP API: questions (fastify.inject)', () => {
     });
     expect(res.statusCode).toBe(202);
     const body = res.json<{ id: string; status: string; links: { self: string } }>();
-    expect(body.status).toBe('waiting');
+    expect(body.status).toBe('prioritized');
+    expect(body.id).toMatch(
+      /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/,
+    );
     expect(body.links.self).toBe(`/v1/questions/${body.id}`);
     expect(res.headers.location).toBe(body.links.self);
     const job = await api.queue.getJob(body.id);
     expect(job?.name).toBe('answer');
-    expect(job?.data).toEqual({ question: 'What is LCEL?', topK: 3, metadata: { team: 'search' } });
+    // The caller's fields, and the API's record of who sent it (a fingerprint, never the key).
+    expect(job?.data).toEqual({
+      question: 'What is LCEL?',
+      topK: 3,
+      metadata: { team: 'search' },
+      __origin: {
+        owner: expect.stringMatching(/^key:[0-9a-f]{16}$/),
+        requestId: res.headers['x-request-id'],
+      },
+    });
+    expect(JSON.stringify(job?.data)).not.toContain(TEST_API_KEY);
     // The server sets retention, never the caller.
     expect(job?.opts.removeOnComplete).toMatchObject({ count: api.config.ASKQ_KEEP_COMPLETED });
   });
@@ -139,7 +152,7 @@ describe('HTTP API: questions (fastify.inject)', () => {
     ).json<{ id: string }>();
     const res = await api.server.app.inject({ url: `/v1/questions/${id}`, headers: auth() });
     expect(res.statusCode).toBe(200);
-    expect(res.json()).toMatchObject({ id, state: 'waiting', attempts: 0 });
+    expect(res.json()).toMatchObject({ id, state: 'prioritized', attempts: 0 });
     expect(res.json<{ createdAt: number }>().createdAt).toBeGreaterThan(0);
     const missing = await api.server.app.inject({ url: '/v1/questions/nope', headers: auth() });
     expect(missing.statusCode).toBe(404);

@@ -64,7 +64,7 @@ describe('askq serve (a real process)', () => {
       const status = await fetch(`${address}/v1/questions/${id}`, {
         headers: { authorization: `Bearer ${KEY}` },
       });
-      expect(await status.json()).toMatchObject({ id, state: 'waiting' });
+      expect(await status.json()).toMatchObject({ id, state: 'prioritized' });
       expect((await fetch(`${address}/readyz`)).status).toBe(200);
       const wrongKey = await fetch(`${address}/v1/questions/${id}`, {
         headers: { authorization: `Bearer ${KEY}x` },
