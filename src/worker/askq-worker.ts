@@ -22,6 +22,8 @@ import {
   resolveWorkerOptions,
 } from './askq-worker-options.ts';
 import { createAttemptRunner } from './attempt/run-attempt.ts';
+import { CancelListener } from './cancellation/cancel-listener.ts';
+import { releasePendingOnFinish } from './cancellation/release-pending-on-finish.ts';
 import { answerJob } from './jobs/answer-job.ts';
 import { ingestJob } from './jobs/ingest-job.ts';
 import { BatchedEmbeddings } from './providers/batched-embeddings.ts';
@@ -60,6 +62,7 @@ export class AskqWorker extends EventEmitter<AskqWorkerEvents> {
   readonly #connection: Redis;
   readonly #logger: Logger;
   readonly #ownsPorts: boolean;
+  readonly #cancels: CancelListener;
   #detachTelemetry: () => void = () => {};
   #closing: Promise<void> | undefined;
 
@@ -70,8 +73,10 @@ export class AskqWorker extends EventEmitter<AskqWorkerEvents> {
     ports: Ports,
     ownsPorts: boolean,
     fallbackChat: ChatPort | undefined,
+    cancels: CancelListener,
   ) {
     super();
+    this.#cancels = cancels;
     this.#logger = logger;
     this.#connection = connection;
     this.ports = ports;
@@ -142,6 +147,7 @@ export class AskqWorker extends EventEmitter<AskqWorkerEvents> {
       createAttemptRunner(answer, {
         ...runner,
         pauseQueue: (ms) => pauseQueue(connection, this.#queues.questions, ms),
+        wasCancelled: (job) => cancels.wasCancelled(job.id),
       }),
       {
         ...common,
@@ -167,6 +173,8 @@ export class AskqWorker extends EventEmitter<AskqWorkerEvents> {
     for (const w of [this.questions, this.ingest]) {
       w.on('error', (err) => logger.error({ err, queue: w.name }, 'worker error'));
     }
+    cancels.watch(this.questions);
+    releasePendingOnFinish(this.questions, connection, o.prefix, logger);
   }
 
   /**
@@ -185,6 +193,7 @@ export class AskqWorker extends EventEmitter<AskqWorkerEvents> {
       throw err;
     }
     const ports = o.ports ?? (await createProviders(o.providers, logger));
+    const cancels = await CancelListener.start({ connection, prefix: o.prefix, logger });
     // Loaded only when asked for, like any provider.
     const fallbackChat =
       o.chatFallback === 'extractive'
@@ -197,6 +206,7 @@ export class AskqWorker extends EventEmitter<AskqWorkerEvents> {
       ports,
       o.ports === undefined,
       fallbackChat,
+      cancels,
     );
     logger.info(
       { queue: QUESTIONS_QUEUE, prefix: o.prefix, concurrency: worker.questions.concurrency },
@@ -274,6 +284,7 @@ export class AskqWorker extends EventEmitter<AskqWorkerEvents> {
       // recovery.
       await within(graceful, 5 * SECOND);
     }
+    await this.#cancels.close();
     for (const policy of Object.values(this.policies)) policy.breaker.shutdown();
     this.#detachTelemetry();
     await within(

@@ -13,8 +13,12 @@ export interface JobRef {
   attempt: number;
 }
 
-/** The failure classes an outcome reports: the taxonomy plus a passed deadline. */
-export type FailureKind = 'permanent' | 'transient' | 'rate_limited' | 'breaker_open' | 'deadline';
+/**
+ * The failure classes an outcome reports: the taxonomy, a passed deadline, and a cancel
+ * requested by a producer (`DELETE /v1/questions/:id`, `askq eval cancel`).
+ */
+export type FailureKind =
+  'permanent' | 'transient' | 'rate_limited' | 'breaker_open' | 'deadline' | 'cancelled';
 
 /**
  * What an {@link AskqWorker} reports, as a typed event map (listeners get one argument).
@@ -31,7 +35,7 @@ export interface AskqWorkerEvents {
   'job:retry': [JobRef & { failure: FailureKind; delayMs: number; reason: string; err: Error }];
   /** A rate limit or open breaker: the whole queue pauses `pauseMs`; no attempt is used. */
   'job:paused': [JobRef & { failure: FailureKind; pauseMs: number; reason: string; err: Error }];
-  /** The job failed for good (permanent, deadline, attempts spent, invalid data). */
+  /** The job failed for good (permanent, deadline, attempts spent, invalid data, cancelled). */
   'job:failed': [JobRef & { failure: FailureKind; reason: string; err?: Error }];
   /** The attempt was cancelled (shutdown) and given back; another worker takes the job. */
   'job:cancelled': [JobRef & { reason: string }];

@@ -5,6 +5,8 @@ import { TransientError } from '../../shared/errors.ts';
 import { readJobState } from '../../shared/job-state.ts';
 import type { Logger } from '../../shared/logger.ts';
 import type { Ports } from '../../shared/ports.ts';
+import { CANCELLED_REASON } from '../../shared/tenancy/cancel-channel.ts';
+import { cancelledFailure, isCancelRequested } from '../cancellation/cancel-listener.ts';
 import type { JobRef, WorkerEventSink } from '../worker-events.ts';
 import { backoffCeiling } from './backoff.ts';
 import { bindSignal } from './bind-signal.ts';
@@ -19,6 +21,8 @@ export interface AttemptRunnerContext {
   events: WorkerEventSink;
   /** Pauses the job's queue for every worker (rate limits, open breakers). */
   pauseQueue: (ms: number) => Promise<void>;
+  /** Whether a producer asked to cancel this job lately: it must not start. @defaultValue never */
+  wasCancelled?: (job: Job) => boolean;
 }
 
 /**
@@ -38,6 +42,12 @@ export function createAttemptRunner<Data, Result extends AnswerResult | IngestRe
     const firstStartedAt = (state.firstStartedAt ??= job.processedOn ?? Date.now());
     const ref: JobRef = { queue: kind.queue, jobId: job.id ?? '', attempt: state.attempt };
     ctx.events.emit('job:started', ref);
+    // Cancelled on request (cancellation/cancel-listener.ts): failed at once, never retried.
+    const cancelled = (): never => {
+      ctx.events.emit('job:failed', { ...ref, failure: 'cancelled', reason: CANCELLED_REASON });
+      throw cancelledFailure();
+    };
+    if (ctx.wasCancelled?.(job)) return cancelled();
 
     const parsed = kind.schema.safeParse(job.data);
     if (!parsed.success) {
@@ -92,6 +102,7 @@ export function createAttemptRunner<Data, Result extends AnswerResult | IngestRe
     try {
       result = await kind.run(parsed.data, helpers);
     } catch (err) {
+      if (isCancelRequested(signal)) return cancelled();
       return settle(err);
     }
     ctx.events.emit('job:completed', { ...ref, result });

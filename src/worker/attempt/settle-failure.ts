@@ -67,7 +67,10 @@ export async function settleFailure(thrown: unknown, ctx: SettleContext): Promis
   const kind = failureClassOf(err) ?? 'transient';
   const { state, policy } = ctx;
   const reason = err instanceof AskqError || err.message ? err.message : err.name;
-  const fail = async (failure: FailureKind, message: string): Promise<Settlement> => {
+  const fail = async (
+    failure: Exclude<FailureKind, 'cancelled'>,
+    message: string,
+  ): Promise<Settlement> => {
     state.lastErrorClass = failure;
     await writeJobState(ctx.job, state).catch(() => {});
     return {

@@ -257,7 +257,11 @@ describe('HTTP API: start-up', () => {
     await expect(createApiServer(apiServerOptionsFromConfig(testConfig()))).rejects.toThrow(
       ConfigError,
     );
-    const open = await startTestApi({ ASKQ_API_KEYS: '', ASKQ_ALLOW_ANONYMOUS: 'true' });
+    const open = await startTestApi({
+      ASKQ_API_KEYS: '',
+      ASKQ_ADMIN_KEYS: '',
+      ASKQ_ALLOW_ANONYMOUS: 'true',
+    });
     try {
       const res = await open.server.app.inject({
         method: 'POST',
