@@ -203,6 +203,15 @@ async function main(argv: string[]): Promise<number> {
       }
     });
   evaluation
+    .command('cancel')
+    .description('cancel every unfinished case of a run, on every worker; resume it later')
+    .argument('<runId>', 'run id')
+    .option('--json', 'print what was cancelled as JSON')
+    .action(async (runId: string, opts: { json?: boolean }) => {
+      const { runEvalCancel } = await import('./cli/run-eval-cancel.ts');
+      code = await runEvalCancel(config(), runId, opts);
+    });
+  evaluation
     .command('report')
     .description("rebuild a run's summary.json, results.csv and report.html from results.jsonl")
     .argument('<run>', 'run id or run folder')

@@ -11,13 +11,14 @@ import {
  * 0 success (a finished eval run, whatever its cases scored, unless a gate was given);
  * 1 a question that failed (`askq ask`) or a gate (`--fail-under`, `--fail-on-regression`);
  * 2 bad input (configuration, flags, files); 3 infrastructure (Redis unreachable, providers
- * down past the deadline).
+ * down past the deadline); 130 interrupted by Ctrl-C (`eval run`, as shells report SIGINT).
  */
 export const EXIT = {
   ok: 0,
   failed: 1,
   invalid: 2,
   infrastructure: 3,
+  interrupted: 130,
 } as const;
 
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];

@@ -1,4 +1,10 @@
-import { type EvalRunOptions, runDir, runEval, type RunSummary } from '../producer/eval/index.ts';
+import {
+  type EvalOutcome,
+  type EvalRunOptions,
+  runDir,
+  runEval,
+  type RunSummary,
+} from '../producer/eval/index.ts';
 import type { Config } from '../shared/config.ts';
 import { QUESTIONS_QUEUE } from '../shared/contracts.ts';
 import { ValidationError } from '../shared/errors.ts';
@@ -7,6 +13,7 @@ import { EXIT, type ExitCode } from './exit-codes.ts';
 import { findRun } from './find-run.ts';
 import { startInProcessWorker } from './in-process-worker.ts';
 import { warnWhileNoWorker } from './no-worker-warning.ts';
+import { formatCancellation } from './run-eval-cancel.ts';
 
 export interface RunEvalOptions {
   out?: string;
@@ -92,8 +99,14 @@ export async function runEvalCommand(
         });
   const bar = createEvalProgress(process.stderr, { plain: mode === 'follow' });
   let summary: RunSummary | undefined;
+  let interrupted: EvalOutcome['interrupted'];
   let runId: string;
   let outDir: string;
+  // Ctrl-C on `eval run` stops the run (and cancels its cases unless detached); a second one
+  // kills at once. `eval status` only follows: Ctrl-C leaves the run alone.
+  const interrupt = new AbortController();
+  const onSigint = () => interrupt.abort();
+  if (command === 'run') process.once('SIGINT', onSigint);
   try {
     const outcome = await runEval({
       redisUrl: config.REDIS_URL,
@@ -121,14 +134,28 @@ export async function runEvalCommand(
           `invalid row at ${row.where}${row.id ? ` (id ${row.id})` : ''}: ${row.reason}\n`,
         ),
       onProgress: (p) => bar.update(p),
+      signal: interrupt.signal,
     });
     summary = outcome.summary;
+    interrupted = outcome.interrupted;
     runId = outcome.runId;
     outDir = outcome.dir;
   } finally {
     bar.stop();
     await stopWarning?.();
     await worker?.close(config.ASKQ_SHUTDOWN_GRACE_MS);
+    process.off('SIGINT', onSigint);
+  }
+
+  if (interrupted) {
+    const { cancelled } = interrupted;
+    process.stderr.write(
+      cancelled
+        ? `interrupted: ${formatCancellation(cancelled)}\n`
+        : `interrupted: run ${runId} stopped enqueueing; what was enqueued keeps running; ` +
+            `resume with: askq eval run --resume ${runId}\n`,
+    );
+    return EXIT.interrupted;
   }
 
   if (!summary) {

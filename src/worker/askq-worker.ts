@@ -147,7 +147,7 @@ export class AskqWorker extends EventEmitter<AskqWorkerEvents> {
       createAttemptRunner(answer, {
         ...runner,
         pauseQueue: (ms) => pauseQueue(connection, this.#queues.questions, ms),
-        wasCancelled: (job) => cancels.wasCancelled(job.id),
+        wasCancelled: (job) => cancels.wasCancelled(job),
       }),
       {
         ...common,

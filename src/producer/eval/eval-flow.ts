@@ -4,6 +4,7 @@ import { FlowProducer, Job, type JobsOptions, Queue } from 'bullmq';
 
 import { ANSWER_JOB, type AnswerJobData, QUESTIONS_QUEUE } from '../../shared/contracts.ts';
 import type { Redis } from '../../shared/redis.ts';
+import { CANCELLED_REASON } from '../../shared/tenancy/cancel-channel.ts';
 import type { EvalCase } from './read-cases.ts';
 
 /** Queue of evaluation runs: one parent job per run; no worker consumes it. */
@@ -120,6 +121,65 @@ export class EvalFlow {
     };
   }
 
+  /**
+   * Job ids of the run's cases not finished yet (the parent's unprocessed children), or
+   * undefined when the run has no parent in Redis (finished and reported, or never started).
+   */
+  async unfinishedJobIds(): Promise<string[] | undefined> {
+    const parent = await Job.fromId(this.#runs, this.parentId);
+    if (!parent) return undefined;
+    const questionsKey = `${this.#opts.prefix}:${QUESTIONS_QUEUE}:`;
+    const ids: string[] = [];
+    let cursor = 0;
+    do {
+      const page = await parent.getDependencies({ unprocessed: { cursor, count: 1000 } });
+      for (const key of page.unprocessed ?? []) {
+        if (key.startsWith(questionsKey)) ids.push(key.slice(questionsKey.length));
+      }
+      cursor = page.nextUnprocessedCursor ?? 0;
+    } while (cursor !== 0);
+    return ids;
+  }
+
+  /** Marks the run cancelled: a producer still enqueueing it stops at its next chunk. */
+  async markCancelled(): Promise<void> {
+    await this.#opts.connection.set(this.#cancelledKey(), '1', 'EX', this.#opts.keepSeconds);
+  }
+
+  /** Whether the run was cancelled since it was last (re)started. */
+  async isCancelled(): Promise<boolean> {
+    return (await this.#opts.connection.exists(this.#cancelledKey())) === 1;
+  }
+
+  /** Remembers cases that were aborted while active: they end failed and a resume runs them. */
+  async rememberAborted(jobIds: string[]): Promise<void> {
+    if (jobIds.length === 0) return;
+    const key = `${this.#cancelledKey()}:aborted`;
+    await this.#opts.connection
+      .multi()
+      .sadd(key, ...jobIds)
+      .expire(key, this.#opts.keepSeconds)
+      .exec();
+  }
+
+  /**
+   * Before a resume: lifts the cancel mark and removes the aborted cases' failed jobs, which
+   * would otherwise swallow adding them again. Call it before following the run (their
+   * removal events must not be taken for the new jobs').
+   */
+  async forgetCancellation(): Promise<void> {
+    const key = `${this.#cancelledKey()}:aborted`;
+    const ids = await this.#opts.connection.smembers(key);
+    if (ids.length > 0) {
+      const pipeline = this.#opts.connection.pipeline();
+      for (const id of ids) pipeline.hget(this.#jobKey(id), 'failedReason');
+      const replies = (await pipeline.exec()) ?? [];
+      const cancelled = ids.filter((_, i) => replies[i]?.[1] === CANCELLED_REASON);
+      await Promise.all(cancelled.map((id) => this.questions.remove(id).catch(() => 0)));
+    }
+    await this.#opts.connection.del(key, this.#cancelledKey());
+  }
+
   /** Removes the parent once results are on disk; case jobs stay for their retention. */
   async finish(): Promise<void> {
     const parent = await Job.fromId(this.#runs, this.parentId);
@@ -128,6 +188,14 @@ export class EvalFlow {
 
   async close(): Promise<void> {
     await Promise.all([this.#flows.close(), this.#runs.close(), this.questions.close()]);
+  }
+
+  #jobKey(id: string): string {
+    return `${this.#opts.prefix}:${QUESTIONS_QUEUE}:${id}`;
+  }
+
+  #cancelledKey(): string {
+    return `${this.#opts.prefix}:askq:eval-cancelled:${this.#opts.runId}`;
   }
 
   #parentRef() {

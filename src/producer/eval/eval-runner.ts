@@ -6,6 +6,7 @@ import { ValidationError } from '../../shared/errors.ts';
 import { DEFAULT_PRICES, estimateCost, type PriceTable } from '../../shared/price-table.ts';
 import { createRedisConnection, waitUntilReady } from '../../shared/redis.ts';
 import { DAY } from '../../shared/time.ts';
+import { cancelRun, type RunCancellation } from './cancel-run.ts';
 import type { CaseResult } from './case-result.ts';
 import { EvalFlow } from './eval-flow.ts';
 import { type EvalCase, type InvalidCase, readCases } from './read-cases.ts';
@@ -81,6 +82,11 @@ export interface EvalRunOptions {
   jaegerUrl?: string;
   onInvalid?: (row: InvalidCase) => void;
   onProgress?: (progress: EvalProgress) => void;
+  /**
+   * Interrupts the run (Ctrl-C): enqueueing stops and, unless `detach`, the run's unfinished
+   * cases are cancelled; the run resumes with `--resume`. @defaultValue none
+   */
+  signal?: AbortSignal;
 }
 
 export const EVAL_RUN_DEFAULTS = {
@@ -97,8 +103,10 @@ export const EVAL_RUN_DEFAULTS = {
 export interface EvalOutcome {
   runId: string;
   dir: string;
-  /** Undefined for a detached run. */
+  /** Undefined for a detached or interrupted run. */
   summary?: RunSummary;
+  /** Set when `signal` interrupted the run; `cancelled` unless it was detached. */
+  interrupted?: { cancelled?: RunCancellation };
 }
 
 /**
@@ -174,9 +182,24 @@ export async function runEval(options: EvalRunOptions): Promise<EvalOutcome> {
     },
   });
 
+  const aborted = whenAborted(opts.signal);
+  const interrupt = async (): Promise<EvalOutcome> => {
+    await writeManifest(dir, manifest);
+    const cancelled = opts.detach
+      ? undefined
+      : await cancelRun({ connection, prefix: opts.prefix, runId: manifest.runId });
+    return { runId: manifest.runId, dir, interrupted: cancelled ? { cancelled } : {} };
+  };
+
   try {
+    // Resuming a cancelled run runs it again (before following: see forgetCancellation).
+    if (opts.mode === 'resume' || opts.mode === 'retry-errors') {
+      await waitUntilReady(connection);
+      await flow.forgetCancellation();
+    }
     if (!opts.detach) await follower.start();
     if (!following) await flow.open({ runId: manifest.runId, file: manifest.file, dir });
+    let stopped = false;
     let batch: EvalCase[] = [];
     let valid = 0;
     let invalid = 0;
@@ -185,6 +208,11 @@ export async function runEval(options: EvalRunOptions): Promise<EvalOutcome> {
       const cases = batch;
       batch = [];
       const ids = cases.map((c) => flow.jobIdOf(c.id));
+      // `askq eval cancel` from elsewhere: stop adding cases.
+      if (!following && (await flow.isCancelled())) {
+        stopped = true;
+        return;
+      }
       if (!opts.detach) follower.track(ids, cases);
       if (following) {
         // Cases whose job is gone (never enqueued, or past retention) will not finish: not run.
@@ -192,13 +220,15 @@ export async function runEval(options: EvalRunOptions): Promise<EvalOutcome> {
         return;
       }
       await flow.add(cases);
+      if (!opts.detach) follower.markAdded(ids);
       // A resumed case may have finished while nobody listened: its add was a no-op.
       if (opts.mode !== 'new' && !opts.detach) await follower.reconcile(500, ids);
       if (!opts.detach && follower.size >= opts.maxPending) {
-        await follower.waitBelow(Math.floor(opts.maxPending / 2));
+        await Promise.race([follower.waitBelow(Math.floor(opts.maxPending / 2)), aborted]);
       }
     };
     for await (const item of readCases(manifest.file)) {
+      if (opts.signal?.aborted || stopped) break;
       if ('invalid' in item) {
         invalid += 1;
         if (manifest.invalidRows.length < MAX_INVALID_KEPT) manifest.invalidRows.push(item.invalid);
@@ -218,17 +248,19 @@ export async function runEval(options: EvalRunOptions): Promise<EvalOutcome> {
       batch.push(c);
       if (batch.length >= opts.chunkSize) await flush();
     }
-    await flush();
+    if (!opts.signal?.aborted) await flush();
+    if (opts.signal?.aborted) return await interrupt();
     known = valid;
     if (!following) {
-      manifest.enqueued = { ...manifest.enqueued, valid, invalid, complete: true };
+      manifest.enqueued = { ...manifest.enqueued, valid, invalid, complete: !stopped };
       await writeManifest(dir, manifest);
       await flow.release();
     }
     progress();
     if (opts.detach) return { runId: manifest.runId, dir };
 
-    await follower.waitBelow(0);
+    await Promise.race([follower.waitBelow(0), aborted]);
+    if (opts.signal?.aborted) return await interrupt();
     const summary = summarize(
       manifest,
       results.values(),
@@ -318,6 +350,14 @@ async function assertAllValid(file: string): Promise<void> {
 export function newRunId(now = new Date()): string {
   const stamp = now.toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
   return `${stamp}-${randomBytes(3).toString('hex')}`;
+}
+
+/** Resolves when `signal` aborts; never without one. */
+function whenAborted(signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) resolve();
+    else signal?.addEventListener('abort', () => resolve(), { once: true });
+  });
 }
 
 function median(values: number[]): number {

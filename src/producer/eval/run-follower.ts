@@ -2,6 +2,7 @@ import { QueueEvents } from 'bullmq';
 
 import { type AnswerResult, QUESTIONS_QUEUE } from '../../shared/contracts.ts';
 import type { Redis } from '../../shared/redis.ts';
+import { CANCELLED_REASON } from '../../shared/tenancy/cancel-channel.ts';
 import { SECOND } from '../../shared/time.ts';
 import { type CaseResult, completedResult, erroredResult } from './case-result.ts';
 import type { EvalCase } from './read-cases.ts';
@@ -37,6 +38,8 @@ const FIELDS = ['finishedOn', 'returnvalue', 'failedReason', 'attemptsMade', 'ti
  */
 export class RunFollower {
   readonly #pending = new Map<string, EvalCase>();
+  /** Followed jobs known to be in Redis: one of these found missing was removed (cancelled). */
+  readonly #added = new Set<string>();
   readonly #events: QueueEvents;
   readonly #opts: RunFollowerOptions & typeof RUN_FOLLOWER_DEFAULTS;
   #buffer: CaseResult[] = [];
@@ -60,7 +63,9 @@ export class RunFollower {
     });
     this.#events.on('failed', ({ jobId, failedReason }) => {
       const c = this.#take(jobId);
-      if (c) this.#push(erroredResult(c, jobId, failedReason));
+      // A cancelled case has no result: it stays to be run by a resume.
+      if (c && failedReason !== CANCELLED_REASON) this.#push(erroredResult(c, jobId, failedReason));
+      else if (c) this.#wakeWaiters();
     });
     this.#events.on('delayed', ({ jobId }) => {
       const c = this.#pending.get(jobId);
@@ -93,6 +98,11 @@ export class RunFollower {
     if (this.#pending.size === 0) this.#wakeWaiters();
   }
 
+  /** These followed jobs are in Redis now: if they vanish, they were cancelled. */
+  markAdded(jobIds: string[]): void {
+    for (const id of jobIds) if (this.#pending.has(id)) this.#added.add(id);
+  }
+
   /**
    * Reads the hashes of every followed job, in pipelined batches, and finishes those that
    * ended (`only`: just these). Returns the ids of followed jobs that do not exist (never added, or removed).
@@ -114,11 +124,18 @@ export class RunFollower {
           const [finishedOn, returnvalue, failedReason, attemptsMade, timestamp] = values as (
             string | null
           )[];
-          if (values.every((v) => v === null)) missing.push(id);
+          if (values.every((v) => v === null)) {
+            missing.push(id);
+            // Removed after it was added (`askq eval cancel`): no result, a resume runs it.
+            if (!only && this.#added.has(id) && this.#take(id)) this.#wakeWaiters();
+            return;
+          }
           if (!finishedOn) return;
           const c = this.#take(id);
           if (!c) return;
-          if (failedReason || !returnvalue) {
+          if (failedReason === CANCELLED_REASON) {
+            this.#wakeWaiters();
+          } else if (failedReason || !returnvalue) {
             this.#push(
               erroredResult(c, id, failedReason ?? 'failed', {
                 attempts: Number(attemptsMade ?? 0),
@@ -155,6 +172,7 @@ export class RunFollower {
     this.#lastEventAt = Date.now();
     const c = this.#pending.get(jobId);
     if (c) this.#pending.delete(jobId);
+    this.#added.delete(jobId);
     return c;
   }
 
@@ -172,6 +190,7 @@ export class RunFollower {
     }
   }
 
+  /** Lets {@link RunFollower.waitBelow} look again (a case finished or left the run). */
   #wakeWaiters(): void {
     const waiters = this.#idleWaiters;
     this.#idleWaiters = [];

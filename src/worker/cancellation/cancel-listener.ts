@@ -39,7 +39,7 @@ const MAX_REMEMBERED = 100_000;
 export class CancelListener {
   private readonly subscriber: Redis;
   private readonly opts: CancelListenerOptions & typeof CANCEL_LISTENER_DEFAULTS;
-  /** Cancelled id → when it may be forgotten; insertion order is age order. */
+  /** Cancelled id → when the request came; insertion order is age order. */
   private readonly recent = new Map<string, number>();
   private readonly workers: Worker[] = [];
 
@@ -63,11 +63,13 @@ export class CancelListener {
     this.workers.push(worker);
   }
 
-  /** Whether `jobId` was asked to be cancelled lately (a job starting now must not run). */
-  wasCancelled(jobId: string | undefined): boolean {
-    if (jobId === undefined) return false;
-    const until = this.recent.get(jobId);
-    return until !== undefined && until > Date.now();
+  /**
+   * Whether a job starting now was asked to be cancelled lately. Only a request made after the
+   * job was created counts: a job removed and added again under its id (an eval resume) runs.
+   */
+  wasCancelled(job: { id?: string | undefined; timestamp: number }): boolean {
+    const at = job.id === undefined ? undefined : this.recent.get(job.id);
+    return at !== undefined && at >= job.timestamp && Date.now() - at < this.opts.rememberMs;
   }
 
   async close(): Promise<void> {
@@ -79,7 +81,7 @@ export class CancelListener {
     const now = Date.now();
     for (const id of ids) {
       this.recent.delete(id);
-      this.recent.set(id, now + this.opts.rememberMs);
+      this.recent.set(id, now);
       const running = this.workers.some((w) => w.cancelJob(id, CANCEL_REQUESTED));
       if (running) this.opts.logger.info({ job_id: id }, 'cancel requested: aborting the job');
     }
@@ -87,8 +89,8 @@ export class CancelListener {
   }
 
   private forgetOld(now: number): void {
-    for (const [id, until] of this.recent) {
-      if (until > now && this.recent.size <= MAX_REMEMBERED) break;
+    for (const [id, at] of this.recent) {
+      if (now - at < this.opts.rememberMs && this.recent.size <= MAX_REMEMBERED) break;
       this.recent.delete(id);
     }
   }
