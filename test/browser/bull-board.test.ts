@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import type { BrowserContext } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
+import { PermanentError } from '../../src/shared/errors.ts';
 import { startTestApi, type TestApi } from '../support/api-server.ts';
 import { launchChromium } from '../support/browser.ts';
 import { FakePorts } from '../support/fake-ports.ts';
@@ -15,6 +16,7 @@ const ARTIFACTS = fileURLToPath(new URL('../../test-artifacts/', import.meta.url
 const USER = 'operator';
 const PASSWORD = 'browser-board-password';
 const QUESTION = 'Which queue answers questions?';
+const FAILING_QUESTION = 'Will this one fail the first time?';
 
 /** Headless Debian chromium with a fresh profile; nothing reaches the network but 127.0.0.1. */
 function launch(dir: string, credentials?: { username: string; password: string }) {
@@ -27,9 +29,11 @@ describe('Bull Board in a real browser (headless chromium)', () => {
   let profiles: string;
   const contexts: BrowserContext[] = [];
   let jobId: string;
+  let failedId: string;
+  const ports = new FakePorts();
 
   beforeAll(async () => {
-    h = await startHarness({ ports: new FakePorts() });
+    h = await startHarness({ ports });
     api = await startTestApi({
       ASKQ_PREFIX: h.config.ASKQ_PREFIX,
       ASKQ_BOARD_USER: USER,
@@ -39,6 +43,12 @@ describe('Bull Board in a real browser (headless chromium)', () => {
     // One question answered by a real worker, so the board has a completed job to show.
     jobId = (await h.client.ask({ question: QUESTION })).id;
     await h.client.waitForAnswer(jobId, { timeoutMs: 10_000 });
+    // And one that failed (a permanent chat error), for the board to retry.
+    ports.failures.chat.push(() => new PermanentError('the model refused the request'));
+    failedId = (await h.client.ask({ question: FAILING_QUESTION })).id;
+    await expect(h.client.waitForAnswer(failedId, { timeoutMs: 10_000 })).rejects.toThrow(
+      /refused/,
+    );
     profiles = await mkdtemp(join(tmpdir(), 'askq-chromium-'));
     await mkdir(ARTIFACTS, { recursive: true });
   });
@@ -88,5 +98,28 @@ describe('Bull Board in a real browser (headless chromium)', () => {
     const shot = join(ARTIFACTS, 'bull-board-questions-completed.png');
     await page.screenshot({ path: shot, fullPage: true });
     expect((await stat(shot)).size).toBeGreaterThan(10_000);
+  });
+
+  it('retries a failed job from the board (a same-origin change), and the worker answers it', async () => {
+    const context = await launch(join(profiles, 'operator-retry'), {
+      username: USER,
+      password: PASSWORD,
+    });
+    contexts.push(context);
+    const page = await context.newPage();
+    await page.goto(`${api.url}/admin/queues/queue/questions?status=failed`);
+    await page.getByText(`#${failedId}`).first().waitFor({ timeout: 15_000 });
+    const retried = page.waitForResponse(
+      (r) => r.request().method() === 'PUT' && r.url().includes(`/${failedId}/retry`),
+    );
+    // The job card's actions are icon buttons named by a tooltip: hover to find Retry.
+    const retry = page.locator('li [data-base-ui-tooltip-trigger] button').first();
+    await retry.hover();
+    await page.getByText('Retry', { exact: true }).waitFor({ timeout: 5_000 });
+    await retry.click();
+    await page.getByRole('button', { name: 'Confirm', exact: true }).click();
+    expect((await retried).status()).toBeLessThan(300);
+    const answer = await h.client.waitForAnswer(failedId, { timeoutMs: 10_000 });
+    expect(answer.answer).toBeTruthy();
   });
 });

@@ -3,11 +3,11 @@ import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import type { ExternalJobUrl, QueueJobJson } from '@bull-board/api/typings/app';
 import { FastifyAdapter } from '@bull-board/fastify';
 import type { Queue } from 'bullmq';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 
 import { DEFAULTS } from '../../shared/defaults.ts';
-import { secretsEqual } from './credentials.ts';
-import { HttpProblem, sendProblem } from './problem.ts';
+import type { Redis } from '../../shared/redis.ts';
+import { boardGuard } from './board-guard.ts';
 import { redactJobData } from './redact-job-data.ts';
 
 export interface BullBoardOptions {
@@ -17,6 +17,10 @@ export interface BullBoardOptions {
   user: string;
   /** Basic auth password. */
   password: string;
+  /** Counts failed logins per client address across API processes. */
+  redis: Redis;
+  /** Key prefix of those counters. */
+  prefix: string;
   /** Viewer-only: no retry, remove, clean, pause or add. @defaultValue false */
   readOnly?: boolean;
   /** Jaeger UI base URL; each job with a trace id links to its trace. @defaultValue no links */
@@ -31,9 +35,9 @@ export const BULL_BOARD_DEFAULTS = {
 } satisfies Partial<BullBoardOptions>;
 
 /**
- * Mounts Bull Board behind HTTP Basic auth (the board has no auth of its own). Job data and
- * return values pass through {@link redactJobData}, so secrets a producer put in a job never
- * reach the screen.
+ * Mounts Bull Board behind HTTP Basic auth (the board has no auth of its own), a failed-login
+ * limit and a same-origin check on changes ({@link boardGuard}). Job data and return values
+ * pass through {@link redactJobData}, so secrets a producer put in a job never reach the screen.
  */
 export async function mountBullBoard(
   app: FastifyInstance,
@@ -65,7 +69,15 @@ export async function mountBullBoard(
     options: { uiConfig: { boardTitle: 'askq' } },
   });
   await app.register(async (scope) => {
-    scope.addHook('onRequest', basicAuth(options.user, options.password));
+    scope.addHook(
+      'onRequest',
+      boardGuard({
+        user: options.user,
+        password: options.password,
+        redis: options.redis,
+        prefix: options.prefix,
+      }),
+    );
     await scope.register(serverAdapter.registerPlugin(), { prefix: basePath });
   });
 }
@@ -75,26 +87,4 @@ export function traceLink(jaegerUrl: string, job: Pick<QueueJobJson, 'returnvalu
   const traceId = (job.returnvalue as { traceId?: unknown } | null | undefined)?.traceId;
   if (typeof traceId !== 'string' || !/^[0-9a-f]{32}$/i.test(traceId)) return undefined;
   return { displayText: 'Trace', href: `${jaegerUrl.replace(/\/+$/, '')}/trace/${traceId}` };
-}
-
-/** An onRequest hook answering 401 with a Basic challenge unless user and password match. */
-function basicAuth(user: string, password: string) {
-  const challenge = { 'WWW-Authenticate': 'Basic realm="askq board", charset="UTF-8"' };
-  return async (request: FastifyRequest, reply: FastifyReply) => {
-    const encoded = /^Basic +([A-Za-z0-9+/=]+) *$/i.exec(request.headers.authorization ?? '')?.[1];
-    const decoded = encoded ? Buffer.from(encoded, 'base64').toString('utf8') : '';
-    const colon = decoded.indexOf(':');
-    const givenUser = colon < 0 ? '' : decoded.slice(0, colon);
-    const givenPassword = colon < 0 ? '' : decoded.slice(colon + 1);
-    // Both compared every time, so timing tells nothing about which one was wrong.
-    const userOk = secretsEqual(givenUser, user);
-    const passwordOk = secretsEqual(givenPassword, password);
-    if (userOk && passwordOk) return;
-    return sendProblem(
-      reply,
-      new HttpProblem(401, 'unauthorized', 'Bull Board needs its user and password (Basic auth)', {
-        headers: challenge,
-      }),
-    );
-  };
 }

@@ -134,7 +134,9 @@ export async function createApiServer(options: ApiServerOptions = {}): Promise<A
       }),
     });
   });
-  if (o.board) await mountBullBoard(app, { queues, ...o.board });
+  if (o.board) {
+    await mountBullBoard(app, { queues, redis: connection, prefix: o.prefix, ...o.board });
+  }
 
   let closing: Promise<void> | undefined;
   return {

@@ -118,9 +118,11 @@ describe('Bull Board at /admin/queues', () => {
     const removed = await readOnly.server.app.inject({
       method: 'PUT',
       url: `/admin/queues/api/queues/questions/${secretJobId}/clean`,
-      headers: basic(USER, PASSWORD),
+      // From the board's own page, so it is read-only mode that refuses.
+      headers: { ...basic(USER, PASSWORD), 'sec-fetch-site': 'same-origin' },
     });
     expect(removed.statusCode).toBeGreaterThanOrEqual(400);
+    expect(removed.statusCode).not.toBe(403);
     expect(removed.statusCode).toBeLessThan(500);
     expect(await api.queue.getJob(secretJobId)).toBeDefined();
   });
