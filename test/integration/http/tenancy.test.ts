@@ -1,6 +1,7 @@
 import { type Job, Worker } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
+import { AskqClient } from '../../../src/index.ts';
 import { ANSWER_JOB, QUESTIONS_QUEUE } from '../../../src/shared/contracts.ts';
 import {
   ADMIN_API_KEY,
@@ -115,6 +116,21 @@ describe('HTTP API: two keys and an admin key', () => {
     expect(admin.statusCode).toBe(202);
     expect(admin.json()).toMatchObject({ state: 'waiting', outcome: 'removed' });
     expect(await api.queue.getJob(foreignId)).toBeUndefined();
+  });
+
+  it('AskqClient.cancel removes a waiting question of a Redis producer', async () => {
+    const client = new AskqClient({
+      redisUrl: api.config.REDIS_URL,
+      prefix: api.config.ASKQ_PREFIX,
+    });
+    try {
+      const { id } = await client.ask({ question: 'never mind' });
+      expect(await client.cancel(id)).toEqual({ id, state: 'waiting', outcome: 'removed' });
+      expect(await client.getStatus(id)).toBeUndefined();
+      expect(await client.cancel(id)).toBeUndefined();
+    } finally {
+      await client.close();
+    }
   });
 
   it('answers 409 to a cancel of a question that has already finished', async () => {
