@@ -1,4 +1,4 @@
-import { type Job, type JobsOptions, Queue, QueueEvents } from 'bullmq';
+import { type JobsOptions, Queue, QueueEvents } from 'bullmq';
 
 import { type Config, redactUrl } from '../shared/config.ts';
 import {
@@ -23,6 +23,11 @@ import { createQueueTelemetry } from '../shared/telemetry/queue-telemetry.ts';
 import { MINUTE, SECOND } from '../shared/time.ts';
 import { within } from '../shared/within.ts';
 import { type CancelOutcome, cancelQuestions } from './cancel-questions.ts';
+import { PartialEnqueueError, QuestionFailedError, WaitTimeoutError } from './client-errors.ts';
+import { type QuestionState, type QuestionStatus, toStatus } from './question-status.ts';
+
+export { PartialEnqueueError, QuestionFailedError, WaitTimeoutError } from './client-errors.ts';
+export { type QuestionState, type QuestionStatus, toStatus } from './question-status.ts';
 
 /** Retention of finished jobs, so Redis memory stays bounded. */
 export interface RetentionOptions {
@@ -62,54 +67,6 @@ export const ASKQ_CLIENT_DEFAULTS = {
   keepFailed: DEFAULTS.keepFailed,
   keepSeconds: DEFAULTS.keepSeconds,
 } satisfies AskqClientOptions;
-
-export type QuestionState =
-  | 'waiting'
-  | 'delayed'
-  | 'active'
-  | 'completed'
-  | 'failed'
-  | 'prioritized'
-  | 'waiting-children'
-  | 'unknown';
-
-/** Where a question is, and its answer or error once it has one. */
-export interface QuestionStatus {
-  id: string;
-  state: QuestionState;
-  /** Attempts started so far. */
-  attempts: number;
-  result?: AnswerResult;
-  error?: string;
-  createdAt: number;
-  finishedAt?: number;
-}
-
-/** The question failed; `reason` is the worker's recorded reason. */
-export class QuestionFailedError extends AskqError {
-  override name = 'QuestionFailedError';
-  readonly jobId: string;
-  constructor(jobId: string, reason: string) {
-    super(`question ${jobId} failed: ${reason}`);
-    this.jobId = jobId;
-  }
-}
-
-/** `askMany` failed part-way: `ids` are the questions already enqueued (in input order). */
-export class PartialEnqueueError extends AskqError {
-  override name = 'PartialEnqueueError';
-  readonly ids: string[];
-  constructor(ids: string[], total: number, cause: unknown) {
-    const reason = cause instanceof Error ? cause.message : String(cause);
-    super(`enqueued ${ids.length} of ${total} questions, then: ${reason}`, { cause });
-    this.ids = [...ids];
-  }
-}
-
-/** No answer within the wait; the question is still queued or running. */
-export class WaitTimeoutError extends AskqError {
-  override name = 'WaitTimeoutError';
-}
 
 /** How one question is enqueued, beyond its data. */
 export interface EnqueueOptions {
@@ -337,18 +294,6 @@ function validate(data: unknown, context = ''): AnswerJobData {
   const parsed = answerJobDataSchema.safeParse(data);
   if (!parsed.success) throw new ValidationError(`${context}${formatIssues(parsed.error)}`);
   return parsed.data;
-}
-
-export function toStatus(job: Job, state: QuestionState): QuestionStatus {
-  return {
-    id: job.id!,
-    state,
-    attempts: job.attemptsStarted ?? job.attemptsMade,
-    ...(state === 'completed' ? { result: job.returnvalue as AnswerResult } : {}),
-    ...(state === 'failed' ? { error: job.failedReason } : {}),
-    createdAt: job.timestamp,
-    ...(job.finishedOn ? { finishedAt: job.finishedOn } : {}),
-  };
 }
 
 function stripUndefined<T extends object>(o: T): Partial<T> {

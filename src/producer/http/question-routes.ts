@@ -86,9 +86,13 @@ export async function questionRoutes(
     const { pendingBefore } = await quota.reserve(owner, count);
     const origin = { owner, requestId: request.id };
     try {
-      return await withRequestId(request.id, () =>
+      const added = await withRequestId(request.id, () =>
         add((i) => fairPriority(pendingBefore + i, options.evalPriority), origin),
       );
+      // Debug: a line per request would dominate the logs (see create-api-server.ts); the
+      // request id is on every line this request logs, and in the job.
+      request.log.debug({ owner, questions: count, pendingBefore }, 'enqueued');
+      return added;
     } catch (err) {
       await quota.release(owner, count).catch(() => {});
       throw err;
