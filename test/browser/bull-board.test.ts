@@ -60,21 +60,36 @@ describe('Bull Board in a real browser (headless chromium)', () => {
   });
 
   it('is closed to a browser without credentials or with a wrong password', async () => {
+    // A board of its own: the wrong password's failed logins count against this address, and
+    // must not reach the failed-login limit of the board the operator logs in to below.
+    const closed = await startTestApi({ ASKQ_BOARD_USER: USER, ASKQ_BOARD_PASSWORD: PASSWORD });
+    await closed.listen();
+    try {
+      await expectClosed(closed.url);
+    } finally {
+      await closed.close();
+    }
+  });
+
+  async function expectClosed(url: string): Promise<void> {
     for (const [name, credentials] of [
       ['anonymous', undefined],
       ['wrong', { username: USER, password: 'not-the-password' }],
     ] as const) {
       const context = await launch(join(profiles, name), credentials);
-      contexts.push(context);
-      const page = await context.newPage();
-      // Chromium answers a Basic challenge it cannot meet with a navigation error, not a page.
-      const outcome = await page.goto(`${api.url}/admin/queues`).then(
-        (response) => `status ${response?.status()}`,
-        (err: Error) => err.message,
-      );
+      // Closed before its server is: an open browser connection would hold the close.
+      const outcome = await context
+        .newPage()
+        .then((page) => page.goto(`${url}/admin/queues`))
+        .then(
+          (response) => `status ${response?.status()}`,
+          // Chromium answers a Basic challenge it cannot meet with a navigation error.
+          (err: Error) => err.message,
+        )
+        .finally(() => context.close());
       expect(outcome).toMatch(/status 401|ERR_INVALID_AUTH_CREDENTIALS/);
     }
-  });
+  }
 
   it('logs in with Basic auth and shows the questions queue with its completed job', async () => {
     const context = await launch(join(profiles, 'operator'), {

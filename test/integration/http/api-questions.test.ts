@@ -68,7 +68,11 @@ describe('HTTP API: questions (fastify.inject)', () => {
     });
     expect(res.statusCode).toBe(202);
     const job = await api.queue.getJob(res.json<{ id: string }>().id);
-    expect(job?.data).toEqual({ question: 'What is LCEL?', degrade: false });
+    expect(job?.data).toEqual({
+      question: 'What is LCEL?',
+      degrade: false,
+      __origin: expect.objectContaining({ owner: expect.stringMatching(/^key:/) }),
+    });
     const bad = await api.server.app.inject({
       method: 'POST',
       url: '/v1/questions',
