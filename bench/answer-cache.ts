@@ -64,7 +64,7 @@ export async function run(options: AnswerCacheOptions = {}): Promise<BenchResult
       ASKQ_CACHE: 'on',
     };
     const worker = await startBenchWorker({ env, concurrency });
-    await ingest([join(ROOT, 'examples/corpus')], { redisUrl: redis.url, prefix });
+    await ingest([join(ROOT, 'examples/corpus')], { redis: redis.url, prefix });
     const client = new AskqClient({ redisUrl: redis.url, prefix, telemetry: false });
     const items = questions(n).map((question) => ({ question }));
     for (let pass = 0; pass < 2; pass++) {

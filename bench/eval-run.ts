@@ -57,7 +57,7 @@ try {
   const worker = await AskqWorker.start(
     workerOptionsFromConfig(loadConfig({ ...env, LOG_LEVEL: 'warn' })),
   );
-  await ingest([join(ROOT, 'examples/corpus')], { redisUrl, prefix: env.ASKQ_PREFIX });
+  await ingest([join(ROOT, 'examples/corpus')], { redis: redisUrl, prefix: env.ASKQ_PREFIX });
   await worker.close(5000);
   fake.latencyMs = latencyMs;
 

@@ -7,6 +7,7 @@ import { ingest } from '../producer/ingest.ts';
 import { type Config, redactUrl } from '../shared/config.ts';
 import { type LocalRedis, startLocalRedis } from '../shared/local-redis.ts';
 import { redisAnswers } from '../shared/redis.ts';
+import { redisSettingsFrom } from '../shared/redis-settings.ts';
 import { formatCase } from './format-answer.ts';
 import { startInProcessWorker } from './in-process-worker.ts';
 import { formatSummary } from './run-eval.ts';
@@ -24,7 +25,9 @@ export async function runDemo(
 ): Promise<number> {
   const say = (line = '') => out.write(`${line}\n`);
   let redis: LocalRedis | undefined;
-  if (!(await redisAnswers(config.REDIS_URL))) {
+  // Only a standalone Redis may be replaced by a private one; a cluster or Sentinel is used as set.
+  const standalone = redisSettingsFrom(config).mode === 'standalone';
+  if (standalone && !(await redisAnswers(config.REDIS_URL))) {
     if (!hasRedisServer()) {
       say(`No Redis answers at ${redactUrl(config.REDIS_URL)} and redis-server is not installed.`);
       say(
@@ -48,7 +51,7 @@ export async function runDemo(
     );
     const corpus = `${EXAMPLES}corpus`;
     const summary = await ingest([corpus], {
-      redisUrl: config.REDIS_URL,
+      redis: redisSettingsFrom(config),
       prefix: config.ASKQ_PREFIX,
       chunkSize: config.ASKQ_CHUNK_SIZE,
       chunkOverlap: config.ASKQ_CHUNK_OVERLAP,
@@ -62,7 +65,7 @@ export async function runDemo(
 
     // The example questions run as an evaluation: through the queue, scored, with a report.
     const outcome = await runEval({
-      redisUrl: config.REDIS_URL,
+      redis: redisSettingsFrom(config),
       prefix: config.ASKQ_PREFIX,
       mode: 'new',
       file: `${EXAMPLES}questions.jsonl`,

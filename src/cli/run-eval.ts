@@ -8,6 +8,7 @@ import {
 import type { Config } from '../shared/config.ts';
 import { QUESTIONS_QUEUE } from '../shared/contracts.ts';
 import { ValidationError } from '../shared/errors.ts';
+import { redisSettingsFrom } from '../shared/redis-settings.ts';
 import { createEvalProgress } from './eval-progress.ts';
 import { EXIT, type ExitCode } from './exit-codes.ts';
 import { findRun } from './find-run.ts';
@@ -109,7 +110,7 @@ export async function runEvalCommand(
   if (command === 'run') process.once('SIGINT', onSigint);
   try {
     const outcome = await runEval({
-      redisUrl: config.REDIS_URL,
+      redis: redisSettingsFrom(config),
       prefix: config.ASKQ_PREFIX,
       mode,
       ...(file && mode === 'new' ? { file } : {}),

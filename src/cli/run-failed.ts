@@ -4,9 +4,10 @@ import { listDeadLetters, retryDeadLetters } from '../producer/dead-letters.ts';
 import type { Config } from '../shared/config.ts';
 import { QUESTIONS_QUEUE } from '../shared/contracts.ts';
 import { createRedisConnection } from '../shared/redis.ts';
+import { redisSettingsFrom } from '../shared/redis-settings.ts';
 
 async function withQueue<T>(config: Config, fn: (queue: Queue) => Promise<T>): Promise<T> {
-  const connection = createRedisConnection(config.REDIS_URL, 'producer');
+  const connection = createRedisConnection(redisSettingsFrom(config), 'producer');
   const queue = new Queue(QUESTIONS_QUEUE, { connection, prefix: config.ASKQ_PREFIX });
   queue.on('error', () => {});
   try {

@@ -1,5 +1,6 @@
 import { ingest, type IngestSummary } from '../producer/ingest.ts';
 import type { Config } from '../shared/config.ts';
+import { redisSettingsFrom } from '../shared/redis-settings.ts';
 import { startInProcessWorker } from './in-process-worker.ts';
 import { createProgress } from './progress.ts';
 
@@ -26,7 +27,7 @@ export async function runIngest(
   let summary: IngestSummary;
   try {
     summary = await ingest(paths, {
-      redisUrl: config.REDIS_URL,
+      redis: redisSettingsFrom(config),
       prefix: config.ASKQ_PREFIX,
       chunkSize: config.ASKQ_CHUNK_SIZE,
       chunkOverlap: config.ASKQ_CHUNK_OVERLAP,

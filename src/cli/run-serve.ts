@@ -1,6 +1,7 @@
 import { apiServerOptionsFromConfig, createApiServer } from '../producer/http/create-api-server.ts';
-import { type Config, ConfigError, redactUrl } from '../shared/config.ts';
+import { type Config, ConfigError } from '../shared/config.ts';
 import { createLogger } from '../shared/logger.ts';
+import { describeRedis, redisSettingsFrom } from '../shared/redis-settings.ts';
 import { runUntilSignal } from './run-until-signal.ts';
 
 /** Exit code of a configuration the API refuses (no keys and no explicit anonymous mode). */
@@ -27,7 +28,7 @@ export async function runServe(config: Config, options: { port?: number }): Prom
   logger.info(
     {
       address,
-      redis: redactUrl(config.REDIS_URL),
+      redis: describeRedis(redisSettingsFrom(config)),
       prefix: config.ASKQ_PREFIX,
       keys: config.ASKQ_API_KEYS.length,
       adminKeys: config.ASKQ_ADMIN_KEYS.length,

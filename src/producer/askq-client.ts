@@ -1,6 +1,6 @@
 import { type JobsOptions, Queue, QueueEvents } from 'bullmq';
 
-import { type Config, redactUrl } from '../shared/config.ts';
+import type { Config } from '../shared/config.ts';
 import {
   ANSWER_JOB,
   type AnswerJobData,
@@ -19,8 +19,15 @@ import {
   ValidationError,
 } from '../shared/errors.ts';
 import { createRedisConnection, type Redis } from '../shared/redis.ts';
+import {
+  assertClusterPrefix,
+  describeRedis,
+  redisSettingsFrom,
+  type RedisTarget,
+} from '../shared/redis-settings.ts';
 import { createQueueTelemetry } from '../shared/telemetry/queue-telemetry.ts';
 import { MINUTE, SECOND } from '../shared/time.ts';
+import { waitForReplicas } from '../shared/wait-replicas.ts';
 import { within } from '../shared/within.ts';
 import { type CancelOutcome, cancelQuestions } from './cancel-questions.ts';
 import { PartialEnqueueError, QuestionFailedError, WaitTimeoutError } from './client-errors.ts';
@@ -42,6 +49,18 @@ export interface RetentionOptions {
 export interface AskqClientOptions extends RetentionOptions {
   /** Redis URL; ignored when `connection` is given. @defaultValue redis://127.0.0.1:6379 */
   redisUrl?: string;
+  /**
+   * Where Redis is, in any mode (standalone, cluster, Sentinel), as {@link redisSettingsFrom}
+   * reads it from the environment; wins over `redisUrl`. @defaultValue `redisUrl`
+   */
+  redis?: RedisTarget;
+  /**
+   * After each enqueue, wait until this many replicas hold it (Redis `WAIT`); fails with
+   * `ReplicaWaitError` when fewer confirm within `waitTimeoutMs`. @defaultValue 0 (off)
+   */
+  waitReplicas?: number;
+  /** Longest one `WAIT` blocks. @defaultValue 1000 */
+  waitTimeoutMs?: number;
   /** A connection to share (made with role `producer`); the client does not close it. */
   connection?: Redis;
   /** BullMQ key prefix. @defaultValue askq */
@@ -60,6 +79,8 @@ export interface AskqClientOptions extends RetentionOptions {
 export const ASKQ_CLIENT_DEFAULTS = {
   redisUrl: DEFAULTS.redisUrl,
   prefix: DEFAULTS.prefix,
+  waitReplicas: DEFAULTS.redisWaitReplicas,
+  waitTimeoutMs: DEFAULTS.redisWaitTimeoutMs,
   bulkChunkSize: 500,
   pollIntervalMs: 2 * SECOND,
   telemetry: true,
@@ -83,19 +104,18 @@ export class AskqClient {
   readonly queue: Queue;
   /** The connection commands go through (shared or the client's own). */
   readonly connection: Redis;
-  readonly #redisUrl: string;
+  readonly #target: RedisTarget;
   readonly #ownConnection: Redis | undefined;
-  readonly #opts: Required<Omit<AskqClientOptions, 'connection' | 'redisUrl'>>;
+  readonly #opts: Required<Omit<AskqClientOptions, 'connection' | 'redisUrl' | 'redis'>>;
   #events: QueueEvents | undefined;
   #eventsConnection: Redis | undefined;
 
   constructor(options: AskqClientOptions = {}) {
-    const { connection, ...rest } = options;
+    const { connection, redis, redisUrl, ...rest } = options;
     this.#opts = { ...ASKQ_CLIENT_DEFAULTS, ...stripUndefined(rest) };
-    this.#redisUrl = options.redisUrl ?? ASKQ_CLIENT_DEFAULTS.redisUrl;
-    this.#ownConnection = connection
-      ? undefined
-      : createRedisConnection(this.#redisUrl, 'producer');
+    this.#target = redis ?? redisUrl ?? ASKQ_CLIENT_DEFAULTS.redisUrl;
+    assertClusterPrefix(this.#target, this.#opts.prefix);
+    this.#ownConnection = connection ? undefined : createRedisConnection(this.#target, 'producer');
     this.connection = connection ?? this.#ownConnection!;
     this.queue = new Queue(QUESTIONS_QUEUE, {
       connection: this.connection,
@@ -112,6 +132,7 @@ export class AskqClient {
     const job = await this.#redis(() =>
       this.queue.add(ANSWER_JOB, withOrigin(valid, options.origin), this.#jobOptions(options)),
     );
+    await this.#waitForReplicas();
     return { id: job.id! };
   }
 
@@ -141,6 +162,7 @@ export class AskqClient {
             }),
           ),
         );
+        await this.#waitForReplicas();
       } catch (err) {
         // Earlier chunks are in the queue: say which, so a caller does not enqueue them twice.
         if (ids.length > 0) throw new PartialEnqueueError(ids, valid.length, err);
@@ -228,7 +250,7 @@ export class AskqClient {
     } catch (err) {
       if (!isRedisConnectionError(err)) throw err;
       throw new RedisUnavailableError(
-        `Redis is unavailable at ${redactUrl(this.#redisUrl)}: ${(err as Error).message}`,
+        `Redis is unavailable at ${describeRedis(this.#target)}: ${(err as Error).message}`,
         { cause: err },
       );
     }
@@ -250,6 +272,14 @@ export class AskqClient {
     }
   }
 
+  /** `WAIT` on the queue's connection, which made the enqueue's writes (when asked to). */
+  async #waitForReplicas(): Promise<void> {
+    if (this.#opts.waitReplicas <= 0) return;
+    await this.#redis(() =>
+      waitForReplicas(this.connection, this.#opts.waitReplicas, this.#opts.waitTimeoutMs),
+    );
+  }
+
   #jobOptions(options: EnqueueOptions): JobsOptions {
     return {
       removeOnComplete: { count: this.#opts.keepCompleted, age: this.#opts.keepSeconds },
@@ -262,7 +292,7 @@ export class AskqClient {
   async #queueEvents(): Promise<QueueEvents> {
     if (!this.#events) {
       // QueueEvents blocks on a stream read, so it needs a connection of its own.
-      this.#eventsConnection = createRedisConnection(this.#redisUrl, 'worker');
+      this.#eventsConnection = createRedisConnection(this.#target, 'worker');
       this.#events = new QueueEvents(QUESTIONS_QUEUE, {
         connection: this.#eventsConnection,
         prefix: this.#opts.prefix,
@@ -277,7 +307,9 @@ export class AskqClient {
 /** Client options from the process configuration (Redis, prefix, retention). */
 export function clientOptionsFromConfig(config: Config): AskqClientOptions {
   return {
-    redisUrl: config.REDIS_URL,
+    redis: redisSettingsFrom(config),
+    waitReplicas: config.ASKQ_REDIS_WAIT_REPLICAS,
+    waitTimeoutMs: config.ASKQ_REDIS_WAIT_TIMEOUT_MS,
     prefix: config.ASKQ_PREFIX,
     keepCompleted: config.ASKQ_KEEP_COMPLETED,
     keepFailed: config.ASKQ_KEEP_FAILED,

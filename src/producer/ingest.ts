@@ -4,6 +4,7 @@ import { Queue, QueueEvents } from 'bullmq';
 import { INGEST_QUEUE, type IngestChunk } from '../shared/contracts.ts';
 import { DEFAULTS } from '../shared/defaults.ts';
 import { createRedisConnection } from '../shared/redis.ts';
+import type { RedisTarget } from '../shared/redis-settings.ts';
 import { DocumentParser } from './documents/document-parser.ts';
 import { type FailedBatch, IngestBatches } from './ingest-batches.ts';
 import {
@@ -15,7 +16,8 @@ import {
 import { checkSyncFolder, syncFolder } from './sync-folder.ts';
 
 export interface IngestOptions {
-  redisUrl: string;
+  /** Where Redis is: settings from `redisSettingsFrom`, or a URL. */
+  redis: RedisTarget;
   /** BullMQ key prefix. @defaultValue askq */
   prefix?: string;
   /** Vector store namespace; the worker's default when omitted (required with `sync`). */
@@ -115,8 +117,8 @@ export async function ingest(paths: string[], options: IngestOptions): Promise<I
     timeoutMs: opts.parseTimeoutMs,
     memoryMb: opts.parseMemoryMb,
   });
-  const connection = createRedisConnection(opts.redisUrl, 'producer');
-  const eventsConnection = createRedisConnection(opts.redisUrl, 'worker');
+  const connection = createRedisConnection(opts.redis, 'producer');
+  const eventsConnection = createRedisConnection(opts.redis, 'worker');
   const queue = new Queue(INGEST_QUEUE, { connection, prefix: opts.prefix });
   const events = new QueueEvents(INGEST_QUEUE, {
     connection: eventsConnection,

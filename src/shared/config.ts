@@ -3,6 +3,13 @@ import { z } from 'zod';
 import { DEFAULTS } from './defaults.ts';
 import { AskqError } from './errors.ts';
 import { priceTableSchema } from './price-table.ts';
+import {
+  clusterPrefixProblem,
+  describeRedis,
+  parseHostPorts,
+  redactRedisUrl,
+  redisSettingsFrom,
+} from './redis-settings.ts';
 import { MINUTE } from './time.ts';
 
 /**
@@ -38,6 +45,15 @@ function doc<T extends z.ZodType>(schema: T, description: string, shownDefault?:
   return schema.meta({ description, ...(shownDefault !== undefined && { shownDefault }) });
 }
 
+const hostPorts = optionalString.transform((v, ctx) => {
+  const parsed = parseHostPorts(v ?? '');
+  if (typeof parsed === 'string') {
+    ctx.addIssue({ code: 'custom', message: parsed });
+    return z.NEVER;
+  }
+  return parsed;
+});
+
 const envSchema = z.object({
   REDIS_URL: doc(
     z
@@ -45,6 +61,53 @@ const envSchema = z.object({
       .default(DEFAULTS.redisUrl)
       .refine((v) => /^rediss?:\/\//.test(v), 'must start with redis:// or rediss://'),
     'Redis connection URL; Redis must have `maxmemory-policy noeviction` (workers refuse to start otherwise).',
+  ),
+  ASKQ_REDIS_CLUSTER_NODES: doc(
+    hostPorts,
+    'Redis Cluster: some of its nodes as `host:port,host:port`; askq discovers the rest. Wins over sentinels and `REDIS_URL`, and needs a hash-tag `ASKQ_PREFIX`.',
+    'none',
+  ),
+  ASKQ_REDIS_SENTINELS: doc(
+    hostPorts,
+    'Redis Sentinel: the sentinels as `host:port,host:port`; askq asks them for the master. Wins over `REDIS_URL`.',
+    'none',
+  ),
+  ASKQ_REDIS_SENTINEL_NAME: doc(
+    optionalString,
+    'Master group name the sentinels monitor; required with `ASKQ_REDIS_SENTINELS`.',
+    'none',
+  ),
+  ASKQ_REDIS_SENTINEL_PASSWORD: doc(
+    optionalString,
+    'Password of the sentinels themselves, when they have one. Secret.',
+    'none',
+  ),
+  ASKQ_REDIS_USERNAME: doc(
+    optionalString,
+    "Redis ACL user, in every mode (a URL's own user wins).",
+    'none',
+  ),
+  ASKQ_REDIS_PASSWORD: doc(
+    optionalString,
+    "Redis password, in every mode (a URL's own password wins). Secret.",
+    'none',
+  ),
+  ASKQ_REDIS_TLS: doc(
+    z.stringbool().default(DEFAULTS.redisTls),
+    'Connect to Redis with TLS in every mode (`rediss://` does it for a URL).',
+  ),
+  ASKQ_REDIS_WAIT_REPLICAS: doc(
+    int(0, 100).default(DEFAULTS.redisWaitReplicas),
+    'After each enqueue, wait until this many replicas hold it (Redis `WAIT`), so a master dying right after acknowledging cannot take the job with it. Costs one replication round trip per enqueue call; fails the enqueue (retry with the same job id) when fewer confirm in time.',
+    '0 (off)',
+  ),
+  ASKQ_REDIS_WAIT_TIMEOUT_MS: doc(
+    int(1, 1 * MINUTE).default(DEFAULTS.redisWaitTimeoutMs),
+    'Longest one `WAIT` blocks.',
+  ),
+  ASKQ_SKIP_EVICTION_CHECK: doc(
+    z.stringbool().default(DEFAULTS.skipEvictionCheck),
+    "Skip the start-up check that `maxmemory-policy` is `noeviction`, for managed services that hide `CONFIG GET`; set the policy in the provider's console instead.",
   ),
   ASKQ_PREFIX: doc(
     z
@@ -398,6 +461,8 @@ export const SECRET_KEYS = [
   'ASKQ_API_KEYS',
   'ASKQ_ADMIN_KEYS',
   'ASKQ_BOARD_PASSWORD',
+  'ASKQ_REDIS_PASSWORD',
+  'ASKQ_REDIS_SENTINEL_PASSWORD',
 ] as const;
 
 /** Thrown by {@link loadConfig}; `problems` lists every invalid variable. */
@@ -462,6 +527,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     if (!config.PINECONE_INDEX)
       problems.push('PINECONE_INDEX: required with ASKQ_VECTOR_STORE=pinecone');
   }
+  if (config.ASKQ_REDIS_CLUSTER_NODES.length > 0) {
+    const problem = clusterPrefixProblem(config.ASKQ_PREFIX);
+    if (problem) problems.push(problem);
+    if (config.ASKQ_REDIS_SENTINELS.length > 0)
+      problems.push('ASKQ_REDIS_SENTINELS: set either cluster nodes or sentinels, not both');
+  }
+  if (config.ASKQ_REDIS_SENTINELS.length > 0 && !config.ASKQ_REDIS_SENTINEL_NAME)
+    problems.push('ASKQ_REDIS_SENTINEL_NAME: required with ASKQ_REDIS_SENTINELS (the master name)');
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
 }
@@ -482,20 +555,13 @@ export function redactConfig(config: Config): Record<string, unknown> {
   const out: Record<string, unknown> = { ...config };
   for (const key of SECRET_KEYS) if (out[key] !== undefined) out[key] = '[redacted]';
   out.REDIS_URL = redactUrl(config.REDIS_URL);
-  return out;
+  const redis = redisSettingsFrom(config);
+  // Which of the three connection modes is in use, and where it points (no credentials).
+  return { ASKQ_REDIS_MODE: redis.mode, ASKQ_REDIS_TARGET: describeRedis(redis), ...out };
 }
 
 /** Replaces the password (and a lone username used as password) of a URL. */
-export function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = 'redacted';
-    else if (u.username) u.username = 'redacted';
-    return u.toString();
-  } catch {
-    return url.replace(/\/\/[^@/]*@/, '//[redacted]@');
-  }
-}
+export const redactUrl = redactRedisUrl;
 
 /** Every variable the schema knows, for docs and `askq config`. */
 export const CONFIG_KEYS = Object.keys(envSchema.shape) as (keyof Env)[];

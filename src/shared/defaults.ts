@@ -8,6 +8,10 @@ import { DAY, HOUR, MINUTE, SECOND } from './time.ts';
 export const DEFAULTS = {
   redisUrl: 'redis://127.0.0.1:6379',
   prefix: 'askq',
+  redisTls: false,
+  redisWaitReplicas: 0,
+  redisWaitTimeoutMs: 1 * SECOND,
+  skipEvictionCheck: false,
   logLevel: 'info',
 
   // Worker

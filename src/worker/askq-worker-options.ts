@@ -2,6 +2,7 @@ import type { Config } from '../shared/config.ts';
 import { DEFAULTS } from '../shared/defaults.ts';
 import type { Logger } from '../shared/logger.ts';
 import type { Ports } from '../shared/ports.ts';
+import { redisSettingsFrom, type RedisTarget } from '../shared/redis-settings.ts';
 import type { ProviderOptions } from './providers/provider-options.ts';
 import { providerOptionsFromConfig } from './providers/provider-options.ts';
 
@@ -9,8 +10,18 @@ type LogLevel = Config['LOG_LEVEL'];
 
 /** Options of {@link AskqWorker.start}; every one has a default (src/shared/defaults.ts). */
 export interface AskqWorkerOptions {
-  /** Redis URL. @defaultValue redis://127.0.0.1:6379 */
+  /** Redis URL; ignored when `redis` is given. @defaultValue redis://127.0.0.1:6379 */
   redisUrl?: string;
+  /**
+   * Where Redis is, in any mode (standalone, cluster, Sentinel), as `redisSettingsFrom`
+   * reads it from the environment; wins over `redisUrl`. @defaultValue `redisUrl`
+   */
+  redis?: RedisTarget;
+  /**
+   * Start without checking `maxmemory-policy` (managed services that hide `CONFIG GET`).
+   * @defaultValue false
+   */
+  skipEvictionCheck?: boolean;
   /** BullMQ key prefix. @defaultValue askq */
   prefix?: string;
   /** @defaultValue a pino logger at `logLevel` named askq-worker */
@@ -85,12 +96,13 @@ export interface AskqWorkerOptions {
 
 /** The options with every default applied. */
 export type ResolvedWorkerOptions = Required<
-  Omit<AskqWorkerOptions, 'logger' | 'ports' | 'llmRpm' | 'llmTpm'>
+  Omit<AskqWorkerOptions, 'logger' | 'ports' | 'llmRpm' | 'llmTpm' | 'redis'>
 > &
-  Pick<AskqWorkerOptions, 'logger' | 'ports' | 'llmRpm' | 'llmTpm'>;
+  Pick<AskqWorkerOptions, 'logger' | 'ports' | 'llmRpm' | 'llmTpm' | 'redis'>;
 
 export const WORKER_DEFAULTS = {
   redisUrl: DEFAULTS.redisUrl,
+  skipEvictionCheck: DEFAULTS.skipEvictionCheck,
   prefix: DEFAULTS.prefix,
   logLevel: DEFAULTS.logLevel,
   providers: {},
@@ -122,7 +134,7 @@ export const WORKER_DEFAULTS = {
   embedBatchWaitMs: DEFAULTS.embedBatchWaitMs,
   embedBatchSize: DEFAULTS.embedBatchSize,
   captureContent: DEFAULTS.captureContent,
-} satisfies Omit<ResolvedWorkerOptions, 'logger' | 'ports' | 'llmRpm' | 'llmTpm'>;
+} satisfies Omit<ResolvedWorkerOptions, 'logger' | 'ports' | 'llmRpm' | 'llmTpm' | 'redis'>;
 
 /** Applies {@link WORKER_DEFAULTS} to whatever `options` leaves out. */
 export function resolveWorkerOptions(options: AskqWorkerOptions): ResolvedWorkerOptions {
@@ -134,6 +146,8 @@ export function resolveWorkerOptions(options: AskqWorkerOptions): ResolvedWorker
 export function workerOptionsFromConfig(config: Config): AskqWorkerOptions {
   return {
     redisUrl: config.REDIS_URL,
+    redis: redisSettingsFrom(config),
+    skipEvictionCheck: config.ASKQ_SKIP_EVICTION_CHECK,
     prefix: config.ASKQ_PREFIX,
     logLevel: config.LOG_LEVEL,
     providers: providerOptionsFromConfig(config),

@@ -4,14 +4,10 @@ import { Queue, Worker } from 'bullmq';
 
 import { INGEST_QUEUE, QUESTIONS_QUEUE } from '../shared/contracts.ts';
 import { DEFAULTS } from '../shared/defaults.ts';
+import { assertNoEviction } from '../shared/eviction-check.ts';
 import { createLogger, type Logger } from '../shared/logger.ts';
 import type { ChatPort, Ports } from '../shared/ports.ts';
-import {
-  assertNoEviction,
-  createRedisConnection,
-  type Redis,
-  waitUntilReady,
-} from '../shared/redis.ts';
+import { createRedisConnection, type Redis, waitUntilReady } from '../shared/redis.ts';
 import { createQueueTelemetry } from '../shared/telemetry/queue-telemetry.ts';
 import { MINUTE, SECOND } from '../shared/time.ts';
 import { within } from '../shared/within.ts';
@@ -184,10 +180,10 @@ export class AskqWorker extends EventEmitter<AskqWorkerEvents> {
   static async start(options: AskqWorkerOptions = {}): Promise<AskqWorker> {
     const o = resolveWorkerOptions(options);
     const logger = o.logger ?? createLogger({ level: o.logLevel, name: 'askq-worker' });
-    const connection = createRedisConnection(o.redisUrl, 'worker');
+    const connection = createRedisConnection(o.redis ?? o.redisUrl, 'worker');
     try {
       await waitUntilReady(connection, 10 * SECOND);
-      await assertNoEviction(connection);
+      await assertNoEviction(connection, { skip: o.skipEvictionCheck });
     } catch (err) {
       connection.disconnect();
       throw err;

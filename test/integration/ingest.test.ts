@@ -13,7 +13,7 @@ describe('ingest through the queue on the embedded default', () => {
   let store: string;
   let docs: string;
   const opts = () => ({
-    redisUrl: h.config.REDIS_URL,
+    redis: h.config.REDIS_URL,
     prefix: h.config.ASKQ_PREFIX,
     chunkSize: 60,
     chunkOverlap: 0,

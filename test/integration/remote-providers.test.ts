@@ -55,7 +55,7 @@ describe('worker on OpenAI-compatible chat and embeddings and Pinecone (fakes ov
   });
 
   it('ingests through OpenAIEmbeddings into Pinecone, idempotently', async () => {
-    const opts = { redisUrl: h.config.REDIS_URL, prefix: h.config.ASKQ_PREFIX };
+    const opts = { redis: h.config.REDIS_URL, prefix: h.config.ASKQ_PREFIX };
     const first = await ingest([docs], opts);
     expect(first).toMatchObject({ documents: 2, chunks: 2, upserted: 2, failed: [] });
     expect(openai.calls.embeddings).toBeGreaterThanOrEqual(1);

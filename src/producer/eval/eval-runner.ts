@@ -5,6 +5,7 @@ import { join, resolve } from 'node:path';
 import { ValidationError } from '../../shared/errors.ts';
 import { DEFAULT_PRICES, estimateCost, type PriceTable } from '../../shared/price-table.ts';
 import { createRedisConnection, waitUntilReady } from '../../shared/redis.ts';
+import type { RedisTarget } from '../../shared/redis-settings.ts';
 import { DAY } from '../../shared/time.ts';
 import { cancelRun, type RunCancellation } from './cancel-run.ts';
 import type { CaseResult } from './case-result.ts';
@@ -40,7 +41,8 @@ export interface EvalProgress {
 }
 
 export interface EvalRunOptions {
-  redisUrl: string;
+  /** Where Redis is: settings from `redisSettingsFrom`, or a URL. */
+  redis: RedisTarget;
   /** BullMQ key prefix. @defaultValue askq */
   prefix?: string;
   /**
@@ -122,8 +124,8 @@ export async function runEval(options: EvalRunOptions): Promise<EvalOutcome> {
   const results = opts.mode === 'new' ? new Map<string, CaseResult>() : await readResults(dir);
   if (opts.strict) await assertAllValid(manifest.file);
 
-  const connection = createRedisConnection(opts.redisUrl, 'producer');
-  const eventsConnection = createRedisConnection(opts.redisUrl, 'worker');
+  const connection = createRedisConnection(opts.redis, 'producer');
+  const eventsConnection = createRedisConnection(opts.redis, 'worker');
   const following = opts.mode === 'follow';
   if (!following) {
     await waitUntilReady(connection);

@@ -1,11 +1,23 @@
 import type { Config } from '../../shared/config.ts';
 import { DEFAULTS } from '../../shared/defaults.ts';
 import type { Logger } from '../../shared/logger.ts';
+import { redisSettingsFrom, type RedisTarget } from '../../shared/redis-settings.ts';
 
 /** Options of {@link createApiServer}; every one has a default (src/shared/defaults.ts). */
 export interface ApiServerOptions {
-  /** Redis URL. @defaultValue redis://127.0.0.1:6379 */
+  /** Redis URL; ignored when `redis` is given. @defaultValue redis://127.0.0.1:6379 */
   redisUrl?: string;
+  /**
+   * Where Redis is, in any mode (standalone, cluster, Sentinel), as `redisSettingsFrom`
+   * reads it from the environment; wins over `redisUrl`. @defaultValue `redisUrl`
+   */
+  redis?: RedisTarget;
+  /** Readiness does not read `maxmemory-policy` (managed services). @defaultValue false */
+  skipEvictionCheck?: boolean;
+  /** Replicas each enqueue waits for (Redis `WAIT`). @defaultValue 0 (off) */
+  waitReplicas?: number;
+  /** Longest one `WAIT` blocks. @defaultValue 1000 */
+  waitTimeoutMs?: number;
   /** BullMQ key prefix. @defaultValue askq */
   prefix?: string;
   /** @defaultValue a pino logger at `logLevel` named askq-api */
@@ -58,6 +70,9 @@ export interface ApiServerOptions {
 
 export const API_SERVER_DEFAULTS = {
   redisUrl: DEFAULTS.redisUrl,
+  skipEvictionCheck: DEFAULTS.skipEvictionCheck,
+  waitReplicas: DEFAULTS.redisWaitReplicas,
+  waitTimeoutMs: DEFAULTS.redisWaitTimeoutMs,
   prefix: DEFAULTS.prefix,
   logLevel: DEFAULTS.logLevel,
   apiKeys: [] as string[],
@@ -75,12 +90,16 @@ export const API_SERVER_DEFAULTS = {
   keepCompleted: DEFAULTS.keepCompleted,
   keepFailed: DEFAULTS.keepFailed,
   keepSeconds: DEFAULTS.keepSeconds,
-} satisfies Required<Omit<ApiServerOptions, 'logger' | 'board'>>;
+} satisfies Required<Omit<ApiServerOptions, 'logger' | 'board' | 'redis'>>;
 
 /** API options from the process configuration: the environment, mapped once. */
 export function apiServerOptionsFromConfig(config: Config): ApiServerOptions {
   return {
     redisUrl: config.REDIS_URL,
+    redis: redisSettingsFrom(config),
+    skipEvictionCheck: config.ASKQ_SKIP_EVICTION_CHECK,
+    waitReplicas: config.ASKQ_REDIS_WAIT_REPLICAS,
+    waitTimeoutMs: config.ASKQ_REDIS_WAIT_TIMEOUT_MS,
     prefix: config.ASKQ_PREFIX,
     logLevel: config.LOG_LEVEL,
     apiKeys: config.ASKQ_API_KEYS,

@@ -9,10 +9,11 @@ import {
   validatorCompiler,
 } from 'fastify-type-provider-zod';
 
-import { ConfigError, redactUrl } from '../../shared/config.ts';
+import { ConfigError } from '../../shared/config.ts';
 import { INGEST_QUEUE } from '../../shared/contracts.ts';
 import { createLogger } from '../../shared/logger.ts';
 import { createRedisConnection, type Redis, waitUntilReady } from '../../shared/redis.ts';
+import { describeRedis } from '../../shared/redis-settings.ts';
 import { SECOND } from '../../shared/time.ts';
 import { AskqClient } from '../askq-client.ts';
 import { ApiMetrics } from './api-metrics.ts';
@@ -56,15 +57,19 @@ export async function createApiServer(options: ApiServerOptions = {}): Promise<A
     ]);
   }
   const logger = o.logger ?? createLogger({ level: o.logLevel, name: 'askq-api' });
-  const connection = createRedisConnection(o.redisUrl, 'producer');
+  const redis = o.redis ?? o.redisUrl;
+  const connection = createRedisConnection(redis, 'producer');
   // Give Redis a moment before serving: until the connection is up the shared rate limiter
   // is skipped (skipOnError) and every enqueue answers 503. A Redis that is down at start is
   // not fatal: the API serves 503s and recovers when it comes back.
   await waitUntilReady(connection, 5 * SECOND).catch(() => {
-    logger.warn({ redis: redactUrl(o.redisUrl) }, 'Redis not ready at start; serving 503s');
+    logger.warn({ redis: describeRedis(redis) }, 'Redis not ready at start; serving 503s');
   });
   const client = new AskqClient({
+    redis,
     prefix: o.prefix,
+    waitReplicas: o.waitReplicas,
+    waitTimeoutMs: o.waitTimeoutMs,
     keepCompleted: o.keepCompleted,
     keepFailed: o.keepFailed,
     keepSeconds: o.keepSeconds,
@@ -75,7 +80,7 @@ export async function createApiServer(options: ApiServerOptions = {}): Promise<A
   const ingestQueue = new Queue(INGEST_QUEUE, { connection, prefix: o.prefix });
   ingestQueue.on('error', () => {});
   const queues = [client.queue, ingestQueue];
-  const waiter = new JobWaiter({ redisUrl: o.redisUrl, prefix: o.prefix });
+  const waiter = new JobWaiter({ redis, prefix: o.prefix });
   const metrics = new ApiMetrics();
 
   const app = Fastify({
@@ -111,7 +116,12 @@ export async function createApiServer(options: ApiServerOptions = {}): Promise<A
   });
   await app.register(fastifySwaggerUi, { routePrefix: '/docs' });
 
-  await app.register(opsRoutes, { connection, metrics, queues });
+  await app.register(opsRoutes, {
+    connection,
+    metrics,
+    queues,
+    skipEvictionCheck: o.skipEvictionCheck,
+  });
   await app.register(async (v1) => {
     v1.setValidatorCompiler(validatorCompiler);
     // Responses are plain JSON; the zod response schemas are there for the OpenAPI document.

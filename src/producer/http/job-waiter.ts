@@ -4,6 +4,7 @@ import { QueueEvents } from 'bullmq';
 
 import { QUESTIONS_QUEUE } from '../../shared/contracts.ts';
 import { createRedisConnection, type Redis } from '../../shared/redis.ts';
+import type { RedisTarget } from '../../shared/redis-settings.ts';
 import { SECOND } from '../../shared/time.ts';
 
 /** Longest a close waits for QueueEvents to say goodbye to Redis. */
@@ -20,8 +21,8 @@ export class JobWaiter {
   readonly #emitter: EventEmitter;
   readonly #pending = new Set<() => void>();
 
-  constructor(options: { redisUrl: string; prefix: string }) {
-    this.#connection = createRedisConnection(options.redisUrl, 'worker');
+  constructor(options: { redis: RedisTarget; prefix: string }) {
+    this.#connection = createRedisConnection(options.redis, 'worker');
     this.#events = new QueueEvents(QUESTIONS_QUEUE, {
       connection: this.#connection,
       prefix: options.prefix,

@@ -3,13 +3,16 @@ import { readFile } from 'node:fs/promises';
 import type { Queue } from 'bullmq';
 import type { FastifyInstance } from 'fastify';
 
-import { assertNoEviction, type Redis } from '../../shared/redis.ts';
+import { assertNoEviction } from '../../shared/eviction-check.ts';
+import type { Redis } from '../../shared/redis.ts';
 import type { ApiMetrics } from './api-metrics.ts';
 import { HttpProblem } from './problem.ts';
 
 export interface OpsRoutesOptions {
   /** The producer connection; readiness asks it. */
   connection: Redis;
+  /** Readiness does not read maxmemory-policy (ASKQ_SKIP_EVICTION_CHECK). @defaultValue false */
+  skipEvictionCheck?: boolean;
   metrics: ApiMetrics;
   /** Queues whose BullMQ metrics `/metrics` exports. */
   queues: readonly Queue[];
@@ -36,7 +39,7 @@ export async function opsRoutes(app: FastifyInstance, options: OpsRoutesOptions)
     async () => {
       try {
         await options.connection.ping();
-        await assertNoEviction(options.connection);
+        await assertNoEviction(options.connection, { skip: options.skipEvictionCheck ?? false });
       } catch (err) {
         throw new HttpProblem(503, 'unavailable', `not ready: ${(err as Error).message}`, {
           headers: { 'Retry-After': '1' },

@@ -1,7 +1,7 @@
 import { UnrecoverableError, type Worker } from 'bullmq';
 
 import type { Logger } from '../../shared/logger.ts';
-import type { Redis } from '../../shared/redis.ts';
+import { duplicateConnection, type Redis } from '../../shared/redis.ts';
 import {
   CANCEL_REQUESTED,
   cancelChannel,
@@ -50,7 +50,7 @@ export class CancelListener {
 
   /** Subscribes; resolves once cancel requests are being heard. */
   static async start(options: CancelListenerOptions): Promise<CancelListener> {
-    const subscriber = options.connection.duplicate();
+    const subscriber = duplicateConnection(options.connection);
     subscriber.on('error', () => {});
     const listener = new CancelListener(subscriber, options);
     subscriber.on('message', (_channel: string, message: string) => listener.onMessage(message));

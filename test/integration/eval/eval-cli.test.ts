@@ -28,7 +28,7 @@ beforeAll(async () => {
   redis = testConnection();
   const worker = await AskqWorker.start(workerOptionsFromConfig(testConfig(env)));
   try {
-    const summary = await ingest(['examples/corpus'], { redisUrl: testRedisUrl(), prefix });
+    const summary = await ingest(['examples/corpus'], { redis: testRedisUrl(), prefix });
     expect(summary.failed).toEqual([]);
   } finally {
     await worker.close(5000);

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { AskqClient } from '../../../src/index.ts';
 import { ANSWER_JOB, QUESTIONS_QUEUE } from '../../../src/shared/contracts.ts';
+import { duplicateConnection } from '../../../src/shared/redis.ts';
 import {
   ADMIN_API_KEY,
   OTHER_API_KEY,
@@ -136,7 +137,7 @@ describe('HTTP API: two keys and an admin key', () => {
   it('answers 409 to a cancel of a question that has already finished', async () => {
     // Fail it as a worker would: take jobs until it is B's, and fail each.
     const worker = new Worker(QUESTIONS_QUEUE, null, {
-      connection: api.redis.duplicate(),
+      connection: duplicateConnection(api.redis),
       prefix: api.config.ASKQ_PREFIX,
       autorun: false,
     });
