@@ -27,6 +27,12 @@ export interface StartLocalRedisOptions {
   binary?: string;
   /** Require this password (`requirepass`). @defaultValue none */
   password?: string;
+  /** A config file read first (Sentinel needs a writable one). @defaultValue none */
+  configFile?: string;
+  /** More arguments, after askq's (`--cluster-enabled yes`, `--sentinel`, …). @defaultValue none */
+  extraArgs?: string[];
+  /** The log line that says the server is up (a sentinel prints no "Ready" line). @defaultValue /Ready to accept connections/ */
+  readyPattern?: RegExp;
 }
 
 /** Finds a free TCP port on 127.0.0.1. */
@@ -52,6 +58,7 @@ export async function startLocalRedis(options: StartLocalRedisOptions = {}): Pro
   const ownDir = options.dir === undefined;
   const dir = options.dir ?? (await mkdtemp(join(tmpdir(), 'askq-redis-')));
   const args = [
+    ...(options.configFile ? [options.configFile] : []),
     '--port',
     String(port),
     '--bind',
@@ -67,7 +74,9 @@ export async function startLocalRedis(options: StartLocalRedisOptions = {}): Pro
     '--maxmemory-policy',
     'noeviction',
     ...(options.password ? ['--requirepass', options.password] : []),
+    ...(options.extraArgs ?? []),
   ];
+  const ready = options.readyPattern ?? /Ready to accept connections/i;
   const child = spawn(options.binary ?? 'redis-server', args, {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -88,7 +97,7 @@ export async function startLocalRedis(options: StartLocalRedisOptions = {}): Pro
       reject(new AskqError(`redis-server exited with ${code}:\n${output}`));
     });
     const onData = () => {
-      if (/Ready to accept connections/i.test(output)) {
+      if (ready.test(output)) {
         clearTimeout(timer);
         child.stdout?.off('data', onData);
         resolve();

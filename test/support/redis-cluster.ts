@@ -1,0 +1,134 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+
+import { Redis as IORedis } from 'ioredis';
+
+import { freePort, type LocalRedis, startLocalRedis } from '../../src/shared/local-redis.ts';
+import type { HostPort, RedisSettings } from '../../src/shared/redis-settings.ts';
+import { killOnExit, stopAll, waitFor } from './redis-processes.ts';
+
+const run = promisify(execFile);
+
+/** A local Redis Cluster: masters with one replica each, on free ports in temp folders. */
+export interface LocalCluster {
+  /** Every node, masters first as created (roles change after a failover). */
+  servers: LocalRedis[];
+  nodes: HostPort[];
+  /** Settings for askq's connection factory. */
+  settings: RedisSettings;
+  /** Environment for an askq process (ASKQ_PREFIX is the caller's, with a hash tag). */
+  env: Record<string, string>;
+  /** The server that is master of `key`'s slot now. */
+  masterOf(key: string): Promise<LocalRedis>;
+  /** Resolves when every live node reports the cluster ok and every slot has a live master. */
+  waitHealthy(timeoutMs?: number): Promise<void>;
+  /** Kills every node (also the ones a test already killed) and removes their folders. */
+  stop(): Promise<void>;
+}
+
+export interface LocalClusterOptions {
+  /** @defaultValue 3 */
+  masters?: number;
+  /**
+   * How long a master may be unreachable before its replica takes over. Short, so a fault
+   * test's failover takes about two seconds. @defaultValue 1000
+   */
+  nodeTimeoutMs?: number;
+}
+
+/**
+ * Starts `masters` masters and as many replicas (`redis-server --cluster-enabled yes`, in
+ * parallel, no persistence), joins them with `redis-cli --cluster create`, and resolves once
+ * the cluster is ok and every replica is in sync.
+ */
+export async function startLocalCluster(options: LocalClusterOptions = {}): Promise<LocalCluster> {
+  const masters = options.masters ?? 3;
+  const nodeTimeoutMs = options.nodeTimeoutMs ?? 1000;
+  const servers: LocalRedis[] = [];
+  try {
+    await Promise.all(
+      Array.from({ length: masters * 2 }, async () => {
+        // The cluster bus needs a port of its own; the default (port + 10000) may be taken.
+        const busPort = await freePort();
+        const server = await startLocalRedis({
+          extraArgs: [
+            '--cluster-enabled',
+            'yes',
+            '--cluster-config-file',
+            'nodes.conf',
+            '--cluster-node-timeout',
+            String(nodeTimeoutMs),
+            '--cluster-port',
+            String(busPort),
+            // A replica whose master died takes over however long it was cut off.
+            '--cluster-replica-validity-factor',
+            '0',
+          ],
+        });
+        killOnExit(server);
+        servers.push(server);
+      }),
+    );
+    const addresses = servers.map((s) => `127.0.0.1:${s.port}`);
+    await run('redis-cli', ['--cluster', 'create', ...addresses, '--cluster-replicas', '1', '--cluster-yes']);
+  } catch (err) {
+    await stopAll(servers);
+    throw err;
+  }
+  const nodes = servers.map((s) => ({ host: '127.0.0.1', port: s.port }));
+  const cluster: LocalCluster = {
+    servers,
+    nodes,
+    settings: { mode: 'cluster', nodes },
+    env: { ASKQ_REDIS_CLUSTER_NODES: nodes.map((n) => `${n.host}:${n.port}`).join(',') },
+    async masterOf(key) {
+      const slots = await ask(servers, async (c) => {
+        const slot = Number(await c.cluster('KEYSLOT', key));
+        const ranges = (await c.cluster('SLOTS')) as [number, number, [string, number]][];
+        return ranges.find(([from, to]) => slot >= from && slot <= to)?.[2][1];
+      });
+      const server = servers.find((s) => s.port === slots);
+      if (!server) throw new Error(`no live master holds the slot of ${key}`);
+      return server;
+    },
+    waitHealthy: (timeoutMs = 20_000) => waitFor(() => clusterHealthy(servers), timeoutMs, 'cluster ok'),
+    stop: () => stopAll(servers),
+  };
+  try {
+    await cluster.waitHealthy();
+  } catch (err) {
+    await cluster.stop();
+    throw err;
+  }
+  return cluster;
+}
+
+const alive = (s: LocalRedis) => s.process.exitCode === null && s.process.signalCode === null;
+
+/** Runs `fn` on a short-lived connection to the first live node. */
+async function ask<T>(servers: LocalRedis[], fn: (client: IORedis) => Promise<T>): Promise<T> {
+  const server = servers.find(alive);
+  if (!server) throw new Error('no live cluster node');
+  const client = new IORedis(server.port, '127.0.0.1', { lazyConnect: true, maxRetriesPerRequest: 0 });
+  client.on('error', () => {});
+  try {
+    await client.connect();
+    return await fn(client);
+  } finally {
+    client.disconnect();
+  }
+}
+
+/** Every live node says `cluster_state:ok`, and every live replica's link to its master is up. */
+async function clusterHealthy(servers: LocalRedis[]): Promise<boolean> {
+  for (const server of servers.filter(alive)) {
+    const ok = await ask([server], async (c) => {
+      const info = await c.cluster('INFO');
+      if (!/cluster_state:ok/.test(String(info))) return false;
+      const replication = await c.info('replication');
+      return !/role:slave/.test(replication) || /master_link_status:up/.test(replication);
+    }).catch(() => false);
+    if (!ok) return false;
+  }
+  return true;
+}

@@ -1,0 +1,166 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import { Redis as IORedis } from 'ioredis';
+
+import { freePort, type LocalRedis, startLocalRedis } from '../../src/shared/local-redis.ts';
+import type { RedisSettings } from '../../src/shared/redis-settings.ts';
+import { killOnExit, stopAll, waitFor } from './redis-processes.ts';
+
+/** A master, its replica and three sentinels watching them, on free ports in temp folders. */
+export interface LocalSentinel {
+  /** The master group name. */
+  name: string;
+  /** Both data servers; which one is master changes with a failover. */
+  servers: LocalRedis[];
+  sentinels: LocalRedis[];
+  settings: RedisSettings;
+  /** Environment for an askq process. */
+  env: Record<string, string>;
+  /** The data server the sentinels name as master now. */
+  master(): Promise<LocalRedis>;
+  /**
+   * Resolves when the sentinels agree on a live master that has a replica in sync, and
+   * each sentinel knows the other two (so the next failover can be voted).
+   */
+  waitHealthy(timeoutMs?: number): Promise<void>;
+  /** Kills every process and removes their folders. */
+  stop(): Promise<void>;
+}
+
+export interface LocalSentinelOptions {
+  /** How long the master may be silent before the sentinels call it down. @defaultValue 1000 */
+  downAfterMs?: number;
+}
+
+const NAME = 'askq-test';
+
+/** Starts the setup (`redis-server --sentinel`), in parallel where it can, without persistence. */
+export async function startLocalSentinel(options: LocalSentinelOptions = {}): Promise<LocalSentinel> {
+  const downAfterMs = options.downAfterMs ?? 1000;
+  const all: LocalRedis[] = [];
+  const dirs: string[] = [];
+  const started = (server: LocalRedis) => {
+    killOnExit(server);
+    all.push(server);
+    return server;
+  };
+  let setup: LocalSentinel;
+  try {
+    const master = started(await startLocalRedis());
+    const startSentinel = async () => {
+      const dir = await mkdtemp(join(tmpdir(), 'askq-sentinel-'));
+      dirs.push(dir);
+      const configFile = join(dir, 'sentinel.conf');
+      await writeFile(
+        configFile,
+        [
+          `sentinel monitor ${NAME} 127.0.0.1 ${master.port} 2`,
+          `sentinel down-after-milliseconds ${NAME} ${downAfterMs}`,
+          `sentinel failover-timeout ${NAME} ${10 * downAfterMs}`,
+          `sentinel parallel-syncs ${NAME} 1`,
+          '',
+        ].join('\n'),
+      );
+      return started(
+        await startLocalRedis({
+          port: await freePort(),
+          dir,
+          configFile,
+          extraArgs: ['--sentinel'],
+          readyPattern: /\+monitor master/,
+        }),
+      );
+    };
+    const [replica, ...sentinels] = await Promise.all([
+      startLocalRedis({ extraArgs: ['--replicaof', '127.0.0.1', String(master.port)] }).then(started),
+      startSentinel(),
+      startSentinel(),
+      startSentinel(),
+    ]);
+    const servers = [master, replica!];
+    const hosts = sentinels.map((s) => ({ host: '127.0.0.1', port: s.port }));
+    setup = {
+      name: NAME,
+      servers,
+      sentinels,
+      settings: { mode: 'sentinel', sentinels: hosts, name: NAME },
+      env: {
+        ASKQ_REDIS_SENTINELS: hosts.map((h) => `${h.host}:${h.port}`).join(','),
+        ASKQ_REDIS_SENTINEL_NAME: NAME,
+      },
+      async master() {
+        const port = await askSentinels(sentinels, async (c) => {
+          const reply = (await c.call('SENTINEL', 'get-master-addr-by-name', NAME)) as string[];
+          return Number(reply[1]);
+        });
+        const server = servers.find((s) => s.port === port);
+        if (!server) throw new Error(`sentinels name an unknown master :${port}`);
+        return server;
+      },
+      waitHealthy: (timeoutMs = 30_000) =>
+        waitFor(() => healthy(setup, sentinels), timeoutMs, 'sentinel setup healthy'),
+      async stop() {
+        await stopAll(all);
+        await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
+      },
+    };
+  } catch (err) {
+    await stopAll(all);
+    await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
+    throw err;
+  }
+  try {
+    await setup.waitHealthy();
+  } catch (err) {
+    await setup.stop();
+    throw err;
+  }
+  return setup;
+}
+
+const alive = (s: LocalRedis) => s.process.exitCode === null && s.process.signalCode === null;
+
+async function connect<T>(server: LocalRedis, fn: (client: IORedis) => Promise<T>): Promise<T> {
+  const client = new IORedis(server.port, '127.0.0.1', { lazyConnect: true, maxRetriesPerRequest: 0 });
+  client.on('error', () => {});
+  try {
+    await client.connect();
+    return await fn(client);
+  } finally {
+    client.disconnect();
+  }
+}
+
+async function askSentinels<T>(sentinels: LocalRedis[], fn: (c: IORedis) => Promise<T>): Promise<T> {
+  const sentinel = sentinels.find(alive);
+  if (!sentinel) throw new Error('no live sentinel');
+  return connect(sentinel, fn);
+}
+
+async function healthy(setup: LocalSentinel, sentinels: LocalRedis[]): Promise<boolean> {
+  try {
+    const master = await setup.master();
+    if (!alive(master)) return false;
+    const replication = await connect(master, (c) => c.info('replication'));
+    if (!/role:master/.test(replication) || !/slave0:.*state=online/.test(replication)) return false;
+    for (const sentinel of sentinels.filter(alive)) {
+      const ok = await connect(sentinel, async (c) => {
+        const fields = (await c.call('SENTINEL', 'master', setup.name)) as string[];
+        const info = new Map<string, string>();
+        for (let i = 0; i + 1 < fields.length; i += 2) info.set(fields[i]!, fields[i + 1]!);
+        return (
+          info.get('port') === String(master.port) &&
+          info.get('num-other-sentinels') === String(sentinels.length - 1) &&
+          info.get('num-slaves') !== '0' &&
+          !/s_down|o_down/.test(info.get('flags') ?? '')
+        );
+      });
+      if (!ok) return false;
+    }
+    return true;
+  } catch {
+    return false;
+  }
+}
