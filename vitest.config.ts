@@ -1,8 +1,22 @@
 import { defineConfig } from 'vitest/config';
 
+/**
+ * Integration tests that run a second time against a local Redis Cluster (the `cluster`
+ * project): asking, eval flows, the answer cache, rate-limit pauses, TPM, dead letters and
+ * the HTTP API. Their support code (test/support/redis.ts) adapts to the project's mode.
+ */
+const CLUSTER_MATRIX = [
+  'test/integration/worker.test.ts',
+  'test/integration/cache-and-limits.test.ts',
+  'test/integration/resilience.test.ts',
+  'test/integration/dead-letters-cli.test.ts',
+  'test/integration/eval/*.test.ts',
+  'test/integration/http/api-questions.test.ts',
+  'test/integration/http/api-ops.test.ts',
+];
+
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
     globalSetup: ['test/support/global-setup.ts'],
     setupFiles: ['test/support/setup-each-file.ts'],
     testTimeout: 30_000,
@@ -11,5 +25,9 @@ export default defineConfig({
     // may take longer than that to get there. A condition that never holds still fails.
     expect: { poll: { timeout: 15_000 } },
     pool: 'forks',
+    projects: [
+      { extends: true, test: { name: 'standalone', include: ['test/**/*.test.ts'] } },
+      { extends: true, test: { name: 'cluster', include: CLUSTER_MATRIX } },
+    ],
   },
 });

@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 
 import { PermanentError } from '../../src/shared/errors.ts';
 import { seededFakePorts } from '../support/fake-ports.ts';
+import { testRedisEnv } from '../support/redis.ts';
 import { runCli } from '../support/run-cli.ts';
 import { type Harness, startHarness } from '../support/worker-harness.ts';
 
@@ -18,7 +19,7 @@ describe('askq failed list / retry', () => {
     h = await startHarness({ ports });
     const { id } = await h.client.ask({ question: 'doomed question' });
     await expect(h.client.waitForAnswer(id, { timeoutMs: 10_000 })).rejects.toThrow(/400/);
-    const env = { REDIS_URL: h.config.REDIS_URL, ASKQ_PREFIX: h.config.ASKQ_PREFIX };
+    const env = { ...testRedisEnv(), ASKQ_PREFIX: h.config.ASKQ_PREFIX };
 
     const list = await runCli(['failed', 'list', '--json'], env);
     expect(list.code, list.stderr).toBe(0);

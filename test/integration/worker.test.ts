@@ -6,6 +6,7 @@ import { answerResultSchema } from '../../src/shared/contracts.ts';
 import { PermanentError, TransientError, ValidationError } from '../../src/shared/errors.ts';
 import { startLocalRedis } from '../../src/shared/local-redis.ts';
 import { createRedisConnection } from '../../src/shared/redis.ts';
+import { redisSettingsFrom } from '../../src/shared/redis-settings.ts';
 import { AskqWorker, workerOptionsFromConfig } from '../../src/worker/askq-worker.ts';
 import { testConfig } from '../support/config.ts';
 import { FakePorts, seededFakePorts } from '../support/fake-ports.ts';
@@ -26,7 +27,7 @@ async function seeded(env: Record<string, string> = {}): Promise<{ h: Harness; p
 /** Resolves when the job fails, with its failed reason. */
 async function failure(harness: Harness, job: Job): Promise<string> {
   const events = new QueueEvents('questions', {
-    connection: createRedisConnection(harness.config.REDIS_URL, 'worker'),
+    connection: createRedisConnection(redisSettingsFrom(harness.config), 'worker'),
     prefix: harness.config.ASKQ_PREFIX,
   });
   try {

@@ -10,6 +10,7 @@ import {
 import type { Config } from '../../src/shared/config.ts';
 import { QUESTIONS_QUEUE } from '../../src/shared/contracts.ts';
 import { createRedisConnection, type Redis } from '../../src/shared/redis.ts';
+import { redisSettingsFrom } from '../../src/shared/redis-settings.ts';
 import { testConfig } from './config.ts';
 import { deletePrefix, uniquePrefix } from './redis.ts';
 import { release, track } from './resources.ts';
@@ -49,7 +50,7 @@ export async function startTestApi(env: Record<string, string> = {}): Promise<Te
     ...env,
   });
   const server = track(await createApiServer(apiServerOptionsFromConfig(config)), 'ApiServer');
-  const redis = createRedisConnection(config.REDIS_URL, 'worker');
+  const redis = createRedisConnection(redisSettingsFrom(config), 'worker');
   const queue = new Queue(QUESTIONS_QUEUE, { connection: redis, prefix: config.ASKQ_PREFIX });
   const api: TestApi = {
     server,

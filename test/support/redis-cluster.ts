@@ -70,7 +70,14 @@ export async function startLocalCluster(options: LocalClusterOptions = {}): Prom
       }),
     );
     const addresses = servers.map((s) => `127.0.0.1:${s.port}`);
-    await run('redis-cli', ['--cluster', 'create', ...addresses, '--cluster-replicas', '1', '--cluster-yes']);
+    await run('redis-cli', [
+      '--cluster',
+      'create',
+      ...addresses,
+      '--cluster-replicas',
+      '1',
+      '--cluster-yes',
+    ]);
   } catch (err) {
     await stopAll(servers);
     throw err;
@@ -84,14 +91,15 @@ export async function startLocalCluster(options: LocalClusterOptions = {}): Prom
     async masterOf(key) {
       const slots = await ask(servers, async (c) => {
         const slot = Number(await c.cluster('KEYSLOT', key));
-        const ranges = (await c.cluster('SLOTS')) as [number, number, [string, number]][];
-        return ranges.find(([from, to]) => slot >= from && slot <= to)?.[2][1];
+        const ranges = await c.cluster('SLOTS');
+        return ranges.find(([from, to]) => slot >= from && slot <= to)?.[2]?.[1];
       });
       const server = servers.find((s) => s.port === slots);
       if (!server) throw new Error(`no live master holds the slot of ${key}`);
       return server;
     },
-    waitHealthy: (timeoutMs = 20_000) => waitFor(() => clusterHealthy(servers), timeoutMs, 'cluster ok'),
+    waitHealthy: (timeoutMs = 20_000) =>
+      waitFor(() => clusterHealthy(servers), timeoutMs, 'cluster ok'),
     stop: () => stopAll(servers),
   };
   try {
@@ -109,7 +117,10 @@ const alive = (s: LocalRedis) => s.process.exitCode === null && s.process.signal
 async function ask<T>(servers: LocalRedis[], fn: (client: IORedis) => Promise<T>): Promise<T> {
   const server = servers.find(alive);
   if (!server) throw new Error('no live cluster node');
-  const client = new IORedis(server.port, '127.0.0.1', { lazyConnect: true, maxRetriesPerRequest: 0 });
+  const client = new IORedis(server.port, '127.0.0.1', {
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+  });
   client.on('error', () => {});
   try {
     await client.connect();

@@ -37,7 +37,9 @@ export interface LocalSentinelOptions {
 const NAME = 'askq-test';
 
 /** Starts the setup (`redis-server --sentinel`), in parallel where it can, without persistence. */
-export async function startLocalSentinel(options: LocalSentinelOptions = {}): Promise<LocalSentinel> {
+export async function startLocalSentinel(
+  options: LocalSentinelOptions = {},
+): Promise<LocalSentinel> {
   const downAfterMs = options.downAfterMs ?? 1000;
   const all: LocalRedis[] = [];
   const dirs: string[] = [];
@@ -74,7 +76,9 @@ export async function startLocalSentinel(options: LocalSentinelOptions = {}): Pr
       );
     };
     const [replica, ...sentinels] = await Promise.all([
-      startLocalRedis({ extraArgs: ['--replicaof', '127.0.0.1', String(master.port)] }).then(started),
+      startLocalRedis({ extraArgs: ['--replicaof', '127.0.0.1', String(master.port)] }).then(
+        started,
+      ),
       startSentinel(),
       startSentinel(),
       startSentinel(),
@@ -123,7 +127,10 @@ export async function startLocalSentinel(options: LocalSentinelOptions = {}): Pr
 const alive = (s: LocalRedis) => s.process.exitCode === null && s.process.signalCode === null;
 
 async function connect<T>(server: LocalRedis, fn: (client: IORedis) => Promise<T>): Promise<T> {
-  const client = new IORedis(server.port, '127.0.0.1', { lazyConnect: true, maxRetriesPerRequest: 0 });
+  const client = new IORedis(server.port, '127.0.0.1', {
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+  });
   client.on('error', () => {});
   try {
     await client.connect();
@@ -133,7 +140,10 @@ async function connect<T>(server: LocalRedis, fn: (client: IORedis) => Promise<T
   }
 }
 
-async function askSentinels<T>(sentinels: LocalRedis[], fn: (c: IORedis) => Promise<T>): Promise<T> {
+async function askSentinels<T>(
+  sentinels: LocalRedis[],
+  fn: (c: IORedis) => Promise<T>,
+): Promise<T> {
   const sentinel = sentinels.find(alive);
   if (!sentinel) throw new Error('no live sentinel');
   return connect(sentinel, fn);
@@ -144,7 +154,8 @@ async function healthy(setup: LocalSentinel, sentinels: LocalRedis[]): Promise<b
     const master = await setup.master();
     if (!alive(master)) return false;
     const replication = await connect(master, (c) => c.info('replication'));
-    if (!/role:master/.test(replication) || !/slave0:.*state=online/.test(replication)) return false;
+    if (!/role:master/.test(replication) || !/slave0:.*state=online/.test(replication))
+      return false;
     for (const sentinel of sentinels.filter(alive)) {
       const ok = await connect(sentinel, async (c) => {
         const fields = (await c.call('SENTINEL', 'master', setup.name)) as string[];

@@ -3,6 +3,7 @@ import { Queue } from 'bullmq';
 import { AskqClient, clientOptionsFromConfig } from '../../src/producer/askq-client.ts';
 import type { Config } from '../../src/shared/config.ts';
 import { createRedisConnection, type Redis } from '../../src/shared/redis.ts';
+import { redisSettingsFrom } from '../../src/shared/redis-settings.ts';
 import {
   AskqWorker,
   type AskqWorkerOptions,
@@ -37,7 +38,7 @@ export async function startHarness(
   );
   await worker.waitUntilReady();
   const client = track(new AskqClient(clientOptionsFromConfig(config)), 'AskqClient');
-  const redis = createRedisConnection(config.REDIS_URL, 'worker');
+  const redis = createRedisConnection(redisSettingsFrom(config), 'worker');
   const queue = new Queue('questions', { connection: redis, prefix: config.ASKQ_PREFIX });
   return {
     config,

@@ -14,7 +14,7 @@ import {
   type FakeOpenAI,
   startFakeOpenAI,
 } from '../../support/fake-openai-server.ts';
-import { deletePrefix, testConnection, testRedisUrl, uniquePrefix } from '../../support/redis.ts';
+import { deletePrefix, testConnection, testRedisEnv, uniquePrefix } from '../../support/redis.ts';
 import { runCli, spawnCli } from '../../support/run-cli.ts';
 
 const CASES = 30;
@@ -66,7 +66,7 @@ async function results(dir: string): Promise<CaseResult[]> {
 
 it('resumes a killed run without asking finished cases again, recovering what finished meanwhile', async () => {
   const env = {
-    REDIS_URL: testRedisUrl(),
+    ...testRedisEnv(),
     ASKQ_PREFIX: prefix,
     ASKQ_LOCAL_STORE_DIR: join(tmp, 'store'),
     ASKQ_LLM: 'openai',

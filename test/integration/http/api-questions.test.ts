@@ -8,6 +8,7 @@ import {
 import { ConfigError } from '../../../src/shared/config.ts';
 import { QUESTIONS_QUEUE } from '../../../src/shared/contracts.ts';
 import { createRedisConnection } from '../../../src/shared/redis.ts';
+import { redisSettingsFrom } from '../../../src/shared/redis-settings.ts';
 import {
   OTHER_API_KEY,
   startTestApi,
@@ -186,7 +187,7 @@ describe('HTTP API: long poll (?wait)', () => {
   beforeAll(async () => {
     api = await startTestApi();
     // A worker we hold: each job waits for its gate, so the test decides when it finishes.
-    const connection = createRedisConnection(api.config.REDIS_URL, 'worker');
+    const connection = createRedisConnection(redisSettingsFrom(api.config), 'worker');
     worker = new Worker(
       QUESTIONS_QUEUE,
       async (job) => {
