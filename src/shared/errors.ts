@@ -106,8 +106,14 @@ export class RedisUnavailableError extends TransientError {
   override name = 'RedisUnavailableError';
 }
 
-const REDIS_DOWN =
-  /enableOfflineQueue|Connection is closed|ECONNREFUSED|ECONNRESET|ETIMEDOUT|Stream isn't writeable|connect ETIMEDOUT|max retries per request/i;
+// The second line: a cluster or Sentinel between a master's death and its replacement.
+const REDIS_DOWN = new RegExp(
+  [
+    "enableOfflineQueue|Connection is closed|ECONNREFUSED|ECONNRESET|ETIMEDOUT|Stream isn't writeable|connect ETIMEDOUT|max retries per request",
+    'CLUSTERDOWN|TRYAGAIN|MASTERDOWN|Too many Cluster redirections|Failed to refresh slots cache|None of startup nodes is available|All sentinels are unreachable',
+  ].join('|'),
+  'i',
+);
 
 /** True when `err` says the Redis connection is down (rather than a command failing). */
 export function isRedisConnectionError(err: unknown): boolean {

@@ -5,13 +5,14 @@ import { join } from 'node:path';
 
 import { Queue, QueueEvents } from 'bullmq';
 
-import { AskqClient } from '../../src/producer/askq-client.ts';
+import { AskqClient, clientOptionsFromConfig } from '../../src/producer/askq-client.ts';
 import { type Config, loadConfig } from '../../src/shared/config.ts';
 import { type AnswerResult, QUESTIONS_QUEUE } from '../../src/shared/contracts.ts';
 import { readJobState } from '../../src/shared/job-state.ts';
 import { type LocalRedis, startLocalRedis } from '../../src/shared/local-redis.ts';
 import { createLogger } from '../../src/shared/logger.ts';
 import { createRedisConnection } from '../../src/shared/redis.ts';
+import { redisSettingsFrom } from '../../src/shared/redis-settings.ts';
 import {
   AskqWorker,
   type AskqWorkerOptions,
@@ -27,6 +28,8 @@ import {
   startFakeOpenAI,
 } from './fake-openai-server.ts';
 import { pollUntil } from './poll-until.ts';
+import { type LocalCluster, startLocalCluster } from './redis-cluster.ts';
+import { type LocalSentinel, startLocalSentinel } from './redis-sentinel.ts';
 import { release, track } from './resources.ts';
 import { spawnCli } from './run-cli.ts';
 
@@ -39,7 +42,12 @@ import { spawnCli } from './run-cli.ts';
  * {@link AskqWorker}s; {@link FaultStack.close} stops whatever is still running.
  */
 export interface FaultStack {
+  /** The single redis-server (topology `single`; throws otherwise). */
   readonly redis: LocalRedis;
+  /** The local Redis Cluster (topology `cluster`). */
+  readonly cluster: LocalCluster | undefined;
+  /** The master, replica and sentinels (topology `sentinel`). */
+  readonly sentinel: LocalSentinel | undefined;
   readonly fake: FakeOpenAI;
   /** The environment a user would set; spawned workers get exactly this (plus PATH, HOME). */
   readonly env: Record<string, string>;
@@ -117,6 +125,12 @@ export interface JobOutcome {
 }
 
 export interface FaultStackOptions {
+  /**
+   * `single`: one redis-server with AOF, killable and restartable. `cluster`: 3 masters and 3
+   * replicas (prefix `{faults}`). `sentinel`: a master, a replica and 3 sentinels.
+   * @defaultValue single
+   */
+  topology?: 'single' | 'cluster' | 'sentinel';
   /** Scenario settings (ASKQ_* timings and limits), as a user sets them. */
   env?: Record<string, string>;
   fake?: FakeOpenAIOptions;
@@ -149,11 +163,27 @@ async function build(
   cleanups: (() => Promise<unknown>)[],
   runCleanups: () => Promise<void>,
 ): Promise<FaultStack> {
+  const topology = options.topology ?? 'single';
   const redisDir = await mkdtemp(join(tmpdir(), 'askq-faults-redis-'));
   cleanups.push(() => rm(redisDir, { recursive: true, force: true }));
-  let redis = await startLocalRedis({ appendonly: true, dir: redisDir });
-  const { port } = redis;
-  cleanups.push(() => redis.stop());
+  let redis: LocalRedis | undefined;
+  let cluster: LocalCluster | undefined;
+  let sentinel: LocalSentinel | undefined;
+  let redisEnv: Record<string, string>;
+  if (topology === 'cluster') {
+    cluster = await startLocalCluster();
+    cleanups.push(() => cluster!.stop());
+    redisEnv = { ...cluster.env, ASKQ_PREFIX: '{faults}' };
+  } else if (topology === 'sentinel') {
+    sentinel = await startLocalSentinel();
+    cleanups.push(() => sentinel!.stop());
+    redisEnv = sentinel.env;
+  } else {
+    redis = await startLocalRedis({ appendonly: true, dir: redisDir });
+    cleanups.push(() => redis!.stop());
+    redisEnv = { REDIS_URL: redis.url };
+  }
+  const port = redis?.port;
   const perQuestion = { chat: new Map<number, number>(), embedded: new Map<number, number>() };
   const fake = await startFakeOpenAI({
     ...options.fake,
@@ -170,8 +200,8 @@ async function build(
   cleanups.push(() => rm(storeDir, { recursive: true, force: true }));
 
   const env: Record<string, string> = {
-    REDIS_URL: redis.url,
     ASKQ_PREFIX: 'faults',
+    ...redisEnv,
     OPENAI_API_KEY: 'sk-faults-0123456789',
     OPENAI_BASE_URL: fake.url,
     ASKQ_LLM: 'openai',
@@ -184,15 +214,16 @@ async function build(
   const config = loadConfig(env);
   await seedStore(config);
 
-  const connection = createRedisConnection(redis.url, 'worker');
+  const settings = redisSettingsFrom(config);
+  const connection = createRedisConnection(settings, 'worker');
   cleanups.push(async () => connection.disconnect());
   const queue = new Queue(QUESTIONS_QUEUE, { connection, prefix: config.ASKQ_PREFIX });
   queue.on('error', () => {});
   cleanups.push(() => queue.close());
-  const client = new AskqClient({ redisUrl: redis.url, prefix: config.ASKQ_PREFIX });
+  const client = new AskqClient(clientOptionsFromConfig(config));
   cleanups.push(() => client.close());
 
-  const eventsConnection = createRedisConnection(redis.url, 'worker');
+  const eventsConnection = createRedisConnection(settings, 'worker');
   cleanups.push(async () => eventsConnection.disconnect());
   const queueEvents = new QueueEvents(QUESTIONS_QUEUE, {
     connection: eventsConnection,
@@ -232,8 +263,11 @@ async function build(
 
   const stack: FaultStack = {
     get redis() {
+      if (!redis) throw new Error(`no single redis-server in a ${topology} stack`);
       return redis;
     },
+    cluster,
+    sentinel,
     fake,
     env,
     config,
@@ -297,7 +331,7 @@ async function build(
     },
 
     async killRedis() {
-      const child = redis.process;
+      const child = stack.redis.process;
       if (child.exitCode !== null || child.signalCode !== null) return;
       const exited = new Promise((r) => child.once('exit', r));
       child.kill('SIGKILL');
@@ -305,7 +339,7 @@ async function build(
     },
 
     async restartRedis() {
-      redis = await startLocalRedis({ appendonly: true, port, dir: redisDir });
+      redis = await startLocalRedis({ appendonly: true, port: port!, dir: redisDir });
     },
 
     waitFor(label, done, timeoutMs) {

@@ -20,6 +20,10 @@ export interface LocalCluster {
   env: Record<string, string>;
   /** The server that is master of `key`'s slot now. */
   masterOf(key: string): Promise<LocalRedis>;
+  /** SIGKILLs a node and resolves once it exited. */
+  kill(server: LocalRedis): Promise<void>;
+  /** Starts a killed node again on its port and folder: it rejoins, as a replica if replaced. */
+  restart(server: LocalRedis): Promise<LocalRedis>;
   /** Resolves when every live node reports the cluster ok and every slot has a live master. */
   waitHealthy(timeoutMs?: number): Promise<void>;
   /** Kills every node (also the ones a test already killed) and removes their folders. */
@@ -48,23 +52,7 @@ export async function startLocalCluster(options: LocalClusterOptions = {}): Prom
   try {
     await Promise.all(
       Array.from({ length: masters * 2 }, async () => {
-        // The cluster bus needs a port of its own; the default (port + 10000) may be taken.
-        const busPort = await freePort();
-        const server = await startLocalRedis({
-          extraArgs: [
-            '--cluster-enabled',
-            'yes',
-            '--cluster-config-file',
-            'nodes.conf',
-            '--cluster-node-timeout',
-            String(nodeTimeoutMs),
-            '--cluster-port',
-            String(busPort),
-            // A replica whose master died takes over however long it was cut off.
-            '--cluster-replica-validity-factor',
-            '0',
-          ],
-        });
+        const server = await startNode(await freePort(), await freePort(), nodeTimeoutMs);
         killOnExit(server);
         servers.push(server);
       }),
@@ -94,9 +82,21 @@ export async function startLocalCluster(options: LocalClusterOptions = {}): Prom
         const ranges = await c.cluster('SLOTS');
         return ranges.find(([from, to]) => slot >= from && slot <= to)?.[2]?.[1];
       });
-      const server = servers.find((s) => s.port === slots);
+      const server = servers.find((s) => s.port === slots && alive(s));
       if (!server) throw new Error(`no live master holds the slot of ${key}`);
       return server;
+    },
+    async kill(server) {
+      if (!alive(server)) return;
+      const exited = new Promise((resolve) => server.process.once('exit', resolve));
+      server.process.kill('SIGKILL');
+      await exited;
+    },
+    async restart(server) {
+      const again = await startNode(server.port, busPortOf(server), nodeTimeoutMs, server.dir);
+      killOnExit(again);
+      servers.push(again);
+      return again;
     },
     waitHealthy: (timeoutMs = 20_000) =>
       waitFor(() => clusterHealthy(servers), timeoutMs, 'cluster ok'),
@@ -109,6 +109,38 @@ export async function startLocalCluster(options: LocalClusterOptions = {}): Prom
     throw err;
   }
   return cluster;
+}
+
+const BUS_PORTS = new WeakMap<LocalRedis, number>();
+const busPortOf = (server: LocalRedis) => BUS_PORTS.get(server)!;
+
+/** One cluster node; `dir` (with its nodes.conf) when it restarts. */
+async function startNode(
+  port: number,
+  busPort: number,
+  nodeTimeoutMs: number,
+  dir?: string,
+): Promise<LocalRedis> {
+  const server = await startLocalRedis({
+    port,
+    ...(dir ? { dir } : {}),
+    extraArgs: [
+      '--cluster-enabled',
+      'yes',
+      '--cluster-config-file',
+      'nodes.conf',
+      '--cluster-node-timeout',
+      String(nodeTimeoutMs),
+      // The cluster bus needs a port of its own; the default (port + 10000) may be taken.
+      '--cluster-port',
+      String(busPort),
+      // A replica whose master died takes over however long it was cut off.
+      '--cluster-replica-validity-factor',
+      '0',
+    ],
+  });
+  BUS_PORTS.set(server, busPort);
+  return server;
 }
 
 const alive = (s: LocalRedis) => s.process.exitCode === null && s.process.signalCode === null;

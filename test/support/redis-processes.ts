@@ -18,12 +18,13 @@ export function killOnExit(server: LocalRedis): void {
 
 /** Stops every server (those already killed by a test too) and removes their folders. */
 export async function stopAll(servers: Iterable<LocalRedis>): Promise<void> {
-  await Promise.all(
-    [...servers].map(async (s) => {
-      await s.stop();
-      running.delete(s);
-    }),
-  );
+  const list = [...servers];
+  // Live ones first, all at once; then the killed ones, whose folders a restarted server on
+  // the same port may have been using.
+  const dead = list.filter((s) => s.process.exitCode !== null || s.process.signalCode !== null);
+  await Promise.all(list.filter((s) => !dead.includes(s)).map((s) => s.stop()));
+  for (const s of dead) await s.stop();
+  for (const s of list) running.delete(s);
 }
 
 /** Polls `check` until it holds; rejects after `timeoutMs` naming what it waited for. */

@@ -20,6 +20,10 @@ export interface LocalSentinel {
   env: Record<string, string>;
   /** The data server the sentinels name as master now. */
   master(): Promise<LocalRedis>;
+  /** SIGKILLs a server and resolves once it exited. */
+  kill(server: LocalRedis): Promise<void>;
+  /** Starts a killed data server again on its port; the sentinels make it a replica. */
+  restart(server: LocalRedis): Promise<LocalRedis>;
   /**
    * Resolves when the sentinels agree on a live master that has a replica in sync, and
    * each sentinel knows the other two (so the next failover can be voted).
@@ -99,9 +103,20 @@ export async function startLocalSentinel(
           const reply = (await c.call('SENTINEL', 'get-master-addr-by-name', NAME)) as string[];
           return Number(reply[1]);
         });
-        const server = servers.find((s) => s.port === port);
+        const server = servers.find((s) => s.port === port && alive(s));
         if (!server) throw new Error(`sentinels name an unknown master :${port}`);
         return server;
+      },
+      async kill(server) {
+        if (!alive(server)) return;
+        const exited = new Promise((resolve) => server.process.once('exit', resolve));
+        server.process.kill('SIGKILL');
+        await exited;
+      },
+      async restart(server) {
+        const again = started(await startLocalRedis({ port: server.port }));
+        servers.push(again);
+        return again;
       },
       waitHealthy: (timeoutMs = 30_000) =>
         waitFor(() => healthy(setup, sentinels), timeoutMs, 'sentinel setup healthy'),
