@@ -11,7 +11,7 @@ const run = promisify(execFile);
 
 /** A local Redis Cluster: masters with one replica each, on free ports in temp folders. */
 export interface LocalCluster {
-  /** Every node, masters first as created (roles change after a failover). */
+  /** Every node started, masters first as created (roles change after a failover). */
   servers: LocalRedis[];
   nodes: HostPort[];
   /** Settings for askq's connection factory. */
@@ -24,7 +24,7 @@ export interface LocalCluster {
   kill(server: LocalRedis): Promise<void>;
   /** Starts a killed node again on its port and folder: it rejoins, as a replica if replaced. */
   restart(server: LocalRedis): Promise<LocalRedis>;
-  /** Resolves when every live node reports the cluster ok and every slot has a live master. */
+  /** Resolves when every live node reports the cluster ok and every replica is in sync. */
   waitHealthy(timeoutMs?: number): Promise<void>;
   /** Kills every node (also the ones a test already killed) and removes their folders. */
   stop(): Promise<void>;
@@ -33,6 +33,10 @@ export interface LocalCluster {
 export interface LocalClusterOptions {
   /** @defaultValue 3 */
   masters?: number;
+  /** Replicas per master: 1, or 0 for a lighter cluster that never fails over. @defaultValue 1 */
+  replicas?: 0 | 1;
+  /** Every node requires it (`requirepass`, and `masterauth` for replicas). @defaultValue none */
+  password?: string;
   /**
    * How long a master may be unreachable before its replica takes over. Short, so a fault
    * test's failover takes about two seconds. @defaultValue 1000
@@ -40,30 +44,40 @@ export interface LocalClusterOptions {
   nodeTimeoutMs?: number;
 }
 
+interface NodeOptions {
+  nodeTimeoutMs: number;
+  password?: string;
+}
+
 /**
- * Starts `masters` masters and as many replicas (`redis-server --cluster-enabled yes`, in
- * parallel, no persistence), joins them with `redis-cli --cluster create`, and resolves once
- * the cluster is ok and every replica is in sync.
+ * Starts the masters and replicas (`redis-server --cluster-enabled yes`, in parallel, no
+ * persistence), joins them with `redis-cli --cluster create`, and resolves once the cluster
+ * is ok and every replica is in sync.
  */
 export async function startLocalCluster(options: LocalClusterOptions = {}): Promise<LocalCluster> {
   const masters = options.masters ?? 3;
-  const nodeTimeoutMs = options.nodeTimeoutMs ?? 1000;
+  const replicas = options.replicas ?? 1;
+  const { password } = options;
+  const node: NodeOptions = {
+    nodeTimeoutMs: options.nodeTimeoutMs ?? 1000,
+    ...(password ? { password } : {}),
+  };
   const servers: LocalRedis[] = [];
   try {
     await Promise.all(
-      Array.from({ length: masters * 2 }, async () => {
-        const server = await startNode(await freePort(), await freePort(), nodeTimeoutMs);
+      Array.from({ length: masters * (1 + replicas) }, async () => {
+        const server = await startNode(await freePort(), await freePort(), node);
         killOnExit(server);
         servers.push(server);
       }),
     );
-    const addresses = servers.map((s) => `127.0.0.1:${s.port}`);
     await run('redis-cli', [
+      ...(password ? ['--no-auth-warning', '-a', password] : []),
       '--cluster',
       'create',
-      ...addresses,
+      ...servers.map((s) => `127.0.0.1:${s.port}`),
       '--cluster-replicas',
-      '1',
+      String(replicas),
       '--cluster-yes',
     ]);
   } catch (err) {
@@ -74,15 +88,22 @@ export async function startLocalCluster(options: LocalClusterOptions = {}): Prom
   const cluster: LocalCluster = {
     servers,
     nodes,
-    settings: { mode: 'cluster', nodes },
-    env: { ASKQ_REDIS_CLUSTER_NODES: nodes.map((n) => `${n.host}:${n.port}`).join(',') },
+    settings: { mode: 'cluster', nodes, ...(password ? { password } : {}) },
+    env: {
+      ASKQ_REDIS_CLUSTER_NODES: nodes.map((n) => `${n.host}:${n.port}`).join(','),
+      ...(password ? { ASKQ_REDIS_PASSWORD: password } : {}),
+    },
     async masterOf(key) {
-      const slots = await ask(servers, async (c) => {
-        const slot = Number(await c.cluster('KEYSLOT', key));
-        const ranges = await c.cluster('SLOTS');
-        return ranges.find(([from, to]) => slot >= from && slot <= to)?.[2]?.[1];
-      });
-      const server = servers.find((s) => s.port === slots && alive(s));
+      const port = await ask(
+        servers,
+        async (c) => {
+          const slot = Number(await c.cluster('KEYSLOT', key));
+          const ranges = await c.cluster('SLOTS');
+          return ranges.find(([from, to]) => slot >= from && slot <= to)?.[2]?.[1];
+        },
+        password,
+      );
+      const server = servers.find((s) => s.port === port && alive(s));
       if (!server) throw new Error(`no live master holds the slot of ${key}`);
       return server;
     },
@@ -93,13 +114,13 @@ export async function startLocalCluster(options: LocalClusterOptions = {}): Prom
       await exited;
     },
     async restart(server) {
-      const again = await startNode(server.port, busPortOf(server), nodeTimeoutMs, server.dir);
+      const again = await startNode(server.port, busPortOf(server), node, server.dir);
       killOnExit(again);
       servers.push(again);
       return again;
     },
     waitHealthy: (timeoutMs = 20_000) =>
-      waitFor(() => clusterHealthy(servers), timeoutMs, 'cluster ok'),
+      waitFor(() => clusterHealthy(servers, password), timeoutMs, 'cluster ok'),
     stop: () => stopAll(servers),
   };
   try {
@@ -118,13 +139,15 @@ const busPortOf = (server: LocalRedis) => BUS_PORTS.get(server)!;
 async function startNode(
   port: number,
   busPort: number,
-  nodeTimeoutMs: number,
+  { nodeTimeoutMs, password }: NodeOptions,
   dir?: string,
 ): Promise<LocalRedis> {
   const server = await startLocalRedis({
     port,
     ...(dir ? { dir } : {}),
+    ...(password ? { password } : {}),
     extraArgs: [
+      ...(password ? ['--masterauth', password] : []),
       '--cluster-enabled',
       'yes',
       '--cluster-config-file',
@@ -146,12 +169,17 @@ async function startNode(
 const alive = (s: LocalRedis) => s.process.exitCode === null && s.process.signalCode === null;
 
 /** Runs `fn` on a short-lived connection to the first live node. */
-async function ask<T>(servers: LocalRedis[], fn: (client: IORedis) => Promise<T>): Promise<T> {
+async function ask<T>(
+  servers: LocalRedis[],
+  fn: (client: IORedis) => Promise<T>,
+  password?: string,
+): Promise<T> {
   const server = servers.find(alive);
   if (!server) throw new Error('no live cluster node');
   const client = new IORedis(server.port, '127.0.0.1', {
     lazyConnect: true,
     maxRetriesPerRequest: 0,
+    ...(password ? { password } : {}),
   });
   client.on('error', () => {});
   try {
@@ -163,14 +191,18 @@ async function ask<T>(servers: LocalRedis[], fn: (client: IORedis) => Promise<T>
 }
 
 /** Every live node says `cluster_state:ok`, and every live replica's link to its master is up. */
-async function clusterHealthy(servers: LocalRedis[]): Promise<boolean> {
+async function clusterHealthy(servers: LocalRedis[], password?: string): Promise<boolean> {
   for (const server of servers.filter(alive)) {
-    const ok = await ask([server], async (c) => {
-      const info = await c.cluster('INFO');
-      if (!/cluster_state:ok/.test(String(info))) return false;
-      const replication = await c.info('replication');
-      return !/role:slave/.test(replication) || /master_link_status:up/.test(replication);
-    }).catch(() => false);
+    const ok = await ask(
+      [server],
+      async (c) => {
+        const info = await c.cluster('INFO');
+        if (!/cluster_state:ok/.test(String(info))) return false;
+        const replication = await c.info('replication');
+        return !/role:slave/.test(replication) || /master_link_status:up/.test(replication);
+      },
+      password,
+    ).catch(() => false);
     if (!ok) return false;
   }
   return true;

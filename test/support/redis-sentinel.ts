@@ -36,6 +36,8 @@ export interface LocalSentinel {
 export interface LocalSentinelOptions {
   /** How long the master may be silent before the sentinels call it down. @defaultValue 1000 */
   downAfterMs?: number;
+  /** The master and replica require it (the sentinels do not). @defaultValue none */
+  password?: string;
 }
 
 const NAME = 'askq-test';
@@ -45,6 +47,9 @@ export async function startLocalSentinel(
   options: LocalSentinelOptions = {},
 ): Promise<LocalSentinel> {
   const downAfterMs = options.downAfterMs ?? 1000;
+  const { password } = options;
+  // A replica (and a returning old master) authenticates to its master with the same password.
+  const dataOptions = password ? { password, extraArgs: ['--masterauth', password] } : {};
   const all: LocalRedis[] = [];
   const dirs: string[] = [];
   const started = (server: LocalRedis) => {
@@ -54,7 +59,7 @@ export async function startLocalSentinel(
   };
   let setup: LocalSentinel;
   try {
-    const master = started(await startLocalRedis());
+    const master = started(await startLocalRedis(dataOptions));
     const startSentinel = async () => {
       const dir = await mkdtemp(join(tmpdir(), 'askq-sentinel-'));
       dirs.push(dir);
@@ -66,6 +71,7 @@ export async function startLocalSentinel(
           `sentinel down-after-milliseconds ${NAME} ${downAfterMs}`,
           `sentinel failover-timeout ${NAME} ${10 * downAfterMs}`,
           `sentinel parallel-syncs ${NAME} 1`,
+          ...(password ? [`sentinel auth-pass ${NAME} ${password}`] : []),
           '',
         ].join('\n'),
       );
@@ -80,9 +86,15 @@ export async function startLocalSentinel(
       );
     };
     const [replica, ...sentinels] = await Promise.all([
-      startLocalRedis({ extraArgs: ['--replicaof', '127.0.0.1', String(master.port)] }).then(
-        started,
-      ),
+      startLocalRedis({
+        ...dataOptions,
+        extraArgs: [
+          ...(dataOptions.extraArgs ?? []),
+          '--replicaof',
+          '127.0.0.1',
+          String(master.port),
+        ],
+      }).then(started),
       startSentinel(),
       startSentinel(),
       startSentinel(),
@@ -93,10 +105,16 @@ export async function startLocalSentinel(
       name: NAME,
       servers,
       sentinels,
-      settings: { mode: 'sentinel', sentinels: hosts, name: NAME },
+      settings: {
+        mode: 'sentinel',
+        sentinels: hosts,
+        name: NAME,
+        ...(password ? { password } : {}),
+      },
       env: {
         ASKQ_REDIS_SENTINELS: hosts.map((h) => `${h.host}:${h.port}`).join(','),
         ASKQ_REDIS_SENTINEL_NAME: NAME,
+        ...(password ? { ASKQ_REDIS_PASSWORD: password } : {}),
       },
       async master() {
         const port = await askSentinels(sentinels, async (c) => {
@@ -114,12 +132,12 @@ export async function startLocalSentinel(
         await exited;
       },
       async restart(server) {
-        const again = started(await startLocalRedis({ port: server.port }));
+        const again = started(await startLocalRedis({ ...dataOptions, port: server.port }));
         servers.push(again);
         return again;
       },
       waitHealthy: (timeoutMs = 30_000) =>
-        waitFor(() => healthy(setup, sentinels), timeoutMs, 'sentinel setup healthy'),
+        waitFor(() => healthy(setup, sentinels, password), timeoutMs, 'sentinel setup healthy'),
       async stop() {
         await stopAll(all);
         await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
@@ -141,10 +159,15 @@ export async function startLocalSentinel(
 
 const alive = (s: LocalRedis) => s.process.exitCode === null && s.process.signalCode === null;
 
-async function connect<T>(server: LocalRedis, fn: (client: IORedis) => Promise<T>): Promise<T> {
+async function connect<T>(
+  server: LocalRedis,
+  fn: (client: IORedis) => Promise<T>,
+  password?: string,
+): Promise<T> {
   const client = new IORedis(server.port, '127.0.0.1', {
     lazyConnect: true,
     maxRetriesPerRequest: 0,
+    ...(password ? { password } : {}),
   });
   client.on('error', () => {});
   try {
@@ -164,11 +187,15 @@ async function askSentinels<T>(
   return connect(sentinel, fn);
 }
 
-async function healthy(setup: LocalSentinel, sentinels: LocalRedis[]): Promise<boolean> {
+async function healthy(
+  setup: LocalSentinel,
+  sentinels: LocalRedis[],
+  password?: string,
+): Promise<boolean> {
   try {
     const master = await setup.master();
     if (!alive(master)) return false;
-    const replication = await connect(master, (c) => c.info('replication'));
+    const replication = await connect(master, (c) => c.info('replication'), password);
     if (!/role:master/.test(replication) || !/slave0:.*state=online/.test(replication))
       return false;
     for (const sentinel of sentinels.filter(alive)) {
