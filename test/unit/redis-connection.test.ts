@@ -1,4 +1,5 @@
-import { Cluster, Redis as IORedis } from 'ioredis';
+import type { Redis as IORedis } from 'ioredis';
+import { Cluster } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 
 import { createRedisConnection, type Redis } from '../../src/shared/redis.ts';

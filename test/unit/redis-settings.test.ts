@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 
-import { ConfigError, loadConfig, redactConfig } from '../../src/shared/config.ts';
+import type { ConfigError } from '../../src/shared/config.ts';
+import { loadConfig, redactConfig } from '../../src/shared/config.ts';
 import {
   clusterPrefixProblem,
   describeRedis,
