@@ -32,3 +32,11 @@ export {
   ValidationError,
 } from './shared/errors.ts';
 export type { ChatPort, EmbeddingsPort, VectorStorePort } from './shared/ports.ts';
+export {
+  ClusterPrefixError,
+  type HostPort,
+  type RedisSettings,
+  redisSettingsFrom,
+  type RedisTarget,
+} from './shared/redis-settings.ts';
+export { ReplicaWaitError } from './shared/wait-replicas.ts';
