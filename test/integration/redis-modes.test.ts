@@ -2,6 +2,7 @@ import { Redis as IORedis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { AskqClient, clientOptionsFromConfig } from '../../src/producer/askq-client.ts';
+import { createApiServer } from '../../src/producer/http/create-api-server.ts';
 import { loadConfig } from '../../src/shared/config.ts';
 import {
   EvictionCheckUnavailableError,
@@ -13,6 +14,7 @@ import { ReplicaWaitError } from '../../src/shared/wait-replicas.ts';
 import { AskqWorker } from '../../src/worker/askq-worker.ts';
 import { seededFakePorts } from '../support/fake-ports.ts';
 import { type LocalCluster, startLocalCluster } from '../support/redis-cluster.ts';
+import { waitFor } from '../support/redis-processes.ts';
 import { type LocalSentinel, startLocalSentinel } from '../support/redis-sentinel.ts';
 import { runCli } from '../support/run-cli.ts';
 
@@ -69,6 +71,40 @@ describe('Redis Sentinel', () => {
     expect(shown.ASKQ_REDIS_TARGET).toMatch(/^sentinel "askq-test" via 127\.0\.0\.1:\d+/);
     expect(stdout).not.toContain(PASSWORD);
     expect(stdout).not.toContain('sentinel-secret-55e1');
+  });
+
+  // Last of this block: it kills the setup's master.
+  it('the API carries on after a failover, without a restart', async () => {
+    const config = loadConfig({
+      ...base,
+      ...sentinel.env,
+      ASKQ_PREFIX: 'modes-sentinel-api',
+      ASKQ_ALLOW_ANONYMOUS: 'true',
+    });
+    const api = await createApiServer({ config });
+    const post = () =>
+      api.app.inject({ method: 'POST', url: '/v1/questions', payload: { question: 'Still up?' } });
+    try {
+      expect((await post()).statusCode).toBe(202);
+      const master = await sentinel.master();
+      await sentinel.kill(master);
+      let refused = 0;
+      await waitFor(
+        async () => {
+          const status = (await post()).statusCode;
+          if (status === 503) refused += 1;
+          else expect(status).toBe(202);
+          return status === 202;
+        },
+        30_000,
+        'the API to enqueue again',
+      );
+      // It did meet the failover (503s while no master answered), then recovered on its own.
+      expect(refused).toBeGreaterThan(0);
+      expect(await sentinel.master()).not.toBe(master);
+    } finally {
+      await api.close();
+    }
   });
 });
 
