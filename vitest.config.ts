@@ -17,7 +17,6 @@ const CLUSTER_MATRIX = [
 
 export default defineConfig({
   test: {
-    globalSetup: ['test/support/global-setup.ts'],
     setupFiles: ['test/support/setup-each-file.ts'],
     testTimeout: 30_000,
     hookTimeout: 30_000,
@@ -26,8 +25,23 @@ export default defineConfig({
     expect: { poll: { timeout: 15_000 } },
     pool: 'forks',
     projects: [
-      { extends: true, test: { name: 'standalone', include: ['test/**/*.test.ts'] } },
-      { extends: true, test: { name: 'cluster', include: CLUSTER_MATRIX } },
+      // Each project runs the global setup for itself: one Redis (or cluster) per project.
+      {
+        extends: true,
+        test: {
+          name: 'standalone',
+          include: ['test/**/*.test.ts'],
+          globalSetup: ['test/support/global-setup.ts'],
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'cluster',
+          include: CLUSTER_MATRIX,
+          globalSetup: ['test/support/global-setup.ts'],
+        },
+      },
     ],
   },
 });

@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { Cluster } from 'ioredis';
 import { inject } from 'vitest';
 
-import { createRedisConnection, type Redis } from '../../src/shared/redis.ts';
+import { createRedisConnection, type Redis, waitUntilReady } from '../../src/shared/redis.ts';
 import type { RedisSettings } from '../../src/shared/redis-settings.ts';
 
 /**
@@ -58,6 +58,8 @@ export function uniquePrefix(label = 't'): string {
 
 /** Every key matching `pattern`: on a cluster, from every master. */
 export async function scanKeys(redis: Redis, pattern: string): Promise<string[]> {
+  // A cluster client knows its masters only once it has read the slot map.
+  await waitUntilReady(redis, 10_000);
   const servers = redis instanceof Cluster ? redis.nodes('master') : [redis];
   const keys: string[] = [];
   for (const server of servers) {
