@@ -2,7 +2,10 @@ import { Redis as IORedis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { AskqClient, clientOptionsFromConfig } from '../../src/producer/askq-client.ts';
-import { createApiServer } from '../../src/producer/http/create-api-server.ts';
+import {
+  apiServerOptionsFromConfig,
+  createApiServer,
+} from '../../src/producer/http/create-api-server.ts';
 import { loadConfig } from '../../src/shared/config.ts';
 import {
   EvictionCheckUnavailableError,
@@ -11,7 +14,7 @@ import {
 import { type LocalRedis, startLocalRedis } from '../../src/shared/local-redis.ts';
 import { ClusterPrefixError } from '../../src/shared/redis-settings.ts';
 import { ReplicaWaitError } from '../../src/shared/wait-replicas.ts';
-import { AskqWorker } from '../../src/worker/askq-worker.ts';
+import { AskqWorker, workerOptionsFromConfig } from '../../src/worker/askq-worker.ts';
 import { seededFakePorts } from '../support/fake-ports.ts';
 import { type LocalCluster, startLocalCluster } from '../support/redis-cluster.ts';
 import { waitFor } from '../support/redis-processes.ts';
@@ -43,7 +46,10 @@ const base = { LOG_LEVEL: 'silent', ASKQ_BACKOFF_MS: '20', ASKQ_BACKOFF_MAX_MS: 
 /** A worker on fake ports and a client from the same configuration answer one question. */
 async function answerOne(env: Record<string, string>): Promise<void> {
   const config = loadConfig({ ...base, ...env });
-  const worker = await AskqWorker.start({ config, ports: await seededFakePorts() });
+  const worker = await AskqWorker.start({
+    ...workerOptionsFromConfig(config),
+    ports: await seededFakePorts(),
+  });
   const client = new AskqClient(clientOptionsFromConfig(config));
   try {
     const { id } = await client.ask({ question: 'How does bullmq retry?' });
@@ -81,7 +87,7 @@ describe('Redis Sentinel', () => {
       ASKQ_PREFIX: 'modes-sentinel-api',
       ASKQ_ALLOW_ANONYMOUS: 'true',
     });
-    const api = await createApiServer({ config });
+    const api = await createApiServer(apiServerOptionsFromConfig(config));
     const post = () =>
       api.app.inject({ method: 'POST', url: '/v1/questions', payload: { question: 'Still up?' } });
     try {
@@ -132,7 +138,10 @@ describe('Redis Cluster', () => {
     await admin.config('SET', 'maxmemory-policy', 'allkeys-lru');
     try {
       const config = loadConfig({ ...base, ...cluster.env, ASKQ_PREFIX: '{modes-evict}' });
-      const start = AskqWorker.start({ config, ports: await seededFakePorts() });
+      const start = AskqWorker.start({
+        ...workerOptionsFromConfig(config),
+        ports: await seededFakePorts(),
+      });
       await expect(start).rejects.toThrow(EvictionPolicyError);
       await expect(start).rejects.toThrow(`on master 127.0.0.1:${last.port}`);
     } finally {
@@ -160,7 +169,10 @@ describe('managed Redis that hides CONFIG', () => {
   });
 
   it('says why the eviction check cannot run and how to opt out, instead of crashing', async () => {
-    const start = AskqWorker.start({ config: loadConfig(env()), ports: await seededFakePorts() });
+    const start = AskqWorker.start({
+      ...workerOptionsFromConfig(loadConfig(env())),
+      ports: await seededFakePorts(),
+    });
     await expect(start).rejects.toThrow(EvictionCheckUnavailableError);
     await expect(start).rejects.toThrow(/ASKQ_SKIP_EVICTION_CHECK=true/);
   });
