@@ -30,14 +30,37 @@ export function duplicateConnection(connection: Redis): Redis {
   return connection instanceof Cluster ? connection.duplicate() : connection.duplicate();
 }
 
+/** How a cluster client rides out a failover (the cluster needs a few seconds to elect). */
+const CLUSTER_RETRY = {
+  /**
+   * Delay between retries of a command whose node went away; with ioredis's 16 tries about
+   * 5 s, longer than a failover with a short cluster-node-timeout (1.6 s at its default).
+   */
+  retryDelayOnFailover: 300,
+  retryDelayOnClusterDown: 300,
+} satisfies ClusterOptions;
+
+type SettingsOf<M extends RedisSettings['mode']> = Extract<RedisSettings, { mode: M }>;
+
 /**
  * The one connection factory: every process kind and client class connects through it, in
  * any of the three modes. Share the result; never open one per job.
  */
 export function createRedisConnection(target: RedisTarget, role: ConnectionRole): Redis {
   const settings = toSettings(target);
-  const client =
-    settings.mode === 'cluster' ? openCluster(settings, role) : openServer(settings, role);
+  let client: Redis;
+  switch (settings.mode) {
+    case 'standalone':
+      // ioredis lets a URL's own user, password and rediss:// win over the options.
+      client = new IORedis(settings.url, serverOptions(settings, role));
+      break;
+    case 'sentinel':
+      client = openSentinel(settings, role);
+      break;
+    case 'cluster':
+      client = openCluster(settings, role);
+      break;
+  }
   // Without a listener, ioredis prints every reconnect error; callers see errors on commands.
   client.on('error', () => {});
   return client;
@@ -51,20 +74,14 @@ function authOptions(settings: RedisSettings): RedisOptions {
   };
 }
 
-function openServer(settings: RedisSettings, role: ConnectionRole): IORedis {
-  const options: RedisOptions = {
-    ...ROLE_OPTIONS[role],
-    ...authOptions(settings),
-    lazyConnect: false,
-  };
-  if (settings.mode === 'standalone') {
-    // ioredis lets a URL's own user, password and rediss:// win over the options.
-    return new IORedis(settings.url, options);
-  }
-  if (settings.mode !== 'sentinel') throw new AskqError(`not a server mode: ${settings.mode}`);
+function serverOptions(settings: RedisSettings, role: ConnectionRole): RedisOptions {
+  return { ...ROLE_OPTIONS[role], ...authOptions(settings), lazyConnect: false };
+}
+
+function openSentinel(settings: SettingsOf<'sentinel'>, role: ConnectionRole): IORedis {
   const sentinels: Partial<SentinelAddress>[] = settings.sentinels;
   return new IORedis({
-    ...options,
+    ...serverOptions(settings, role),
     sentinels,
     name: settings.name,
     ...(settings.sentinelPassword ? { sentinelPassword: settings.sentinelPassword } : {}),
@@ -76,20 +93,18 @@ function openServer(settings: RedisSettings, role: ConnectionRole): IORedis {
   });
 }
 
-function openCluster(settings: RedisSettings, role: ConnectionRole): Cluster {
-  if (settings.mode !== 'cluster') throw new AskqError(`not a cluster: ${settings.mode}`);
+function openCluster(settings: SettingsOf<'cluster'>, role: ConnectionRole): Cluster {
+  // The offline queue is the cluster's own option; the rest of a role applies per node.
   const { enableOfflineQueue, ...perNode } = ROLE_OPTIONS[role] as RedisOptions;
-  const options: ClusterOptions = {
+  return new Cluster(settings.nodes, {
     enableReadyCheck: true,
     ...(enableOfflineQueue === undefined ? {} : { enableOfflineQueue }),
-    // A failover takes a few seconds (cluster-node-timeout plus the election); keep retrying
-    // the moved slot's commands across it rather than failing them after 1.6 s.
-    retryDelayOnFailover: 300,
-    retryDelayOnClusterDown: 300,
+    ...CLUSTER_RETRY,
     redisOptions: { ...perNode, ...authOptions(settings) },
+    // Managed TLS clusters announce nodes by hostname in their certificates: connect by the
+    // name as given, so certificate checks match (ioredis's advice for ElastiCache).
     ...(settings.tls ? { dnsLookup: (address, callback) => callback(null, address) } : {}),
-  };
-  return new Cluster(settings.nodes, options);
+  });
 }
 
 /** Resolves once the connection is ready, or rejects after `timeoutMs`. */
