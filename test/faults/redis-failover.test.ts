@@ -11,6 +11,7 @@ import {
   startFaultStack,
   type WorkerProcess,
 } from '../support/fault-stack.ts';
+import { waitReplicaInSync } from '../support/redis-processes.ts';
 
 const JOBS = 300;
 const CONCURRENCY = 5;
@@ -26,16 +27,30 @@ afterEach(async () => {
 
 const tick = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** Longest the producer keeps retrying one question before the test fails, saying why. */
+const ACCEPT_DEADLINE_MS = 60_000;
+
 /** How each topology finds, kills and brings back the master that holds askq's keys. */
 const TOPOLOGIES = {
   cluster: {
     master: (s: FaultStack) => s.cluster!.masterOf(s.config.ASKQ_PREFIX),
     kill: (s: FaultStack, m: LocalRedis) => s.cluster!.kill(m),
+    /** A replica took the slot over. */
+    waitFailover: (s: FaultStack, old: LocalRedis) =>
+      s.waitFor(
+        'a new master for the slot',
+        async () => (await s.cluster!.masterOf(s.config.ASKQ_PREFIX).catch(() => old)) !== old,
+        30_000,
+      ),
     restart: (s: FaultStack, m: LocalRedis) => s.cluster!.restart(m),
   },
   sentinel: {
     master: (s: FaultStack) => s.sentinel!.master(),
     kill: (s: FaultStack, m: LocalRedis) => s.sentinel!.kill(m),
+    /** Every sentinel names the promoted replica (only then may the old master come back). */
+    waitFailover: async (s: FaultStack, old: LocalRedis) => {
+      await s.sentinel!.waitFailover(old, 30_000);
+    },
     restart: (s: FaultStack, m: LocalRedis) => s.sentinel!.restart(m),
   },
 } as const;
@@ -68,6 +83,7 @@ describe.each(['cluster', 'sentinel'] as const)('fault: %s failover', (topology)
     const producer = (async () => {
       for (let i = 0; i < JOBS; i += 1) {
         const id = `job-${i}`;
+        const deadline = Date.now() + ACCEPT_DEADLINE_MS;
         for (;;) {
           try {
             await s.client.ask({ question: defaultQuestion(i) }, { jobId: id });
@@ -77,12 +93,21 @@ describe.each(['cluster', 'sentinel'] as const)('fault: %s failover', (topology)
             if (err instanceof ReplicaWaitError) replicaWaits += 1;
             else if (err instanceof RedisUnavailableError) refused += 1;
             else throw err;
+            if (Date.now() > deadline) {
+              throw new Error(
+                `${id} not accepted within ${ACCEPT_DEADLINE_MS} ms (${refused} refusals, ` +
+                  `${replicaWaits} replica waits); last: ${(err as Error).message}`,
+                { cause: err },
+              );
+            }
             await tick(100); // no master, or no replica to confirm: try again shortly
           }
         }
         if (i % PER_TICK === PER_TICK - 1) await tick(PACE_MS);
       }
     })();
+    // Its failure is reported where it is awaited, below, not as an unhandled rejection.
+    producer.catch(() => {});
 
     await s.waitFor('60 completed', async () => (await s.queue.getCompletedCount()) >= 60, 60_000);
     const master = await t.master(s);
@@ -90,15 +115,11 @@ describe.each(['cluster', 'sentinel'] as const)('fault: %s failover', (topology)
     const acceptedAtKill = accepted.size;
     const killedAt = Date.now();
     await t.kill(s, master);
-    // Failover: a new master for the slot (cluster) or the master name (Sentinel).
-    await s.waitFor(
-      'a new master',
-      async () => (await t.master(s).catch(() => master)) !== master,
-      30_000,
-    );
+    await t.waitFailover(s, master);
     const failedOverAt = Date.now();
     // The old master returns as the new one's replica, so WAIT can be confirmed again.
-    await t.restart(s, master);
+    const restarted = await t.restart(s, master);
+    await waitReplicaInSync(restarted, 30_000);
 
     await producer;
     const ids = [...accepted.keys()];

@@ -1,3 +1,5 @@
+import { Redis as IORedis } from 'ioredis';
+
 import type { LocalRedis } from '../../src/shared/local-redis.ts';
 
 const running = new Set<LocalRedis>();
@@ -38,4 +40,36 @@ export async function waitFor(
     if (Date.now() > deadline) throw new Error(`gave up waiting for ${what} after ${timeoutMs} ms`);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
+}
+
+/** The `INFO replication` of a server, on a short-lived connection. */
+export async function replicationInfo(server: LocalRedis, password?: string): Promise<string> {
+  const client = new IORedis(server.port, '127.0.0.1', {
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+    ...(password ? { password } : {}),
+  });
+  client.on('error', () => {});
+  try {
+    await client.connect();
+    return await client.info('replication');
+  } finally {
+    client.disconnect();
+  }
+}
+
+/** Resolves once `server` is a replica whose link to its master is up (a restarted node). */
+export async function waitReplicaInSync(
+  server: LocalRedis,
+  timeoutMs: number,
+  password?: string,
+): Promise<void> {
+  await waitFor(
+    async () => {
+      const info = await replicationInfo(server, password).catch(() => '');
+      return /role:slave/.test(info) && /master_link_status:up/.test(info);
+    },
+    timeoutMs,
+    `:${server.port} to sync as a replica`,
+  );
 }

@@ -20,6 +20,11 @@ export interface LocalSentinel {
   env: Record<string, string>;
   /** The data server the sentinels name as master now. */
   master(): Promise<LocalRedis>;
+  /**
+   * Resolves with the new master once every live sentinel names the same one, other than
+   * `old`, and it says it is a master; rejects after `timeoutMs`.
+   */
+  waitFailover(old: LocalRedis, timeoutMs: number): Promise<LocalRedis>;
   /** SIGKILLs a server and resolves once it exited. */
   kill(server: LocalRedis): Promise<void>;
   /** Starts a killed data server again on its port; the sentinels make it a replica. */
@@ -124,6 +129,36 @@ export async function startLocalSentinel(
         const server = servers.find((s) => s.port === port && alive(s));
         if (!server) throw new Error(`sentinels name an unknown master :${port}`);
         return server;
+      },
+      async waitFailover(old, timeoutMs) {
+        let found: LocalRedis | undefined;
+        await waitFor(
+          async () => {
+            const ports = await Promise.all(
+              sentinels.filter(alive).map((sentinel) =>
+                connect(sentinel, async (c) => {
+                  const reply = (await c.call(
+                    'SENTINEL',
+                    'get-master-addr-by-name',
+                    NAME,
+                  )) as string[];
+                  return Number(reply[1]);
+                }).catch(() => 0),
+              ),
+            );
+            const port = ports[0];
+            if (port === old.port || ports.some((p) => p !== port)) return false;
+            found = servers.find((s) => s.port === port && alive(s));
+            if (!found) return false;
+            const info = await connect(found, (c) => c.info('replication'), password).catch(
+              () => '',
+            );
+            return /role:master/.test(info);
+          },
+          timeoutMs,
+          'every sentinel to name the new master',
+        );
+        return found!;
       },
       async kill(server) {
         if (!alive(server)) return;
