@@ -4,6 +4,7 @@ import { join, resolve } from 'node:path';
 import { locateRun, runDir } from '../producer/eval/index.ts';
 import type { Config } from '../shared/config.ts';
 import { createRedisConnection, redisAnswers, waitUntilReady } from '../shared/redis.ts';
+import { redisSettingsFrom } from '../shared/redis-settings.ts';
 
 /**
  * A run's folder from a folder path or run id: locally first, then where the run recorded its
@@ -13,8 +14,9 @@ import { createRedisConnection, redisAnswers, waitUntilReady } from '../shared/r
 export async function findRun(config: Config, run: string): Promise<string> {
   if ([resolve(run), runDir(run)].some((d) => existsSync(join(d, 'run.json'))))
     return locateRun(run);
-  if (!(await redisAnswers(config.REDIS_URL))) return locateRun(run);
-  const redis = createRedisConnection(config.REDIS_URL, 'producer');
+  const settings = redisSettingsFrom(config);
+  if (!(await redisAnswers(settings))) return locateRun(run);
+  const redis = createRedisConnection(settings, 'producer');
   try {
     await waitUntilReady(redis);
     return await locateRun(run, { redis, prefix: config.ASKQ_PREFIX });

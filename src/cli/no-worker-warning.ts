@@ -1,10 +1,12 @@
 import { Queue } from 'bullmq';
 
 import { createRedisConnection } from '../shared/redis.ts';
+import type { RedisTarget } from '../shared/redis-settings.ts';
 import { MINUTE, SECOND } from '../shared/time.ts';
 
 export interface NoWorkerWarningOptions {
-  redisUrl: string;
+  /** Where Redis is: settings from `redisSettingsFrom`, or a URL. */
+  redis: RedisTarget;
   prefix: string;
   /** The queue whose consumers are counted. */
   queueName: string;
@@ -34,7 +36,7 @@ export const NO_WORKER_WARNING_DEFAULTS = {
 export function warnWhileNoWorker(options: NoWorkerWarningOptions): () => Promise<void> {
   const opts = { ...NO_WORKER_WARNING_DEFAULTS, ...options };
   const write = opts.write ?? ((line: string) => process.stderr.write(`${line}\n`));
-  const connection = createRedisConnection(opts.redisUrl, 'producer');
+  const connection = createRedisConnection(opts.redis, 'producer');
   const queue = new Queue(opts.queueName, { connection, prefix: opts.prefix });
   queue.on('error', () => {});
   let lastWarnedAt = -Infinity;

@@ -6,6 +6,7 @@ import {
 import type { Config } from '../shared/config.ts';
 import { QUESTIONS_QUEUE } from '../shared/contracts.ts';
 import { readJobState } from '../shared/job-state.ts';
+import { redisSettingsFrom } from '../shared/redis-settings.ts';
 import { EXIT, type ExitCode } from './exit-codes.ts';
 import { formatAnswer } from './format-answer.ts';
 import { warnWhileNoWorker } from './no-worker-warning.ts';
@@ -41,7 +42,7 @@ export async function runAsk(
       return EXIT.ok;
     }
     const stopWarning = warnWhileNoWorker({
-      redisUrl: config.REDIS_URL,
+      redis: redisSettingsFrom(config),
       prefix: config.ASKQ_PREFIX,
       queueName: QUESTIONS_QUEUE,
     });

@@ -27,7 +27,7 @@ export async function runDemo(
   let redis: LocalRedis | undefined;
   // Only a standalone Redis may be replaced by a private one; a cluster or Sentinel is used as set.
   const standalone = redisSettingsFrom(config).mode === 'standalone';
-  if (standalone && !(await redisAnswers(config.REDIS_URL))) {
+  if (standalone && !(await redisAnswers(redisSettingsFrom(config)))) {
     if (!hasRedisServer()) {
       say(`No Redis answers at ${redactUrl(config.REDIS_URL)} and redis-server is not installed.`);
       say(

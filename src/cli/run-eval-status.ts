@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { readManifest, readResults, readRunCounts } from '../producer/eval/index.ts';
 import type { Config } from '../shared/config.ts';
 import { createRedisConnection, waitUntilReady } from '../shared/redis.ts';
+import { redisSettingsFrom } from '../shared/redis-settings.ts';
 import { EXIT, type ExitCode } from './exit-codes.ts';
 import { findRun } from './find-run.ts';
 
@@ -51,7 +52,7 @@ async function readRunStatus(config: Config, dir: string): Promise<RunStatus> {
   for (const r of results.values())
     counts[r.status === 'passed' ? 'passed' : r.status === 'failed' ? 'failed' : 'errored'] += 1;
 
-  const connection = createRedisConnection(config.REDIS_URL, 'producer');
+  const connection = createRedisConnection(redisSettingsFrom(config), 'producer');
   let inQueue: Awaited<ReturnType<typeof readRunCounts>>;
   try {
     await waitUntilReady(connection);

@@ -94,7 +94,7 @@ export async function runEvalCommand(
     worker || options.detach
       ? undefined
       : warnWhileNoWorker({
-          redisUrl: config.REDIS_URL,
+          redis: redisSettingsFrom(config),
           prefix: config.ASKQ_PREFIX,
           queueName: QUESTIONS_QUEUE,
         });

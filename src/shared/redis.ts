@@ -127,18 +127,24 @@ export async function waitUntilReady(client: Redis, timeoutMs = 5000): Promise<v
   });
 }
 
-/** True when a Redis at `url` answers PING within `timeoutMs`. */
-export async function redisAnswers(url: string, timeoutMs = 1500): Promise<boolean> {
-  const client = new IORedis(url, {
-    lazyConnect: true,
-    enableOfflineQueue: false,
-    maxRetriesPerRequest: 0,
-    connectTimeout: timeoutMs,
-    retryStrategy: () => null,
-  });
+/** True when the Redis of `target` answers PING within `timeoutMs`, in any mode. */
+export async function redisAnswers(target: RedisTarget, timeoutMs = 1500): Promise<boolean> {
+  const settings = toSettings(target);
+  const client =
+    settings.mode === 'standalone'
+      ? new IORedis(settings.url, {
+          ...authOptions(settings),
+          lazyConnect: true,
+          enableOfflineQueue: false,
+          maxRetriesPerRequest: 0,
+          connectTimeout: timeoutMs,
+          retryStrategy: () => null,
+        })
+      : createRedisConnection(settings, 'producer');
   client.on('error', () => {});
   try {
-    await client.connect();
+    if (client instanceof IORedis && client.status === 'wait') await client.connect();
+    await waitUntilReady(client, timeoutMs);
     return (await client.ping()) === 'PONG';
   } catch {
     return false;

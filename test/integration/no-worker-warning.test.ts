@@ -19,7 +19,7 @@ async function watch(looks: number, repeatEveryMs: number, queueName: string) {
   let stop: (() => Promise<void>) | undefined;
   await new Promise<void>((resolve) => {
     stop = warnWhileNoWorker({
-      redisUrl: testRedisUrl(),
+      redis: testRedisUrl(),
       prefix,
       queueName,
       write: (line) => lines.push(line),
