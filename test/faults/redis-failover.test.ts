@@ -40,7 +40,7 @@ const TOPOLOGIES = {
       s.waitFor(
         'a new master for the slot',
         async () => (await s.cluster!.masterOf(s.config.ASKQ_PREFIX).catch(() => old)) !== old,
-        30_000,
+        60_000,
       ),
     restart: (s: FaultStack, m: LocalRedis) => s.cluster!.restart(m),
   },
@@ -49,7 +49,7 @@ const TOPOLOGIES = {
     kill: (s: FaultStack, m: LocalRedis) => s.sentinel!.kill(m),
     /** Every sentinel names the promoted replica (only then may the old master come back). */
     waitFailover: async (s: FaultStack, old: LocalRedis) => {
-      await s.sentinel!.waitFailover(old, 30_000);
+      await s.sentinel!.waitFailover(old, 60_000);
     },
     restart: (s: FaultStack, m: LocalRedis) => s.sentinel!.restart(m),
   },
@@ -169,5 +169,5 @@ describe.each(['cluster', 'sentinel'] as const)('fault: %s failover', (topology)
     // The jobs running on the dead master were handed on by the stalled-job check.
     expect(activeAtKill).toBeGreaterThan(0);
     expect(s.events.stalled.size).toBeGreaterThan(0);
-  }, 240_000);
+  }, 300_000);
 });

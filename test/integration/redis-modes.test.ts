@@ -102,7 +102,7 @@ describe('Redis Sentinel', () => {
           else expect(status).toBe(202);
           return status === 202;
         },
-        30_000,
+        60_000,
         'the API to enqueue again',
       );
       // It did meet the failover (503s while no master answered), then recovered on its own.
@@ -111,7 +111,7 @@ describe('Redis Sentinel', () => {
     } finally {
       await api.close();
     }
-  });
+  }, 90_000);
 });
 
 describe('Redis Cluster', () => {

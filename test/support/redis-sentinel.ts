@@ -74,7 +74,8 @@ export async function startLocalSentinel(
         [
           `sentinel monitor ${NAME} 127.0.0.1 ${master.port} 2`,
           `sentinel down-after-milliseconds ${NAME} ${downAfterMs}`,
-          `sentinel failover-timeout ${NAME} ${10 * downAfterMs}`,
+          // Short: a failed election is retried after twice this, not after the default 6 minutes.
+          `sentinel failover-timeout ${NAME} ${3 * downAfterMs}`,
           `sentinel parallel-syncs ${NAME} 1`,
           ...(password ? [`sentinel auth-pass ${NAME} ${password}`] : []),
           '',
