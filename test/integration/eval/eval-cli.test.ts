@@ -12,6 +12,7 @@ import { AskqWorker, workerOptionsFromConfig } from '../../../src/worker/askq-wo
 import { testConfig } from '../../support/config.ts';
 import {
   deletePrefix,
+  scanKeys,
   testConnection,
   testRedisEnv,
   testRedisSettings,
@@ -145,7 +146,7 @@ describe('askq eval', () => {
     expect(waiting).toBe(14);
 
     // Status by run id finds the --out folder through Redis, answers at once, enqueues nothing.
-    const keysBefore = await redis.keys(`${prefix}:questions:*`);
+    const keysBefore = await scanKeys(redis, `${prefix}:questions:*`);
     const status = await runCli(['eval', 'status', runId!, '--json'], env);
     expect(status.code).toBe(0);
     expect(JSON.parse(status.stdout)).toMatchObject({
@@ -156,7 +157,7 @@ describe('askq eval', () => {
       passed: 0,
       pending: 14,
     });
-    expect((await redis.keys(`${prefix}:questions:*`)).sort()).toEqual(keysBefore.sort());
+    expect((await scanKeys(redis, `${prefix}:questions:*`)).sort()).toEqual(keysBefore.sort());
     expect(await redis.zcard(`${prefix}:questions:prioritized`)).toBe(14);
 
     const followed = await runCli(
