@@ -34,6 +34,7 @@ const BENCHMARKS: { id: string; timeoutS: number }[] = [
   { id: 'provider-limits', timeoutS: 90 },
   { id: 'redis-memory', timeoutS: 240 },
   { id: 'eval-run', timeoutS: 120 },
+  { id: 'eval-100k', timeoutS: 900 },
   { id: 'http-enqueue', timeoutS: 90 },
 ];
 

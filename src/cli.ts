@@ -5,7 +5,7 @@ import { Command, Option } from 'commander';
 
 // Commands are imported when run, so `askq config` or `askq ask` never load the worker's
 // providers (LanceDB, LangChain).
-import { rate, usd } from './cli/eval-options.ts';
+import { rate, usd, variant } from './cli/eval-options.ts';
 import { EXIT, exitCodeOf } from './cli/exit-codes.ts';
 import { intInRange, seconds } from './cli/options.ts';
 import type { RunAskOptions } from './cli/run-ask.ts';
@@ -176,9 +176,24 @@ async function main(argv: string[]): Promise<number> {
     .option('-n, --namespace <ns>', 'vector store namespace')
     .option('-k, --top-k <k>', 'sources to retrieve', intInRange(1, 50))
     .option(
+      '--grader <model>',
+      'grader model for judge and the RAG metrics (default ASKQ_GRADER_MODEL; must be allowed)',
+    )
+    .option(
+      '--variant <name:json>',
+      'run every case also with these settings (model, temperature, topK, namespace, systemPrompt); repeatable',
+      variant,
+    )
+    .option(
+      '--repeat <n>',
+      'run every case (and variant) n times and report the spread',
+      intInRange(1, 100),
+    )
+    .option(
       '--allow-degraded',
       'score answers a fallback gave while a dependency was down (default: count them as errors)',
     )
+    .option('--junit <file>', 'also write JUnit XML (one testcase per case and variant)')
     .option('--json', 'print the summary as JSON')
     .action(async (file: string | undefined, opts: RunEvalOptions) => {
       const { runEvalCommand } = await import('./cli/run-eval.ts');
@@ -215,18 +230,26 @@ async function main(argv: string[]): Promise<number> {
     .command('report')
     .description("rebuild a run's summary.json, results.csv and report.html from results.jsonl")
     .argument('<run>', 'run id or run folder')
-    .action(async (run: string) => {
+    .option('--junit <file>', 'also write JUnit XML (one testcase per case and variant)')
+    .action(async (run: string, opts: { junit?: string }) => {
       const { runEvalReport } = await import('./cli/run-eval-compare.ts');
-      code = await runEvalReport(config(), run);
+      code = await runEvalReport(config(), run, opts);
     });
   evaluation
     .command('compare')
-    .description('compare run b against run a: metric, latency and cost deltas, regressions')
-    .argument('<a>', 'baseline run id or folder')
-    .argument('<b>', 'run id or folder to compare')
+    .description(
+      'compare run b against run a: differences with 95% CIs, McNemar on pass/fail flips, regressions',
+    )
+    .argument('<a>', 'baseline run id or folder (`<run>@<variant>` for one variant)')
+    .argument('<b>', 'run id or folder to compare (`<run>@<variant>` for one variant)')
     .option('--html <path>', 'also write the comparison as an HTML page')
     .option('--json', 'print the comparison as JSON')
-    .option('--fail-on-regression', 'exit 1 when a case that passed in a does not pass in b')
+    .option(
+      '--fail-on-regression',
+      'exit 1 when a metric or the pass rate drops significantly (or by more than --max-drop)',
+    )
+    .option('--alpha <p>', 'significance level of --fail-on-regression (default 0.05)', rate)
+    .option('--max-drop <x>', 'also fail on any drop larger than this (0.05 or 5%)', rate)
     .action(async (a: string, b: string, opts: RunEvalCompareOptions) => {
       const { runEvalCompare } = await import('./cli/run-eval-compare.ts');
       code = await runEvalCompare(config(), a, b, opts);

@@ -1,5 +1,7 @@
 import { InvalidArgumentError } from 'commander';
 
+import { addVariant, type NamedVariant } from '../producer/eval/index.ts';
+
 /** A commander parser for a pass rate: `0.8`, or `80%`. */
 export function rate(value: string): number {
   const text = value.trim();
@@ -20,4 +22,13 @@ export function usd(value: string): number {
     throw new InvalidArgumentError('must be a positive amount of US dollars, e.g. 5 or 0.50.');
   }
   return n;
+}
+
+/** A commander parser for the repeatable `--variant name:json`. */
+export function variant(value: string, previous: NamedVariant[] | undefined): NamedVariant[] {
+  try {
+    return addVariant(value, previous);
+  } catch (err) {
+    throw new InvalidArgumentError((err as Error).message);
+  }
 }

@@ -1,9 +1,12 @@
 import {
   type EvalOutcome,
   type EvalRunOptions,
+  latestResults,
+  type NamedVariant,
   runDir,
   runEval,
   type RunSummary,
+  writeJunit,
 } from '../producer/eval/index.ts';
 import type { Config } from '../shared/config.ts';
 import { QUESTIONS_QUEUE } from '../shared/contracts.ts';
@@ -29,6 +32,10 @@ export interface RunEvalOptions {
   namespace?: string;
   topK?: number;
   allowDegraded?: boolean;
+  grader?: string;
+  variant?: NamedVariant[];
+  repeat?: number;
+  junit?: string;
   json?: boolean;
   /** `eval status`: wait and render progress until the run ends. */
   follow?: boolean;
@@ -60,6 +67,11 @@ export async function runEvalCommand(
       '--detach and --with-worker exclude each other: a detached run needs deployed workers',
     );
   }
+  if ((options.variant || options.repeat) && command === 'run' && !file) {
+    throw new ValidationError(
+      '--variant and --repeat apply to a new run; a resumed run keeps its own',
+    );
+  }
   if (options.detach && options.failUnder !== undefined) {
     throw new ValidationError(
       '--fail-under needs the run to finish; use it with `askq eval status` for a detached run',
@@ -86,9 +98,11 @@ export async function runEvalCommand(
         );
 
   const worker = options.withWorker
-    ? await startInProcessWorker(config, {
-        ...(options.concurrency ? { concurrency: options.concurrency } : {}),
-      })
+    ? await startInProcessWorker(
+        // The in-process worker is this run's: the grader asked for is the one it has.
+        options.grader ? { ...config, ASKQ_GRADER_MODEL: options.grader } : config,
+        { ...(options.concurrency ? { concurrency: options.concurrency } : {}) },
+      )
     : undefined;
   const stopWarning =
     worker || options.detach
@@ -118,6 +132,9 @@ export async function runEvalCommand(
       ...(options.namespace ? { namespace: options.namespace } : {}),
       ...(options.topK ? { topK: options.topK } : {}),
       ...(options.allowDegraded ? { allowDegraded: true } : {}),
+      ...(options.grader ? { grader: options.grader } : {}),
+      ...(options.variant ? { variants: options.variant } : {}),
+      ...(options.repeat ? { repeat: options.repeat } : {}),
       strict: options.strict ?? false,
       ...(options.maxCost === undefined ? {} : { maxCostUsd: options.maxCost }),
       detach: options.detach ?? false,
@@ -125,6 +142,14 @@ export async function runEvalCommand(
         withWorker: options.withWorker ?? false,
         ...(options.concurrency ? { concurrency: options.concurrency } : {}),
         ...(options.failUnder === undefined ? {} : { failUnder: options.failUnder }),
+      },
+      configured: {
+        providers: {
+          chat: `${config.ASKQ_LLM}:${config.ASKQ_LLM === 'openai' ? config.ASKQ_CHAT_MODEL : 'extractive-v1'}`,
+          embeddings: `${config.ASKQ_EMBEDDINGS}:${config.ASKQ_EMBEDDINGS === 'openai' ? config.ASKQ_EMBEDDING_MODEL : 'hashing-v1'}`,
+          vectorStore: `${config.ASKQ_VECTOR_STORE}:${config.ASKQ_VECTOR_STORE === 'pinecone' ? (config.PINECONE_INDEX ?? '') : config.ASKQ_LOCAL_STORE_DIR}`,
+        },
+        grader: config.ASKQ_GRADER_MODEL ?? null,
       },
       priority: config.ASKQ_EVAL_PRIORITY,
       keepSeconds: config.ASKQ_KEEP_SECONDS,
@@ -167,6 +192,7 @@ export async function runEvalCommand(
     );
     return EXIT.ok;
   }
+  if (options.junit) await writeJunit(options.junit, summary, latestResults(outDir));
   process.stdout.write(
     options.json ? `${JSON.stringify(summary, null, 2)}\n` : `${formatSummary(summary, outDir)}\n`,
   );
@@ -186,11 +212,35 @@ export function formatSummary(s: RunSummary, dir: string): string {
     .join(', ');
   return [
     `run ${s.runId}: ${s.passed} passed, ${s.failed} failed, ${s.errored} errors of ${s.valid} cases` +
+      (s.valid > 0 && s.completed + s.notRun > s.valid
+        ? ` × ${(s.completed + s.notRun) / s.valid} runs`
+        : '') +
       ` (${s.invalid} invalid rows${s.notRun ? `, ${s.notRun} not run` : ''}${s.stoppedBy ? ', stopped by --max-cost' : ''})`,
     `pass rate ${(s.passRate * 100).toFixed(1)}%${metrics ? ` · ${metrics}` : ''}`,
     `latency p50 ${Math.round(s.latency.total.p50)} ms, p95 ${Math.round(s.latency.total.p95)} ms · ` +
       `tokens ${s.tokens.input} in / ${s.tokens.output} out · est. $${s.costUsd.toFixed(4)} · ` +
       `${s.wallSeconds.toFixed(1)} s wall, ${s.throughput.toFixed(1)} cases/s`,
+    ...(s.grader.models.length > 0
+      ? [
+          `grader ${s.grader.models.join(', ')}: tokens ${s.grader.tokens.input} in / ${s.grader.tokens.output} out · est. $${s.grader.costUsd.toFixed(4)}`,
+        ]
+      : []),
+    ...Object.entries(s.errorReasons)
+      .slice(0, 3)
+      .map(([reason, n]) => `errors: ${n} × ${reason}`),
+    ...Object.entries(s.variants ?? {}).map(
+      ([name, v]) =>
+        `  ${name.padEnd(12)} pass ${(v.passRate.value * 100).toFixed(1)}% [${(v.passRate.low * 100).toFixed(1)}, ${(v.passRate.high * 100).toFixed(1)}]` +
+        Object.entries(v.metrics)
+          .map(
+            ([k, m]) =>
+              ` · ${k} ${m.mean.value.toFixed(2)} [${m.mean.low.toFixed(2)}, ${m.mean.high.toFixed(2)}]`,
+          )
+          .join('') +
+        (v.repeatSpread
+          ? ` · repeats disagree on ${v.repeatSpread.flakyCases} cases (mean sd ${v.repeatSpread.meanStdDev.toFixed(2)})`
+          : ''),
+    ),
     `results: ${dir}/results.jsonl · report: ${dir}/report.html`,
   ].join('\n');
 }

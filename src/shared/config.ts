@@ -319,6 +319,31 @@ const envSchema = z.object({
     "API key of the fallback chat model's server. Secret.",
     '`OPENAI_API_KEY`',
   ),
+  ASKQ_GRADER_MODEL: doc(
+    optionalString,
+    'Grader model for `judge` and the RAG metrics (OpenAI-compatible, structured output); without one `judge` errors and the RAG metrics are lexical.',
+    'none',
+  ),
+  ASKQ_GRADER_BASE_URL: doc(
+    optionalString.pipe(z.url().optional()),
+    "Base URL of the grader's server.",
+    '`OPENAI_BASE_URL`',
+  ),
+  ASKQ_GRADER_API_KEY: doc(
+    optionalString,
+    "API key of the grader's server. Secret.",
+    '`OPENAI_API_KEY`',
+  ),
+  ASKQ_ALLOWED_MODELS: doc(
+    optionalString.transform((v) =>
+      (v ?? '')
+        .split(',')
+        .map((m) => m.trim())
+        .filter((m) => m !== ''),
+    ),
+    "Models a job may name (an eval variant's `model`, `--grader`) besides the chat, fallback and grader models, comma-separated; any other fails the job at once.",
+    'none',
+  ),
 
   PINECONE_API_KEY: doc(optionalString, 'Pinecone API key. Secret.', 'none'),
   PINECONE_INDEX: doc(
@@ -458,6 +483,7 @@ export const SECRET_KEYS = [
   'OPENAI_API_KEY',
   'PINECONE_API_KEY',
   'ASKQ_FALLBACK_OPENAI_API_KEY',
+  'ASKQ_GRADER_API_KEY',
   'ASKQ_API_KEYS',
   'ASKQ_ADMIN_KEYS',
   'ASKQ_BOARD_PASSWORD',
@@ -521,6 +547,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     !config.OPENAI_API_KEY
   )
     problems.push('OPENAI_API_KEY: required when ASKQ_LLM or ASKQ_EMBEDDINGS is openai');
+  if (config.ASKQ_GRADER_MODEL && !(config.ASKQ_GRADER_API_KEY ?? config.OPENAI_API_KEY))
+    problems.push(
+      'ASKQ_GRADER_API_KEY: required with ASKQ_GRADER_MODEL when OPENAI_API_KEY is unset',
+    );
   if (config.ASKQ_VECTOR_STORE === 'pinecone') {
     if (!config.PINECONE_API_KEY)
       problems.push('PINECONE_API_KEY: required with ASKQ_VECTOR_STORE=pinecone');

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 
-import { assertionSchema } from './scoring/assertions.ts';
+import { assertionSchema, SCORE_METHODS } from './scoring/assertions.ts';
 
 /**
  * The job contract other backends depend on (docs/ARCHITECTURE.md, "The job contract"). Keep it stable:
@@ -26,6 +26,20 @@ const question = z
   .regex(/\S/, 'question must not be empty')
   .max(MAX_QUESTION_CHARS, `question must be at most ${MAX_QUESTION_CHARS} characters`);
 
+/**
+ * Settings an evaluation variant changes (`askq eval run --variant name:json`); the worker
+ * applies them to this job only. `model` must be one the worker allows (chat, fallback,
+ * grader, ASKQ_ALLOWED_MODELS), else the job fails at once with the reason.
+ */
+export const answerVariantSchema = z.strictObject({
+  model: z.string().min(1).max(200).optional(),
+  temperature: z.number().min(0).max(2).optional(),
+  topK: z.number().int().min(1).max(50).optional(),
+  namespace: z.string().min(1).max(128).optional(),
+  systemPrompt: z.string().min(1).max(8000).optional(),
+});
+export type AnswerVariant = z.infer<typeof answerVariantSchema>;
+
 const answerJobFields = {
   question,
   namespace: z.string().min(1).max(128).optional(),
@@ -35,8 +49,9 @@ const answerJobFields = {
   expectedSources: z.array(z.string()).optional(),
   /**
    * How to score the answer (src/shared/scoring/assertions.ts): contains, exact, regex, f1,
-   * similarity, judge, hit@k, mrr. With only `expected`, `contains` is implied; with
-   * `expectedSources`, `hit@k` and `mrr`. Scores come back in the result's `scores`.
+   * similarity, judge, hit@k, mrr, faithfulness, answer-relevancy, context-precision,
+   * context-recall. With only `expected`, `contains` is implied; with `expectedSources`,
+   * `hit@k` and `mrr`. Scores come back in the result's `scores`.
    */
   assert: z.array(assertionSchema).max(20).optional(),
   /**
@@ -45,6 +60,13 @@ const answerJobFields = {
    * have degraded. Evaluations set it. @defaultValue true
    */
   degrade: z.boolean().optional(),
+  /**
+   * The grader model for `judge` and the RAG metrics (`askq eval run --grader`); it must be
+   * one the worker allows. @defaultValue the worker's ASKQ_GRADER_MODEL
+   */
+  grader: z.string().min(1).max(200).optional(),
+  /** Settings of an evaluation variant, over the job's and the worker's. */
+  variant: answerVariantSchema.optional(),
 };
 
 /** Job data as producers (the API, the client) must send it: unknown fields are rejected. */
@@ -144,6 +166,17 @@ export const answerResultSchema = z.object({
   traceId: z.string(),
   /** Per assertion key (`contains`, `f1`, `hit@k`, `contains#2`…), in [0, 1]; only when the job had expectations. */
   scores: z.record(z.string(), z.number()).optional(),
+  /**
+   * Per key of a RAG metric or `judge`: how its score was computed (`llm`: by the grader model;
+   * `lexical`: askq's deterministic approximation) and why it is what it is.
+   */
+  scoreDetails: z
+    .record(z.string(), z.object({ method: z.enum(SCORE_METHODS), reason: z.string() }))
+    .optional(),
+  /** Tokens the grader used scoring this answer, apart from answering's `usage`. */
+  graderUsage: usageSchema.optional(),
+  /** The model that graded, when one did. */
+  graderModel: z.string().optional(),
   /** True when the answer came from the answer cache (ASKQ_CACHE=on): no model was called. */
   cached: z.boolean().optional(),
 });

@@ -1,14 +1,16 @@
 import type { Job } from 'bullmq';
 import { z } from 'zod';
 
-import { sourceSchema } from './contracts.ts';
+import { sourceSchema, usageSchema } from './contracts.ts';
 
 /**
  * The worker's own bookkeeping, kept in the job's data under {@link STATE_KEY} so it survives
  * retries and crashes: attempts counted by askq (a foreign producer's job may say `attempts: 1`),
  * when the first attempt started, and completed stages' outputs. Producers never set it; the
  * worker ignores a malformed one rather than failing the job. Retrying a dead letter
- * ({@link resetJobState}) starts its count afresh.
+ * ({@link resetJobState}) starts its count afresh. The one producer exception is
+ * `askq eval run --retry-errors`, which carries a case's completed stages into its new job
+ * ({@link checkpointOf}), so a case whose scoring failed is only scored again.
  */
 export const STATE_KEY = '__askq';
 
@@ -16,6 +18,15 @@ const stateSchema = z.object({
   attempt: z.number().int().min(0).default(0),
   firstStartedAt: z.number().optional(),
   retrieval: z.object({ sources: z.array(sourceSchema), retrieveMs: z.number().min(0) }).optional(),
+  /** The answer, once generated: a retry after a failed scoring call only scores again. */
+  generation: z
+    .object({
+      answer: z.string(),
+      model: z.string(),
+      usage: usageSchema,
+      generateMs: z.number().min(0),
+    })
+    .optional(),
   /** Class of the error that ended the job or its last attempt (dead-letter inspection). */
   lastErrorClass: z
     .enum(['permanent', 'transient', 'rate_limited', 'breaker_open', 'deadline'])
@@ -48,4 +59,11 @@ export async function writeJobState(job: Job, state: JobState): Promise<void> {
 /** Clears the attempt count and checkpoints, so a retried dead letter gets a full budget. */
 export async function resetJobState(job: Job): Promise<void> {
   await writeJobState(job, { attempt: 0 });
+}
+
+/** A job's completed stages, as a fresh state for a new job: nothing counted, nothing failed. */
+export function checkpointOf(data: unknown): JobState | undefined {
+  const { retrieval, generation } = readJobState(data);
+  if (!retrieval || !generation) return undefined;
+  return { attempt: 0, retrieval, generation };
 }

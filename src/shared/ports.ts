@@ -1,3 +1,5 @@
+import type { z } from 'zod';
+
 /**
  * The ports the pipeline is a function of. Providers (remote and local) implement them; the
  * worker wraps them in breakers and timeouts; tests hand in fakes. Every call takes an
@@ -71,10 +73,20 @@ export interface ContextChunk {
   score: number;
 }
 
+/** Per-call chat settings over the configured ones (an evaluation variant's). */
+export interface ChatSettings {
+  model?: string;
+  temperature?: number;
+  /** Replaces the system prompt. */
+  systemPrompt?: string;
+}
+
 export interface ChatInput {
   question: string;
   /** Best first; empty when retrieval found nothing or was skipped (degraded). */
   context: ContextChunk[];
+  /** @defaultValue the configured model, temperature and prompt */
+  settings?: ChatSettings;
 }
 
 export interface ChatOutput {
@@ -92,6 +104,44 @@ export interface ChatPort {
   /** Host the calls go to (`server.address` on spans); absent for in-process providers. */
   readonly serverAddress?: string;
   answer(input: ChatInput, signal?: AbortSignal): Promise<ChatOutput>;
+  /**
+   * Everything of this port that changes an answer given these settings (model, temperature,
+   * max tokens, server, prompt), as one string: the answer cache keys on it.
+   * @defaultValue `provider:model`
+   */
+  identity?(settings?: ChatSettings): string;
+}
+
+/** One structured-output request to a grader model. */
+export interface GradeRequest<T> {
+  /** Names the reply's JSON schema (`faithfulness`, `judge`…); letters, digits, `_` and `-`. */
+  name: string;
+  /** The system message: what to do and how to reply. */
+  instructions: string;
+  /** The user message: the material to grade. */
+  input: string;
+  /** The reply's shape; sent as the JSON schema of a structured-output request and checked on return. */
+  schema: z.ZodType<T>;
+}
+
+export interface GradeOutput<T> {
+  value: T;
+  /** The model that graded, as the provider reports it. */
+  model: string;
+  usage: { inputTokens: number; outputTokens: number };
+}
+
+/**
+ * A grader model: replies in structured output (JSON schema). Used by the `score` stage for
+ * the RAG metrics and `judge`; a model other than the one that answers, unless configured
+ * equal. Throws {@link GraderReplyError} when the reply does not match the schema.
+ */
+export interface GraderPort {
+  readonly provider: string;
+  readonly model: string;
+  /** Host the calls go to (`server.address` on spans); absent for in-process providers. */
+  readonly serverAddress?: string;
+  grade<T>(request: GradeRequest<T>, signal?: AbortSignal): Promise<GradeOutput<T>>;
 }
 
 /** The vector id of a chunk: deterministic, so re-ingesting overwrites. */
@@ -104,4 +154,6 @@ export interface Ports {
   chat: ChatPort;
   embeddings: EmbeddingsPort;
   store: VectorStorePort;
+  /** The grader model, when one is configured: `judge` and the RAG metrics' `llm` method. */
+  grader?: GraderPort | undefined;
 }

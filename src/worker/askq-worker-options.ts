@@ -92,6 +92,11 @@ export interface AskqWorkerOptions {
   embedBatchSize?: number;
   /** Record question and answer text on spans. @defaultValue false */
   captureContent?: boolean;
+  /**
+   * Models a job may name (an eval variant's `model`, `--grader`) besides the chat, fallback
+   * and grader models. @defaultValue none
+   */
+  allowedModels?: string[];
 }
 
 /** The options with every default applied. */
@@ -134,6 +139,7 @@ export const WORKER_DEFAULTS = {
   embedBatchWaitMs: DEFAULTS.embedBatchWaitMs,
   embedBatchSize: DEFAULTS.embedBatchSize,
   captureContent: DEFAULTS.captureContent,
+  allowedModels: [],
 } satisfies Omit<ResolvedWorkerOptions, 'logger' | 'ports' | 'llmRpm' | 'llmTpm' | 'redis'>;
 
 /** Applies {@link WORKER_DEFAULTS} to whatever `options` leaves out. */
@@ -180,5 +186,6 @@ export function workerOptionsFromConfig(config: Config): AskqWorkerOptions {
     embedBatchWaitMs: config.ASKQ_EMBED_BATCH_WAIT_MS,
     embedBatchSize: config.ASKQ_EMBED_BATCH_SIZE,
     captureContent: config.ASKQ_CAPTURE_CONTENT,
+    allowedModels: config.ASKQ_ALLOWED_MODELS,
   };
 }

@@ -11,6 +11,7 @@ import { createRedisConnection, type Redis, waitUntilReady } from '../shared/red
 import { createQueueTelemetry } from '../shared/telemetry/queue-telemetry.ts';
 import { MINUTE, SECOND } from '../shared/time.ts';
 import { within } from '../shared/within.ts';
+import { allowedModels } from './allowed-models.ts';
 import { AnswerCache, corpusVersionKey } from './answer-cache.ts';
 import {
   type AskqWorkerOptions,
@@ -20,6 +21,7 @@ import {
 import { createAttemptRunner } from './attempt/run-attempt.ts';
 import { CancelListener } from './cancellation/cancel-listener.ts';
 import { releasePendingOnFinish } from './cancellation/release-pending-on-finish.ts';
+import { GraderPool } from './grader-pool.ts';
 import { answerJob } from './jobs/answer-job.ts';
 import { ingestJob } from './jobs/ingest-job.ts';
 import { BatchedEmbeddings } from './providers/batched-embeddings.ts';
@@ -28,7 +30,7 @@ import {
   createDependencyPolicies,
   type DependencyPolicies,
 } from './resilience/dependency-policies.ts';
-import { guardPorts } from './resilience/guarded-ports.ts';
+import { guardGrader, guardPorts, type GuardPortsOptions } from './resilience/guarded-ports.ts';
 import { NO_LIMIT, pauseQueue } from './resilience/pause-queue.ts';
 import { TokenBudget } from './resilience/token-budget.ts';
 import type { AskqWorkerEvents } from './worker-events.ts';
@@ -61,6 +63,7 @@ export class AskqWorker extends EventEmitter<AskqWorkerEvents> {
   readonly #cancels: CancelListener;
   #detachTelemetry: () => void = () => {};
   #closing: Promise<void> | undefined;
+  #guard: GuardPortsOptions | undefined;
 
   private constructor(
     o: ResolvedWorkerOptions,
@@ -121,7 +124,22 @@ export class AskqWorker extends EventEmitter<AskqWorkerEvents> {
       removeOnComplete: { count: o.keepCompleted, age: o.keepSeconds },
       removeOnFail: { count: o.keepFailed, age: o.keepSeconds },
     };
+    const allowed = allowedModels(o.providers, o.allowedModels, ports.grader?.model);
+    const guardOptions = this.#guardOptions(o);
+    const graders = new GraderPool(
+      ports.grader ? guardGrader(ports.grader, this.policies.grader, guardOptions) : undefined,
+      o.providers.grader,
+      allowed,
+    );
     const answer = answerJob({
+      allowedModels: allowed,
+      graderFor: async (model) => {
+        const grader = await graders.forJob(model);
+        // A job's own grader model goes behind the same policy as the configured one.
+        return grader && grader.model !== ports.grader?.model
+          ? guardGrader(grader, this.policies.grader, guardOptions)
+          : grader;
+      },
       defaultNamespace: o.namespace,
       defaultTopK: o.topK,
       retrievalFallback: o.retrievalFallback,
@@ -216,7 +234,20 @@ export class AskqWorker extends EventEmitter<AskqWorkerEvents> {
    * concurrent jobs share one request above that, so a shared request passes the breaker once.
    */
   #guardedPorts(o: ResolvedWorkerOptions, ports: Ports): Ports {
-    const guarded = guardPorts(ports, this.policies, {
+    const guarded = guardPorts(ports, this.policies, this.#guardOptions(o));
+    // Only over the network: an in-process model gains nothing from waiting for others.
+    if (o.embedBatchWaitMs === 0 || ports.embeddings.serverAddress === undefined) return guarded;
+    return {
+      ...guarded,
+      embeddings: new BatchedEmbeddings(guarded.embeddings, {
+        maxWaitMs: o.embedBatchWaitMs,
+        maxBatchSize: o.embedBatchSize,
+      }),
+    };
+  }
+
+  #guardOptions(o: ResolvedWorkerOptions): GuardPortsOptions {
+    this.#guard ??= {
       events: this,
       captureContent: o.captureContent,
       ...(o.llmTpm
@@ -228,16 +259,8 @@ export class AskqWorker extends EventEmitter<AskqWorkerEvents> {
             }),
           }
         : {}),
-    });
-    // Only over the network: an in-process model gains nothing from waiting for others.
-    if (o.embedBatchWaitMs === 0 || ports.embeddings.serverAddress === undefined) return guarded;
-    return {
-      ...guarded,
-      embeddings: new BatchedEmbeddings(guarded.embeddings, {
-        maxWaitMs: o.embedBatchWaitMs,
-        maxBatchSize: o.embedBatchSize,
-      }),
     };
+    return this.#guard;
   }
 
   /**

@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -7,7 +7,7 @@ import type { BrowserContext } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 
 import type { CaseResult } from '../../src/producer/eval/case-result.ts';
-import { renderReport } from '../../src/producer/eval/render-report.ts';
+import { writeReport } from '../../src/producer/eval/render-report.ts';
 import type { RunManifest } from '../../src/producer/eval/run-store.ts';
 import { summarize } from '../../src/producer/eval/summarize.ts';
 import { launchChromium } from '../support/browser.ts';
@@ -70,10 +70,14 @@ it('opens the self-contained report offline; the table renders, search and statu
     runId: 'r-browser',
     file: '/data/questions.jsonl',
     enqueued: { valid: 6, invalid: 1, complete: true },
+    settings: { withWorker: false, strict: false, priority: 100 },
   } as RunManifest;
-  const summary = summarize(manifest, results);
+  const summary = await summarize(manifest, results);
   const path = join(tmp, 'report.html');
-  await writeFile(path, renderReport(summary, results, { jaegerUrl: 'http://jaeger.local:16686' }));
+  async function* stream() {
+    yield* results;
+  }
+  await writeReport(path, summary, stream, { jaegerUrl: 'http://jaeger.local:16686' });
 
   const page = await browser.newPage();
   const external: string[] = [];
@@ -93,6 +97,7 @@ it('opens the self-contained report offline; the table renders, search and statu
   expect(await page.locator('svg[aria-label="latency histogram"] rect').count()).toBe(12);
   expect(
     await page
+      // Failed and errored cases link to their traces.
       .locator('#cases a[href="http://jaeger.local:16686/trace/00000000000000000000000000000002"]')
       .count(),
   ).toBe(1);

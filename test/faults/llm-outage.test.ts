@@ -62,7 +62,7 @@ describe('fault: a full LLM outage of ten seconds', () => {
       opened.embeddings.push([]);
       const worker = await stack.startWorker();
       worker.on('breaker:state', ({ dependency, state }) => {
-        if (state === 'open' && dependency !== 'vectorStore')
+        if (state === 'open' && (dependency === 'chat' || dependency === 'embeddings'))
           opened[dependency][w]!.push(Date.now());
       });
     }

@@ -30,6 +30,11 @@ export interface FakeOpenAIOptions {
   embeddingDimensions?: number;
   /** The chat answer for a request body. @defaultValue {@link echoContextReply} */
   chatReply?: (body: ChatRequestBody) => string;
+  /**
+   * The reply content of a structured-output request (`response_format: json_schema`, a
+   * grader's), by schema name. @defaultValue {@link fakeGrade}
+   */
+  graderReply?: (body: ChatRequestBody, schemaName: string) => string;
   /** Ids `GET /v1/models` lists. @defaultValue ['gpt-4o-mini', 'text-embedding-3-small'] */
   models?: string[];
   /**
@@ -68,6 +73,7 @@ export interface ChatRequestBody {
   stream_options?: { include_usage?: boolean };
   max_tokens?: number;
   temperature?: number;
+  response_format?: { type: string; json_schema?: { name?: string; schema?: unknown } };
 }
 
 /** A running fake; see {@link startFakeOpenAI}. */
@@ -82,6 +88,8 @@ export interface FakeOpenAI {
   latencyMs: number;
   /** Replaces the chat answer function. */
   chatReply: (body: ChatRequestBody) => string;
+  /** Replaces the structured-output (grader) reply function. */
+  graderReply: (body: ChatRequestBody, schemaName: string) => string;
   /** Requests whose client hung up before the fake answered. */
   readonly clientAborts: number;
   /** Requests answered 429 by {@link FakeOpenAIOptions.rateLimit}. */
@@ -110,6 +118,7 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
   const defaultDims = options.embeddingDimensions ?? DEFAULTS.embeddingDimensions;
   const models = options.models ?? DEFAULTS.models;
   let chatReply = options.chatReply ?? echoContextReply;
+  let graderReply = options.graderReply ?? fakeGrade;
   const limiter = options.rateLimit ? requestLimiter(options.rateLimit) : undefined;
   const decide = limiter
     ? (route: OpenAIRoute, request: RecordedRequest) =>
@@ -133,7 +142,11 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
     },
     errorResponse: (status, request) => errorResponse(status, bearer(request)),
     handle: (route, request) => {
-      if (route === 'chat') return chat(request.body as ChatRequestBody, chatReply);
+      if (route === 'chat') {
+        const body = request.body as ChatRequestBody;
+        const name = body?.response_format?.json_schema?.name;
+        return chat(body, name === undefined ? chatReply : (b) => graderReply(b, name));
+      }
       if (route === 'embeddings') return embeddings(request.body as EmbeddingsBody, defaultDims);
       return {
         body: {
@@ -159,6 +172,12 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
     },
     set chatReply(reply: (body: ChatRequestBody) => string) {
       chatReply = reply;
+    },
+    get graderReply() {
+      return graderReply;
+    },
+    set graderReply(reply: (body: ChatRequestBody, schemaName: string) => string) {
+      graderReply = reply;
     },
     get clientAborts() {
       return server.clientAborts;
@@ -233,6 +252,48 @@ export function echoContextReply(body: ChatRequestBody): string {
     return `${sentence} [1]`;
   }
   return "I don't know.";
+}
+
+/** True for a structured-output request (a grader's), as opposed to an answer's. */
+export function isGraderRequest(request: RecordedRequest): boolean {
+  const body = request.body as ChatRequestBody | undefined;
+  return body?.response_format?.type === 'json_schema';
+}
+
+/**
+ * The default grader reply: valid for askq's grading schemas, deterministic and visibly
+ * fake. Faithfulness and context recall find one supported statement; context precision
+ * finds every passage useful; answer relevancy writes the answer back as the question it
+ * answers; judge scores 7 of 10.
+ */
+export function fakeGrade(body: ChatRequestBody, schemaName: string): string {
+  const user = [...body.messages].reverse().find((m) => m.role === 'user');
+  const text = user ? contentText(user.content) : '';
+  switch (schemaName) {
+    case 'faithfulness':
+    case 'context_recall':
+      return JSON.stringify({
+        statements: [{ statement: 'the first statement', supported: true, reason: 'fake grader' }],
+      });
+    case 'context_precision': {
+      const passages = text.match(/^\[\d+\] \(/gm)?.length ?? 0;
+      return JSON.stringify({
+        verdicts: Array.from({ length: passages }, (_, i) => ({
+          passage: i + 1,
+          useful: true,
+          reason: 'fake grader',
+        })),
+      });
+    }
+    case 'answer_relevancy':
+      return JSON.stringify({
+        questions: [/^Answer: (.*)$/m.exec(text)?.[1] ?? 'a question'],
+        noncommittal: false,
+        reason: 'fake grader',
+      });
+    default:
+      return JSON.stringify({ score: 7, reason: 'fake grader: meets most of the rubric' });
+  }
 }
 
 function bearer(request: RecordedRequest): string {

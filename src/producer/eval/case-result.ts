@@ -10,9 +10,16 @@ import type { EvalCase } from './read-cases.ts';
 
 export type CaseStatus = 'passed' | 'failed' | 'error';
 
-/** One line of results.jsonl: a case, its answer and how it scored. */
+/** One line of results.jsonl: a case (in one variant and repeat), its answer and how it scored. */
 export interface CaseResult {
+  /** Unique in the run: the case id, with `@<variant>` and `#<repeat>` when the run has them. */
   id: string;
+  /** The question file's case id, when `id` carries a variant or repeat. */
+  caseId?: string;
+  /** The variant's name (`--variant name:json`). */
+  variant?: string;
+  /** 1-based repeat (`--repeat N`). */
+  repeat?: number;
   where: string;
   question: string;
   expected?: string | string[];
@@ -24,6 +31,11 @@ export interface CaseResult {
   scores: Record<string, number>;
   /** Assertion keys below their threshold (or unscored). */
   failedAssertions: string[];
+  /** Per RAG metric or judge key: `llm` or `lexical`, and the reason for the score. */
+  scoreDetails?: NonNullable<AnswerResult['scoreDetails']>;
+  /** Tokens the grader used, apart from `usage` (answering). */
+  graderUsage?: Usage;
+  graderModel?: string;
   /** Best first; text left out (it is in the store). */
   sources: { id: string; chunk: number; score: number; page?: number; section?: string }[];
   degraded: boolean;
@@ -54,6 +66,8 @@ export function completedResult(c: EvalCase, jobId: string, r: AnswerResult): Ca
     answer: r.answer,
     scores: r.scores ?? {},
     failedAssertions: failed,
+    ...(r.scoreDetails ? { scoreDetails: r.scoreDetails } : {}),
+    ...(r.graderUsage ? { graderUsage: r.graderUsage, graderModel: r.graderModel ?? '' } : {}),
     sources: r.sources.map((s) => ({
       id: s.id,
       chunk: s.chunk,
@@ -111,6 +125,9 @@ function wouldHaveDegraded(reason: string): { degradedReason?: DegradedReason } 
 function caseFields(c: EvalCase) {
   return {
     id: c.id,
+    ...(c.caseId === undefined ? {} : { caseId: c.caseId }),
+    ...(c.variant ? { variant: c.variant.name } : {}),
+    ...(c.repeat === undefined ? {} : { repeat: c.repeat }),
     where: c.where,
     question: c.question,
     ...(c.expected === undefined ? {} : { expected: c.expected }),

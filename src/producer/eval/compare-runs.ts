@@ -1,10 +1,27 @@
-import type { CaseResult, CaseStatus } from './case-result.ts';
+import type { CaseStatus } from './case-result.ts';
+import {
+  type BootstrapOptions,
+  type Interval,
+  mcnemarExact,
+  pairedBootstrap,
+} from './statistics.ts';
 import type { RunSummary } from './summarize.ts';
 
-/** A run as compared: its summary and its results by case id. */
+/** What a comparison keeps of one case: its outcome, not its text. */
+export interface CaseOutcome {
+  status: CaseStatus;
+  /** The question, cut to {@link QUESTION_CHARS}, for listing flips. */
+  question: string;
+  scores: Record<string, number>;
+}
+
+/** Characters of a question a comparison keeps. */
+export const QUESTION_CHARS = 100;
+
+/** A run as compared: its summary and each case's outcome, by case id. */
 export interface ComparedRun {
   summary: RunSummary;
-  results: Map<string, CaseResult>;
+  cases: Map<string, CaseOutcome>;
 }
 
 export interface CaseChange {
@@ -14,31 +31,50 @@ export interface CaseChange {
   to: CaseStatus;
 }
 
+/** A difference (b - a) over the cases both runs scored, with its 95% bootstrap interval. */
+export interface MetricDelta {
+  /** Means over the paired cases. */
+  a: number;
+  b: number;
+  delta: Interval;
+  /** Cases both runs have a score for. */
+  n: number;
+}
+
+/** A drop `--fail-on-regression` fails on, and why. */
+export interface Regression {
+  /** `pass rate` or an assertion key. */
+  metric: string;
+  /** b - a (negative). */
+  delta: number;
+  n: number;
+  /** `significant`: the interval (or McNemar) rules out no change; `max-drop`: larger than allowed. */
+  reason: 'significant' | 'max-drop';
+  /** How it reads in a terminal. */
+  text: string;
+}
+
 export interface RunComparison {
   a: string;
   b: string;
-  passRate: { a: number; b: number; delta: number };
-  /** Per metric in either run: mean score and pass rate in each, and the deltas (b - a). */
-  metrics: Record<
-    string,
-    {
-      meanA?: number;
-      meanB?: number;
-      meanDelta?: number;
-      passRateA?: number;
-      passRateB?: number;
-      passRateDelta?: number;
-    }
-  >;
+  /** Cases in both runs. */
+  paired: number;
+  alpha: number;
+  maxDrop?: number;
+  /** Pass rate over the paired cases, the bootstrap of its difference and McNemar's test. */
+  passRate: MetricDelta & { mcnemarP: number };
+  /** Per assertion key in both runs. */
+  metrics: Record<string, MetricDelta>;
   /** Passed in a, not passed in b. */
   regressed: CaseChange[];
   /** Not passed in a, passed in b. */
   improved: CaseChange[];
-  /** Cases only one of the runs has. */
   onlyInA: number;
   onlyInB: number;
   latencyMs: { p50: Delta; p95: Delta };
   costUsd: Delta;
+  /** What fails `--fail-on-regression`; empty when nothing dropped beyond noise. */
+  regressions: Regression[];
 }
 
 export interface Delta {
@@ -47,39 +83,106 @@ export interface Delta {
   delta: number;
 }
 
-/** Compares run b against run a (the baseline), case by case on the cases both ran. */
-export function compareRuns(a: ComparedRun, b: ComparedRun): RunComparison {
+export interface CompareOptions extends BootstrapOptions {
+  /** Any drop larger than this (pass rate or a metric's mean, as a fraction) is a regression. @defaultValue none */
+  maxDrop?: number;
+}
+
+/**
+ * Compares run b against run a (the baseline) on the cases both ran, pairing each case with
+ * itself: the pass rate and every metric's mean get their difference with a 95% paired
+ * bootstrap interval, and pass/fail flips an exact McNemar test. A regression is a drop the
+ * statistics call significant at `alpha` (the interval lies below 0; McNemar's p < alpha with
+ * more regressed than improved), or one larger than `maxDrop`.
+ */
+export function compareRuns(
+  a: ComparedRun,
+  b: ComparedRun,
+  options: CompareOptions = {},
+): RunComparison {
+  const alpha = options.alpha ?? 0.05;
+  const boot = { ...options, alpha };
   const regressed: CaseChange[] = [];
   const improved: CaseChange[] = [];
+  const passA: number[] = [];
+  const passB: number[] = [];
+  const scores = new Map<string, { a: number[]; b: number[] }>();
   let onlyInA = 0;
-  for (const [id, ra] of a.results) {
-    const rb = b.results.get(id);
-    if (!rb) {
+  for (const [id, ca] of a.cases) {
+    const cb = b.cases.get(id);
+    if (!cb) {
       onlyInA += 1;
       continue;
     }
-    const change = { id, question: rb.question, from: ra.status, to: rb.status };
-    if (ra.status === 'passed' && rb.status !== 'passed') regressed.push(change);
-    if (ra.status !== 'passed' && rb.status === 'passed') improved.push(change);
+    passA.push(ca.status === 'passed' ? 1 : 0);
+    passB.push(cb.status === 'passed' ? 1 : 0);
+    const change = { id, question: cb.question, from: ca.status, to: cb.status };
+    if (ca.status === 'passed' && cb.status !== 'passed') regressed.push(change);
+    if (ca.status !== 'passed' && cb.status === 'passed') improved.push(change);
+    for (const [key, sa] of Object.entries(ca.scores)) {
+      const sb = cb.scores[key];
+      if (sb === undefined) continue;
+      const pair = scores.get(key) ?? { a: [], b: [] };
+      pair.a.push(sa);
+      pair.b.push(sb);
+      scores.set(key, pair);
+    }
   }
-  const onlyInB = [...b.results.keys()].filter((id) => !a.results.has(id)).length;
-  const metrics: RunComparison['metrics'] = {};
-  const keys = new Set([...Object.keys(a.summary.metrics), ...Object.keys(b.summary.metrics)]);
-  for (const key of [...keys].sort()) {
-    const ma = a.summary.metrics[key];
-    const mb = b.summary.metrics[key];
-    metrics[key] = {
-      ...(ma ? { meanA: ma.mean, passRateA: ma.passRate } : {}),
-      ...(mb ? { meanB: mb.mean, passRateB: mb.passRate } : {}),
-      ...(ma && mb
-        ? { meanDelta: round(mb.mean - ma.mean), passRateDelta: round(mb.passRate - ma.passRate) }
-        : {}),
-    };
+  const onlyInB = [...b.cases.keys()].filter((id) => !a.cases.has(id)).length;
+  const passRate = {
+    ...paired(passA, passB, boot),
+    mcnemarP: round(mcnemarExact(regressed.length, improved.length), 6),
+  };
+  const metrics: Record<string, MetricDelta> = {};
+  for (const key of [...scores.keys()].sort()) {
+    const pair = scores.get(key)!;
+    metrics[key] = paired(pair.a, pair.b, boot);
+  }
+  const regressions: Regression[] = [];
+  const pct = (n: number) => `${(n * 100).toFixed(1)} pt`;
+  const passDrop = -passRate.delta.value;
+  if (passDrop > 0) {
+    const significant = passRate.mcnemarP < alpha && regressed.length > improved.length;
+    const tooBig = options.maxDrop !== undefined && passDrop > options.maxDrop;
+    if (significant || tooBig) {
+      regressions.push({
+        metric: 'pass rate',
+        delta: passRate.delta.value,
+        n: passRate.n,
+        reason: significant ? 'significant' : 'max-drop',
+        text:
+          `pass rate dropped ${pct(passDrop)} over ${passRate.n} cases ` +
+          `(${regressed.length} regressed, ${improved.length} improved; McNemar p ${fmtP(passRate.mcnemarP)}` +
+          (significant ? `, below α ${alpha}` : `; more than --max-drop ${pct(options.maxDrop!)}`) +
+          ')',
+      });
+    }
+  }
+  for (const [key, m] of Object.entries(metrics)) {
+    const drop = -m.delta.value;
+    if (!(drop > 0)) continue;
+    const significant = m.delta.high < 0;
+    const tooBig = options.maxDrop !== undefined && drop > options.maxDrop;
+    if (!significant && !tooBig) continue;
+    regressions.push({
+      metric: key,
+      delta: m.delta.value,
+      n: m.n,
+      reason: significant ? 'significant' : 'max-drop',
+      text:
+        `${key} mean dropped ${drop.toFixed(3)} over ${m.n} cases ` +
+        `(95% CI ${signed(m.delta.low)} … ${signed(m.delta.high)}` +
+        (significant ? '' : `; more than --max-drop ${options.maxDrop}`) +
+        ')',
+    });
   }
   return {
     a: a.summary.runId,
     b: b.summary.runId,
-    passRate: delta(a.summary.passRate, b.summary.passRate),
+    paired: passA.length,
+    alpha,
+    ...(options.maxDrop === undefined ? {} : { maxDrop: options.maxDrop }),
+    passRate,
     metrics,
     regressed,
     improved,
@@ -90,84 +193,39 @@ export function compareRuns(a: ComparedRun, b: ComparedRun): RunComparison {
       p95: delta(a.summary.latency.total.p95, b.summary.latency.total.p95),
     },
     costUsd: delta(a.summary.costUsd, b.summary.costUsd),
+    regressions,
   };
 }
 
-/** The comparison as a person reads it in a terminal. */
-export function formatComparison(c: RunComparison, maxCases = 20): string {
-  const pct = (n: number) => `${(n * 100).toFixed(1)}%`;
-  const signed = (n: number, f: (n: number) => string) => `${n >= 0 ? '+' : ''}${f(n)}`;
-  const lines = [
-    `compare ${c.a} (a) → ${c.b} (b)`,
-    `pass rate   ${pct(c.passRate.a)} → ${pct(c.passRate.b)} (${signed(c.passRate.delta, pct)})`,
-  ];
-  for (const [key, m] of Object.entries(c.metrics)) {
-    lines.push(
-      `  ${key.padEnd(12)} mean ${fmt(m.meanA)} → ${fmt(m.meanB)}` +
-        (m.meanDelta === undefined ? '' : ` (${signed(m.meanDelta, (n) => n.toFixed(3))})`) +
-        `, pass ${m.passRateA === undefined ? '—' : pct(m.passRateA)} → ${m.passRateB === undefined ? '—' : pct(m.passRateB)}`,
-    );
-  }
-  lines.push(
-    `latency p50 ${Math.round(c.latencyMs.p50.a)} → ${Math.round(c.latencyMs.p50.b)} ms (${signed(Math.round(c.latencyMs.p50.delta), String)}), ` +
-      `p95 ${Math.round(c.latencyMs.p95.a)} → ${Math.round(c.latencyMs.p95.b)} ms (${signed(Math.round(c.latencyMs.p95.delta), String)})`,
-    `cost        $${c.costUsd.a.toFixed(4)} → $${c.costUsd.b.toFixed(4)} (${signed(c.costUsd.delta, (n) => `$${n.toFixed(4)}`)})`,
-    `regressed   ${c.regressed.length}   improved ${c.improved.length}` +
-      (c.onlyInA || c.onlyInB ? `   only in a ${c.onlyInA}, only in b ${c.onlyInB}` : ''),
-  );
-  for (const [label, list] of [
-    ['regressed', c.regressed],
-    ['improved', c.improved],
-  ] as const) {
-    for (const x of list.slice(0, maxCases)) {
-      lines.push(
-        `  ${label === 'regressed' ? '-' : '+'} ${x.id} (${x.from} → ${x.to}) ${x.question.slice(0, 80)}`,
-      );
-    }
-    if (list.length > maxCases) lines.push(`  … ${list.length - maxCases} more ${label}`);
-  }
-  return lines.join('\n');
+function paired(a: number[], b: number[], options: BootstrapOptions): MetricDelta {
+  const ci = pairedBootstrap(a, b, options);
+  return {
+    a: round(mean(a)),
+    b: round(mean(b)),
+    delta: { value: round(ci.value), low: round(ci.low), high: round(ci.high) },
+    n: a.length,
+  };
 }
 
-/** The comparison as a self-contained HTML page. */
-export function renderComparisonHtml(c: RunComparison): string {
-  const rows = (list: CaseChange[]) =>
-    list
-      .map(
-        (x) =>
-          `<tr><td>${esc(x.id)}</td><td>${x.from} → ${x.to}</td><td>${esc(x.question)}</td></tr>`,
-      )
-      .join('');
-  const metricRows = Object.entries(c.metrics)
-    .map(
-      ([k, m]) =>
-        `<tr><td>${esc(k)}</td><td>${fmt(m.meanA)}</td><td>${fmt(m.meanB)}</td><td>${fmt(m.meanDelta)}</td><td>${fmt(m.passRateA)}</td><td>${fmt(m.passRateB)}</td></tr>`,
-    )
-    .join('');
-  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>askq compare ${esc(c.a)} → ${esc(c.b)}</title>
-<style>body{font:14px/1.4 system-ui,sans-serif;margin:24px}table{border-collapse:collapse;margin-bottom:16px}td,th{border-bottom:1px solid #ddd;padding:4px 8px;text-align:left}.neg{color:#b91c1c}.pos{color:#17803d}</style></head><body>
-<h1>Compare <code>${esc(c.a)}</code> → <code>${esc(c.b)}</code></h1>
-<p>Pass rate ${(c.passRate.a * 100).toFixed(1)}% → ${(c.passRate.b * 100).toFixed(1)}% <b class="${c.passRate.delta < 0 ? 'neg' : 'pos'}">(${c.passRate.delta >= 0 ? '+' : ''}${(c.passRate.delta * 100).toFixed(1)} pt)</b>;
-latency p50 ${Math.round(c.latencyMs.p50.a)} → ${Math.round(c.latencyMs.p50.b)} ms; cost $${c.costUsd.a.toFixed(4)} → $${c.costUsd.b.toFixed(4)}</p>
-<h2>Metrics</h2><table><tr><th>metric</th><th>mean a</th><th>mean b</th><th>Δ mean</th><th>pass a</th><th>pass b</th></tr>${metricRows}</table>
-<h2 class="neg">Regressed (${c.regressed.length})</h2><table>${rows(c.regressed)}</table>
-<h2 class="pos">Improved (${c.improved.length})</h2><table>${rows(c.improved)}</table>
-</body></html>
-`;
+function mean(values: number[]): number {
+  return values.length === 0 ? 0 : values.reduce((x, y) => x + y, 0) / values.length;
 }
 
 function delta(a: number, b: number): Delta {
   return { a, b, delta: round(b - a) };
 }
 
-function fmt(n: number | undefined): string {
-  return n === undefined ? '—' : n.toFixed(3);
+/** `+0.012`, `-0.150`. */
+export function signed(n: number, digits = 3): string {
+  return `${n >= 0 ? '+' : ''}${n.toFixed(digits)}`;
 }
 
-function round(n: number): number {
-  return Math.round(n * 10_000) / 10_000;
+/** A p-value with its relation, as people read it: `= 0.0312`, `< 0.0001`. */
+export function fmtP(p: number): string {
+  return p < 0.0001 ? '< 0.0001' : `= ${p.toFixed(4)}`;
 }
 
-function esc(text: string): string {
-  return text.replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`);
+function round(n: number, digits = 4): number {
+  const f = 10 ** digits;
+  return Math.round(n * f) / f;
 }

@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import { FlowProducer, Job, type JobsOptions, Queue } from 'bullmq';
 
 import { ANSWER_JOB, type AnswerJobData, QUESTIONS_QUEUE } from '../../shared/contracts.ts';
+import { checkpointOf, type JobState, STATE_KEY } from '../../shared/job-state.ts';
 import type { Redis } from '../../shared/redis.ts';
 import { CANCELLED_REASON } from '../../shared/tenancy/cancel-channel.ts';
 import type { EvalCase } from './read-cases.ts';
@@ -23,6 +24,8 @@ export interface EvalFlowOptions {
   topK?: number;
   /** Let cases be answered degraded (by a fallback) instead of failing. @defaultValue false */
   allowDegraded?: boolean;
+  /** The grader model the cases ask for (`--grader`). @defaultValue the worker's */
+  grader?: string;
 }
 
 /**
@@ -84,21 +87,34 @@ export class EvalFlow {
     });
   }
 
-  /** Adds one chunk of cases as children of the run (one addBulk); returns their job ids. */
-  async add(cases: EvalCase[]): Promise<string[]> {
-    const jobs = cases.map((c) => ({
-      name: ANSWER_JOB,
-      data: this.#jobData(c),
-      opts: this.#childOptions(c),
-    }));
+  /**
+   * Adds one chunk of cases as children of the run (one addBulk); returns their job ids.
+   * `carried` holds, per case id, the completed stages of its previous job (see {@link forget}).
+   */
+  async add(cases: EvalCase[], carried?: ReadonlyMap<string, JobState>): Promise<string[]> {
+    const jobs = cases.map((c) => {
+      const state = carried?.get(c.id);
+      return {
+        name: ANSWER_JOB,
+        data: state ? { ...this.#jobData(c), [STATE_KEY]: state } : this.#jobData(c),
+        opts: this.#childOptions(c),
+      };
+    });
     await this.questions.addBulk(jobs);
     return jobs.map((j) => j.opts.jobId!);
   }
 
-  /** Removes a case's finished job so adding it again runs it again (`--retry-errors`). */
-  async forget(caseId: string): Promise<void> {
+  /**
+   * Removes a case's finished job so adding it again runs it again (`--retry-errors`), and
+   * returns its completed stages (retrieval and answer) when it has both: a case whose scoring
+   * failed is then only scored again, not answered again.
+   */
+  async forget(caseId: string): Promise<JobState | undefined> {
     const job = await Job.fromId(this.questions, this.jobIdOf(caseId));
-    await job?.remove().catch(() => {});
+    if (!job) return undefined;
+    const carried = checkpointOf(job.data);
+    await job.remove().catch(() => {});
+    return carried;
   }
 
   /** Every case is added: the parent may now complete its children. */
@@ -207,6 +223,7 @@ export class EvalFlow {
       question: c.question,
       ...(this.#opts.namespace ? { namespace: this.#opts.namespace } : {}),
       ...(this.#opts.topK ? { topK: this.#opts.topK } : {}),
+      ...(this.#opts.grader ? { grader: this.#opts.grader } : {}),
       ...(c.metadata ? { metadata: c.metadata } : {}),
       ...(c.expected === undefined ? {} : { expected: c.expected }),
       ...(c.expectedSources ? { expectedSources: c.expectedSources } : {}),
@@ -214,6 +231,9 @@ export class EvalFlow {
       // A degraded answer is not the model's: scored, it would blur the comparison. Such a
       // case fails with the reason it would have degraded, and counts as an error.
       ...(this.#opts.allowDegraded ? {} : { degrade: false }),
+      ...(c.variant && Object.keys(c.variant.settings).length > 0
+        ? { variant: c.variant.settings }
+        : {}),
     };
   }
 

@@ -1,8 +1,10 @@
-import { randomBytes } from 'node:crypto';
-import { writeFile } from 'node:fs/promises';
+import { createHash, randomBytes } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 
 import { ValidationError } from '../../shared/errors.ts';
+import type { JobState } from '../../shared/job-state.ts';
 import { DEFAULT_PRICES, estimateCost, type PriceTable } from '../../shared/price-table.ts';
 import { createRedisConnection, waitUntilReady } from '../../shared/redis.ts';
 import type { RedisTarget } from '../../shared/redis-settings.ts';
@@ -11,19 +13,23 @@ import { cancelRun, type RunCancellation } from './cancel-run.ts';
 import type { CaseResult } from './case-result.ts';
 import { EvalFlow } from './eval-flow.ts';
 import { type EvalCase, type InvalidCase, readCases } from './read-cases.ts';
-import { renderReport } from './render-report.ts';
+import { writeReport } from './render-report.ts';
 import { RunFollower } from './run-follower.ts';
 import {
+  latestResults,
   MAX_INVALID_KEPT,
   openResultsWriter,
   readManifest,
-  readResults,
+  readResultIndex,
   recordRunDir,
+  type Reproducibility,
+  type ResultIndexEntry,
   runDir,
   type RunManifest,
   writeManifest,
 } from './run-store.ts';
 import { type RunSummary, summarize } from './summarize.ts';
+import { expandCase, type NamedVariant } from './variants.ts';
 import { writeResultsCsv } from './write-results-csv.ts';
 
 /** Live figures for a progress bar. */
@@ -62,6 +68,12 @@ export interface EvalRunOptions {
    * so a degraded answer is never scored as the model's. @defaultValue false
    */
   allowDegraded?: boolean;
+  /** The grader model for judge and the RAG metrics (`--grader`). @defaultValue the workers' */
+  grader?: string;
+  /** Each case runs once per variant (`--variant`). @defaultValue none: once, as configured */
+  variants?: NamedVariant[];
+  /** Each case (and variant) runs this many times (`--repeat`). @defaultValue 1 */
+  repeat?: number;
   /** Stop at the first invalid row, before enqueueing anything. @defaultValue false */
   strict?: boolean;
   /** Stop enqueueing once the estimated spend passes this (USD). @defaultValue no limit */
@@ -70,6 +82,8 @@ export interface EvalRunOptions {
   detach?: boolean;
   /** Recorded in run.json. */
   settings?: Partial<RunManifest['settings']>;
+  /** Providers and grader as configured here, for run.json's reproducibility record. */
+  configured?: Pick<Reproducibility, 'providers' | 'grader'>;
   /** Priority of the case jobs. @defaultValue 100 */
   priority?: number;
   /** Seconds finished case jobs stay in Redis. @defaultValue 7 days */
@@ -121,8 +135,21 @@ export async function runEval(options: EvalRunOptions): Promise<EvalOutcome> {
   const opts = { ...EVAL_RUN_DEFAULTS, ...options };
   const started = performance.now();
   const { manifest, dir } = await prepare(opts);
-  const results = opts.mode === 'new' ? new Map<string, CaseResult>() : await readResults(dir);
+  const prices = { ...DEFAULT_PRICES, ...opts.prices };
+  let spent = 0;
+  const counts = { passed: 0, failed: 0, errored: 0 };
+  function count(r: Pick<CaseResult, 'status'>) {
+    counts[r.status === 'passed' ? 'passed' : r.status === 'failed' ? 'failed' : 'errored'] += 1;
+  }
+  // Ids and statuses of what finished, never the results: memory stays flat however long the run.
+  const done =
+    opts.mode === 'new'
+      ? new Map<string, ResultIndexEntry>()
+      : await readResultIndex(dir, (r) => (spent += caseCost(prices, r)));
+  for (const r of done.values()) if (opts.mode !== 'retry-errors' || r.status !== 'error') count(r);
   if (opts.strict) await assertAllValid(manifest.file);
+  const variants = manifest.settings.variants ?? [];
+  const repeat = manifest.settings.repeat ?? 1;
 
   const connection = createRedisConnection(opts.redis, 'producer');
   const eventsConnection = createRedisConnection(opts.redis, 'worker');
@@ -140,20 +167,12 @@ export async function runEval(options: EvalRunOptions): Promise<EvalOutcome> {
     ...(manifest.settings.namespace ? { namespace: manifest.settings.namespace } : {}),
     ...(manifest.settings.topK ? { topK: manifest.settings.topK } : {}),
     ...(opts.allowDegraded ? { allowDegraded: true } : {}),
+    ...(manifest.settings.grader ? { grader: manifest.settings.grader } : {}),
   });
-  const prices = { ...DEFAULT_PRICES, ...opts.prices };
-  let spent = 0;
-  for (const r of results.values()) spent += estimateCost(prices, r.model, r.usage) ?? 0;
   const writer = await openResultsWriter(dir);
   const retrying = new Set<string>();
   const recent: number[] = [];
-  const counts = { passed: 0, failed: 0, errored: 0 };
-  for (const r of results.values())
-    if (opts.mode !== 'retry-errors' || r.status !== 'error') count(r);
   let known = 0;
-  function count(r: CaseResult) {
-    counts[r.status === 'passed' ? 'passed' : r.status === 'failed' ? 'failed' : 'errored'] += 1;
-  }
   const progress = () =>
     opts.onProgress?.({
       done: counts.passed + counts.failed + counts.errored,
@@ -172,10 +191,10 @@ export async function runEval(options: EvalRunOptions): Promise<EvalOutcome> {
     },
     onResults: async (batch) => {
       for (const r of batch) {
-        results.set(r.id, r);
+        done.set(r.id, { status: r.status });
         retrying.delete(r.id);
         count(r);
-        spent += estimateCost(prices, r.model, r.usage) ?? 0;
+        spent += caseCost(prices, r);
         if (r.status !== 'error') recent.push(r.timings.totalMs);
       }
       if (recent.length > 500) recent.splice(0, recent.length - 500);
@@ -203,12 +222,15 @@ export async function runEval(options: EvalRunOptions): Promise<EvalOutcome> {
     if (!following) await flow.open({ runId: manifest.runId, file: manifest.file, dir });
     let stopped = false;
     let batch: EvalCase[] = [];
+    let carried = new Map<string, JobState>();
     let valid = 0;
     let invalid = 0;
     const flush = async () => {
       if (batch.length === 0) return;
       const cases = batch;
+      const states = carried;
       batch = [];
+      carried = new Map();
       const ids = cases.map((c) => flow.jobIdOf(c.id));
       // `askq eval cancel` from elsewhere: stop adding cases.
       if (!following && (await flow.isCancelled())) {
@@ -221,7 +243,7 @@ export async function runEval(options: EvalRunOptions): Promise<EvalOutcome> {
         follower.untrack(await follower.reconcile(500, ids));
         return;
       }
-      await flow.add(cases);
+      await flow.add(cases, states);
       if (!opts.detach) follower.markAdded(ids);
       // A resumed case may have finished while nobody listened: its add was a no-op.
       if (opts.mode !== 'new' && !opts.detach) await follower.reconcile(500, ids);
@@ -238,21 +260,25 @@ export async function runEval(options: EvalRunOptions): Promise<EvalOutcome> {
         continue;
       }
       valid += 1;
-      const c = item.case;
-      const previous = results.get(c.id);
-      if (previous && !(opts.mode === 'retry-errors' && previous.status === 'error')) continue;
-      if (opts.maxCostUsd !== undefined && spent >= opts.maxCostUsd) {
-        manifest.enqueued.stoppedBy = 'max-cost';
-        continue;
+      for (const c of expandCase(item.case, variants, repeat)) {
+        const previous = done.get(c.id);
+        if (previous && !(opts.mode === 'retry-errors' && previous.status === 'error')) continue;
+        if (opts.maxCostUsd !== undefined && spent >= opts.maxCostUsd) {
+          manifest.enqueued.stoppedBy = 'max-cost';
+          continue;
+        }
+        if (previous) {
+          const state = await flow.forget(c.id);
+          if (state) carried.set(c.id, state);
+        }
+        known += 1;
+        batch.push(c);
+        if (batch.length >= opts.chunkSize) await flush();
       }
-      if (previous) await flow.forget(c.id);
-      known += 1;
-      batch.push(c);
-      if (batch.length >= opts.chunkSize) await flush();
     }
     if (!opts.signal?.aborted) await flush();
     if (opts.signal?.aborted) return await interrupt();
-    known = valid;
+    known = valid * Math.max(1, variants.length) * repeat;
     if (!following) {
       manifest.enqueued = { ...manifest.enqueued, valid, invalid, complete: !stopped };
       await writeManifest(dir, manifest);
@@ -263,13 +289,14 @@ export async function runEval(options: EvalRunOptions): Promise<EvalOutcome> {
 
     await Promise.race([follower.waitBelow(0), aborted]);
     if (opts.signal?.aborted) return await interrupt();
-    const summary = summarize(
+    await writer.close();
+    const summary = await summarize(
       manifest,
-      results.values(),
+      latestResults(dir),
       opts.prices,
       opts.mode === 'new' ? performance.now() - started : undefined,
     );
-    await writeOutputs(dir, summary, [...results.values()], opts.jaegerUrl);
+    await writeOutputs(dir, summary, opts.jaegerUrl);
     await flow.finish();
     return { runId: manifest.runId, dir, summary };
   } finally {
@@ -281,18 +308,19 @@ export async function runEval(options: EvalRunOptions): Promise<EvalOutcome> {
   }
 }
 
-/** summary.json, results.csv and report.html from the results. */
+/** summary.json, results.csv and report.html, streamed from the run's results.jsonl. */
 export async function writeOutputs(
   dir: string,
   summary: RunSummary,
-  results: CaseResult[],
   jaegerUrl?: string,
 ): Promise<void> {
   await writeFile(join(dir, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
-  await writeResultsCsv(join(dir, 'results.csv'), results);
-  await writeFile(
+  await writeResultsCsv(join(dir, 'results.csv'), latestResults(dir), Object.keys(summary.metrics));
+  await writeReport(
     join(dir, 'report.html'),
-    renderReport(summary, results, jaegerUrl ? { jaegerUrl } : {}),
+    summary,
+    () => latestResults(dir),
+    jaegerUrl ? { jaegerUrl } : {},
   );
 }
 
@@ -302,9 +330,8 @@ export async function rebuildReport(
   options: { prices?: PriceTable; jaegerUrl?: string } = {},
 ): Promise<RunSummary> {
   const manifest = await readManifest(dir);
-  const results = [...(await readResults(dir)).values()];
-  const summary = summarize(manifest, results, options.prices ?? {});
-  await writeOutputs(dir, summary, results, options.jaegerUrl);
+  const summary = await summarize(manifest, latestResults(dir), options.prices ?? {});
+  await writeOutputs(dir, summary, options.jaegerUrl);
   return summary;
 }
 
@@ -329,14 +356,38 @@ async function prepare(
       priority: opts.priority,
       ...(opts.namespace ? { namespace: opts.namespace } : {}),
       ...(opts.topK ? { topK: opts.topK } : {}),
+      ...(opts.grader ? { grader: opts.grader } : {}),
+      ...(opts.variants?.length ? { variants: opts.variants } : {}),
+      ...(opts.repeat && opts.repeat > 1 ? { repeat: opts.repeat } : {}),
+      runsPerCase: Math.max(1, opts.variants?.length ?? 0) * (opts.repeat ?? 1),
       ...(opts.maxCostUsd === undefined ? {} : { maxCostUsd: opts.maxCostUsd }),
       ...opts.settings,
+    },
+    reproducibility: {
+      fileSha256: await sha256File(opts.file),
+      askqVersion: await askqVersion(),
+      providers: opts.configured?.providers ?? { chat: '', embeddings: '', vectorStore: '' },
+      grader: opts.grader ?? opts.configured?.grader ?? null,
+      variants: opts.variants ?? [],
+      repeat: opts.repeat ?? 1,
     },
     enqueued: { valid: 0, invalid: 0, complete: false },
     invalidRows: [],
   };
   await writeManifest(dir, manifest);
   return { manifest, dir };
+}
+
+async function sha256File(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+/** askq's version, from its package.json (two folders up from src/ or dist/). */
+async function askqVersion(): Promise<string> {
+  const text = await readFile(new URL('../../../package.json', import.meta.url), 'utf8');
+  return (JSON.parse(text) as { version: string }).version;
 }
 
 async function assertAllValid(file: string): Promise<void> {
@@ -360,6 +411,14 @@ function whenAborted(signal: AbortSignal | undefined): Promise<void> {
     if (signal?.aborted) resolve();
     else signal?.addEventListener('abort', () => resolve(), { once: true });
   });
+}
+
+/** What a case cost, answering and grading, in USD (unpriced models count 0). */
+function caseCost(prices: PriceTable, r: CaseResult): number {
+  const grading = r.graderUsage
+    ? (estimateCost(prices, r.graderModel ?? '', r.graderUsage) ?? 0)
+    : 0;
+  return (estimateCost(prices, r.model, r.usage) ?? 0) + grading;
 }
 
 function median(values: number[]): number {

@@ -5,10 +5,12 @@
 export { cancelRun, type RunCancellation } from './cancel-run.ts';
 export type { CaseResult, CaseStatus } from './case-result.ts';
 export {
+  type CaseOutcome,
   type ComparedRun,
+  type CompareOptions,
   compareRuns,
-  formatComparison,
-  renderComparisonHtml,
+  QUESTION_CHARS,
+  type Regression,
   type RunComparison,
 } from './compare-runs.ts';
 export { readRunCounts } from './eval-flow.ts';
@@ -19,12 +21,17 @@ export {
   rebuildReport,
   runEval,
 } from './eval-runner.ts';
+export { formatComparison, renderComparisonHtml } from './format-comparison.ts';
 export {
+  latestResults,
   locateRun,
   readManifest,
   readResults,
+  type Reproducibility,
   RESULTS_FILE,
   runDir,
   type RunManifest,
 } from './run-store.ts';
-export { type RunSummary, summarize } from './summarize.ts';
+export { type RunSummary, summarize, type VariantSummary } from './summarize.ts';
+export { addVariant, type NamedVariant } from './variants.ts';
+export { writeJunit } from './write-junit.ts';

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 
 import { z } from 'zod';
 
-import { formatIssues, MAX_QUESTION_CHARS } from '../../shared/contracts.ts';
+import { type AnswerVariant, formatIssues, MAX_QUESTION_CHARS } from '../../shared/contracts.ts';
 import { ValidationError } from '../../shared/errors.ts';
 import {
   type Assertion,
@@ -22,6 +22,10 @@ export interface EvalCase {
   expectedSources?: string[];
   metadata?: Record<string, string>;
   assert?: Assertion[];
+  /** For a run of the case in a variant or repeat (src/producer/eval/variants.ts): the file's id. */
+  caseId?: string;
+  variant?: { name: string; settings: AnswerVariant };
+  repeat?: number;
 }
 
 /** A row left out of the run, and why. */
@@ -54,8 +58,8 @@ const CSV_FIELDS = new Set(['id', 'question', 'expected', 'expectedSources', '__
  * in file order. Case ids are the row's `id`, else a hash of question, expectations and
  * metadata, so re-running the same file maps to the same cases; a repeated row gets `-2`, `-3`.
  * CSV also reads promptfoo test files: `__expected` (and `__expected1`…) as expectations
- * (`contains:`, `icontains:`, `equals:`, `regex:`, `similar(0.8):`, `llm-rubric:` prefixes map
- * to assertions; plain text is the expected answer), `__description` and other columns as
+ * (`contains:`, `icontains:`, `equals:`, `regex:`, `similar(0.8):`, `llm-rubric:`,
+ * `context-faithfulness:`, `answer-relevance:`, `context-recall:` prefixes map to assertions; plain text is the expected answer), `__description` and other columns as
  * metadata. Throws {@link ValidationError} for a file of unknown type.
  */
 export async function* readCases(
@@ -164,6 +168,12 @@ function promptfooExpectation(cell: string): Expectation {
     case 'llm-rubric':
     case 'model-graded-closedqa':
       return { assertion: { type: 'judge', rubric: value, ...t } };
+    case 'context-faithfulness':
+      return { assertion: { type: 'faithfulness', ...t } };
+    case 'answer-relevance':
+      return { assertion: { type: 'answer-relevancy', ...t } };
+    case 'context-recall':
+      return { assertion: { type: 'context-recall', ...(value ? { value } : {}), ...t } };
     default:
       // "http://…" or "note: …" in a plain answer is not an assertion.
       return /^(javascript|python|webhook|is-json|contains-json|starts-with|levenshtein|rouge-n|bleu|g-eval|not-[a-z-]+)$/.test(

@@ -1,49 +1,95 @@
+import { once } from 'node:events';
+import { createWriteStream } from 'node:fs';
+
 import { citeSource } from '../../shared/chunk-location.ts';
 import type { CaseResult } from './case-result.ts';
 import type { RunSummary } from './summarize.ts';
 
 export interface ReportOptions {
-  /** Jaeger UI base URL: each case links to its trace. @defaultValue no links */
+  /** Jaeger UI base URL: each failed or errored case links to its trace. @defaultValue no links */
   jaegerUrl?: string;
-  /** Cases embedded in the table (errors and failures first). @defaultValue 10000 */
-  maxRows?: number;
 }
 
-export const REPORT_DEFAULTS = { maxRows: 10_000 } satisfies ReportOptions;
+/**
+ * Characters of text kept per field in the page. Passed cases keep little (they are there to
+ * be found by search); failed and errored ones keep enough to read why. This is what bounds
+ * report.html (about 25 MB for 100,000 passed cases with string assertions; graded scores add
+ * their reasons).
+ */
+const KEEP = {
+  passed: { question: 100, answer: 100, expected: 0, reason: 80 },
+  other: { question: 400, answer: 800, expected: 300, reason: 300 },
+} as const;
+
+/** Cases the table shows at once; the rest come with "show more" (search covers them all). */
+const PAGE = 500;
 
 /**
  * report.html: one self-contained file (inline CSS, JS and SVG; nothing loaded from the
- * network) with summary cards, a latency histogram, pass rate per metric and a searchable,
- * filterable table of cases. The cases travel as JSON inside the page and are rendered by a
- * small script, so the HTML stays small and the table filters without a server.
+ * network) with summary cards, a latency histogram, pass rate per metric (per variant when
+ * the run has several) and a searchable, filterable table of every case, failed and errored
+ * first. Written as a stream from `results` (called twice: failures, then passes), so the
+ * CLI never holds the run; cases travel as compact JSON arrays rendered by a small script.
  */
-export function renderReport(
+export async function writeReport(
+  path: string,
   summary: RunSummary,
-  results: readonly CaseResult[],
+  results: () => AsyncIterable<CaseResult>,
   options: ReportOptions = {},
-): string {
-  const maxRows = options.maxRows ?? REPORT_DEFAULTS.maxRows;
-  const order = { error: 0, failed: 1, passed: 2 } as const;
-  const rows = [...results]
-    .sort((a, b) => order[a.status] - order[b.status] || a.id.localeCompare(b.id))
-    .slice(0, maxRows)
-    .map((r) => ({
-      id: r.id,
-      status: r.status,
-      question: r.question,
-      answer: r.answer,
-      expected: [r.expected ?? []].flat().join(' | '),
-      scores: r.scores,
-      failed: r.failedAssertions,
-      sources: r.sources.map(citeSource),
-      error: r.error ?? '',
-      totalMs: r.timings.totalMs,
-      attempts: r.attempts,
-      trace:
-        options.jaegerUrl && r.traceId
-          ? `${options.jaegerUrl.replace(/\/$/, '')}/trace/${r.traceId}`
-          : '',
-    }));
+): Promise<void> {
+  const out = createWriteStream(path);
+  const write = async (text: string) => {
+    if (!out.write(text)) await once(out, 'drain');
+  };
+  await write(head(summary));
+  let first = true;
+  for (const passed of [false, true]) {
+    for await (const r of results()) {
+      if ((r.status === 'passed') !== passed) continue;
+      const row = JSON.stringify(rowOf(r, options.jaegerUrl)).replace(/</g, '\\u003c');
+      await write(first ? row : `,${row}`);
+      first = false;
+    }
+  }
+  await write(TAIL);
+  out.end();
+  await once(out, 'finish');
+}
+
+/** One case as the page reads it: [id, status, question, answer, expected, scores, sources, error, ms, trace]. */
+function rowOf(r: CaseResult, jaegerUrl: string | undefined): unknown[] {
+  const keep = r.status === 'passed' ? KEEP.passed : KEEP.other;
+  const scores = Object.entries(r.scores)
+    .map(([k, v]) => {
+      const d = r.scoreDetails?.[k];
+      const failed = r.failedAssertions.includes(k) ? ' ✗' : '';
+      const reason = d && keep.reason > 0 ? `\n  ${cut(d.reason, keep.reason)}` : '';
+      return `${k} ${v}${d ? ` (${d.method})` : ''}${failed}${reason}`;
+    })
+    .join('\n');
+  const trace =
+    jaegerUrl && r.traceId && r.status !== 'passed'
+      ? `${jaegerUrl.replace(/\/$/, '')}/trace/${r.traceId}`
+      : '';
+  return [
+    r.id,
+    r.status,
+    cut(r.question, keep.question),
+    cut(r.answer, keep.answer),
+    cut([r.expected ?? []].flat().join(' | '), keep.expected),
+    scores,
+    r.status === 'passed' ? '' : r.sources.map(citeSource).join('\n'),
+    cut(r.error ?? '', 1000),
+    Math.round(r.timings.totalMs),
+    trace,
+  ];
+}
+
+function cut(text: string, max: number): string {
+  return text.length > max ? `${text.slice(0, Math.max(0, max - 1))}…` : text;
+}
+
+function head(summary: RunSummary): string {
   const cards: [string, string][] = [
     ['Pass rate', `${(summary.passRate * 100).toFixed(1)}%`],
     ['Cases', `${summary.completed} / ${summary.valid}`],
@@ -54,10 +100,15 @@ export function renderReport(
     ['p50 / p95', `${ms(summary.latency.total.p50)} / ${ms(summary.latency.total.p95)}`],
     ['Tokens in / out', `${summary.tokens.input} / ${summary.tokens.output}`],
     ['Est. cost', `$${summary.costUsd.toFixed(4)}`],
+    ...(summary.grader.models.length > 0
+      ? ([
+          ['Grader tokens', `${summary.grader.tokens.input} / ${summary.grader.tokens.output}`],
+          ['Grader cost', `$${summary.grader.costUsd.toFixed(4)}`],
+        ] as [string, string][])
+      : []),
     ['Wall time', `${summary.wallSeconds.toFixed(1)} s`],
     ['Throughput', `${summary.throughput.toFixed(1)} /s`],
   ];
-  const data = JSON.stringify(rows).replace(/</g, '\\u003c');
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -68,16 +119,17 @@ h1{font-size:20px;margin:0 0 4px}h2{font-size:16px;margin:24px 0 8px}.muted{colo
 .cards{display:flex;flex-wrap:wrap;gap:10px}.card{background:#fff;border-radius:8px;padding:10px 14px;box-shadow:0 1px 2px #0002;min-width:110px}
 .card b{display:block;font-size:18px}.charts{display:flex;flex-wrap:wrap;gap:24px}.chart{background:#fff;border-radius:8px;padding:10px;box-shadow:0 1px 2px #0002}
 table{border-collapse:collapse;width:100%;background:#fff;box-shadow:0 1px 2px #0002}th,td{padding:6px 8px;border-bottom:1px solid #e4e6ee;vertical-align:top;text-align:left}
-th{background:#eef0f6;position:sticky;top:0}td.q,td.a{max-width:420px;white-space:pre-wrap}
+th{background:#eef0f6;position:sticky;top:0}td.q,td.a,td.s{max-width:420px;white-space:pre-wrap}
 .passed{color:#17803d}.failed{color:#b45309}.error{color:#b91c1c}.controls{display:flex;gap:10px;margin:8px 0}
-input,select{font:inherit;padding:4px 8px}code{font-size:12px}
+input,select,button{font:inherit;padding:4px 8px}code{font-size:12px}
 </style></head><body>
 <h1>askq evaluation <code>${esc(summary.runId)}</code></h1>
 <div class="muted">${esc(summary.file)}${summary.stoppedBy ? ' · stopped by --max-cost' : ''}</div>
 <h2>Summary</h2>
 <div class="cards">${cards.map(([k, v]) => `<div class="card">${esc(k)}<b>${esc(v)}</b></div>`).join('')}</div>
+${variantTable(summary)}
 <div class="charts">
-<div class="chart"><h2>Latency (total per case)</h2>${histogram(results.filter((r) => r.status !== 'error').map((r) => r.timings.totalMs))}</div>
+<div class="chart"><h2>Latency (total per case)</h2>${histogram(summary.latencyHistogram)}</div>
 <div class="chart"><h2>Pass rate per metric</h2>${metricBars(summary)}</div>
 </div>
 <h2>Cases</h2>
@@ -86,51 +138,76 @@ input,select{font:inherit;padding:4px 8px}code{font-size:12px}
 <select id="status" aria-label="status"><option value="">all statuses</option><option>passed</option><option>failed</option><option>error</option></select>
 <span id="count" class="muted"></span>
 </div>
-${results.length > rows.length ? `<p class="muted">Showing ${rows.length} of ${results.length} cases (errors and failures first); results.jsonl has them all.</p>` : ''}
+<p class="muted">Failed and errored cases come first, with their reasons; passed cases keep the start of their text (results.jsonl has it all).</p>
 <table id="cases"><thead><tr><th>id</th><th>status</th><th>question</th><th>answer</th><th>expected</th><th>scores</th><th>sources</th><th>error</th><th>ms</th></tr></thead><tbody></tbody></table>
-<script type="application/json" id="data">${data}</script>
+<p><button id="more" type="button" hidden>show more</button></p>
+<script type="application/json" id="data">[`;
+}
+
+const TAIL = `]</script>
 <script>
 (function(){
 var rows=JSON.parse(document.getElementById('data').textContent);
-var body=document.querySelector('#cases tbody'),search=document.getElementById('search'),status=document.getElementById('status'),count=document.getElementById('count');
+var body=document.querySelector('#cases tbody'),search=document.getElementById('search'),status=document.getElementById('status'),count=document.getElementById('count'),more=document.getElementById('more');
+var matches=[],shown=0,PAGE=${PAGE};
 function cell(text,cls){var td=document.createElement('td');if(cls)td.className=cls;td.textContent=text;return td;}
-function render(){
-  var q=search.value.trim().toLowerCase(),s=status.value,shown=0,frag=document.createDocumentFragment();
-  rows.forEach(function(r){
-    if(s&&r.status!==s)return;
-    if(q&&(r.id+' '+r.question+' '+r.answer+' '+r.expected+' '+r.error).toLowerCase().indexOf(q)<0)return;
-    shown++;var tr=document.createElement('tr');tr.dataset.status=r.status;
-    var id=cell('');if(r.trace){var a=document.createElement('a');a.href=r.trace;a.textContent=r.id;a.title='trace in Jaeger';id.appendChild(a);}else id.textContent=r.id;
-    tr.appendChild(id);tr.appendChild(cell(r.status,r.status));tr.appendChild(cell(r.question,'q'));tr.appendChild(cell(r.answer,'a'));tr.appendChild(cell(r.expected));
-    tr.appendChild(cell(Object.keys(r.scores).map(function(k){return k+' '+r.scores[k]+(r.failed.indexOf(k)>=0?' ✗':'');}).join('\\n')));
-    tr.appendChild(cell(r.sources.join('\\n')));tr.appendChild(cell(r.error,'error'));tr.appendChild(cell(String(Math.round(r.totalMs))));
-    frag.appendChild(tr);
-  });
-  body.replaceChildren(frag);count.textContent=shown+' of '+rows.length+' cases';
+function row(r){
+  var tr=document.createElement('tr');tr.dataset.status=r[1];
+  var id=cell('');if(r[9]){var a=document.createElement('a');a.href=r[9];a.textContent=r[0];a.title='trace in Jaeger';id.appendChild(a);}else id.textContent=r[0];
+  tr.appendChild(id);tr.appendChild(cell(r[1],r[1]));tr.appendChild(cell(r[2],'q'));tr.appendChild(cell(r[3],'a'));tr.appendChild(cell(r[4]));
+  tr.appendChild(cell(r[5],'s'));tr.appendChild(cell(r[6]));tr.appendChild(cell(r[7],'error'));tr.appendChild(cell(String(r[8])));
+  return tr;
 }
-search.addEventListener('input',render);status.addEventListener('change',render);render();
+function page(){
+  var frag=document.createDocumentFragment(),end=Math.min(matches.length,shown+PAGE);
+  for(var i=shown;i<end;i++)frag.appendChild(row(matches[i]));
+  body.appendChild(frag);shown=end;more.hidden=shown>=matches.length;
+  count.textContent=matches.length+' of '+rows.length+' cases'+(shown<matches.length?' (showing '+shown+')':'');
+}
+function render(){
+  var q=search.value.trim().toLowerCase(),s=status.value;
+  matches=rows.filter(function(r){
+    if(s&&r[1]!==s)return false;
+    return !q||(r[0]+' '+r[2]+' '+r[3]+' '+r[4]+' '+r[7]).toLowerCase().indexOf(q)>=0;
+  });
+  body.replaceChildren();shown=0;page();
+}
+search.addEventListener('input',render);status.addEventListener('change',render);more.addEventListener('click',page);render();
 })();
 </script>
 </body></html>
 `;
+
+/** Per variant, pass rate and each metric's mean with their 95% intervals, side by side. */
+function variantTable(summary: RunSummary): string {
+  const variants = Object.entries(summary.variants ?? {});
+  if (variants.length < 2) return '';
+  const keys = [...new Set(variants.flatMap(([, v]) => Object.keys(v.metrics)))].sort();
+  const ci = (m: { value: number; low: number; high: number }) =>
+    `${m.value.toFixed(3)} <span class="muted">[${m.low.toFixed(3)}, ${m.high.toFixed(3)}]</span>`;
+  const head = `<tr><th>variant</th><th>cases</th><th>pass rate (95% CI)</th>${keys.map((k) => `<th>${esc(k)} mean (95% CI)</th>`).join('')}</tr>`;
+  const body = variants
+    .map(
+      ([name, v]) =>
+        `<tr><td>${esc(name)}</td><td>${v.completed}</td><td>${ci(v.passRate)}</td>${keys
+          .map((k) => `<td>${v.metrics[k] ? ci(v.metrics[k].mean) : '—'}</td>`)
+          .join('')}</tr>`,
+    )
+    .join('');
+  return `<h2>Variants</h2><table id="variants">${head}${body}</table>`;
 }
 
-/** An SVG histogram of latencies in 12 buckets. */
-function histogram(values: number[]): string {
-  if (values.length === 0) return '<p class="muted">no answered cases</p>';
-  const buckets = 12;
-  const max = Math.max(...values, 1);
-  const width = max / buckets;
-  const counts = new Array<number>(buckets).fill(0);
-  for (const v of values) counts[Math.min(buckets - 1, Math.floor(v / width))]! += 1;
-  const top = Math.max(...counts);
-  const bars = counts
+/** An SVG histogram of latencies from the summary's buckets. */
+function histogram(h: RunSummary['latencyHistogram']): string {
+  if (!h || h.counts.every((c) => c === 0)) return '<p class="muted">no answered cases</p>';
+  const top = Math.max(...h.counts);
+  const bars = h.counts
     .map((c, i) => {
-      const h = Math.round((c / top) * 120);
-      return `<rect x="${i * 30 + 4}" y="${130 - h}" width="26" height="${h}" fill="#4f6bed"><title>${ms(i * width)}–${ms((i + 1) * width)}: ${c}</title></rect>`;
+      const height = Math.round((c / top) * 120);
+      return `<rect x="${i * 30 + 4}" y="${130 - height}" width="26" height="${height}" fill="#4f6bed"><title>${ms(i * h.bucketMs)}–${ms((i + 1) * h.bucketMs)}: ${c}</title></rect>`;
     })
     .join('');
-  return `<svg width="370" height="160" role="img" aria-label="latency histogram">${bars}<text x="4" y="150" font-size="11">0</text><text x="300" y="150" font-size="11">${esc(ms(max))}</text></svg>`;
+  return `<svg width="370" height="160" role="img" aria-label="latency histogram">${bars}<text x="4" y="150" font-size="11">0</text><text x="300" y="150" font-size="11">${esc(ms(h.bucketMs * h.counts.length))}</text></svg>`;
 }
 
 /** Horizontal SVG bars of each metric's pass rate. */
@@ -141,10 +218,10 @@ function metricBars(summary: RunSummary): string {
     .map(([key, m], i) => {
       const y = i * 24 + 4;
       const w = Math.round(m.passRate * 200);
-      return `<text x="0" y="${y + 14}" font-size="12">${esc(key)}</text><rect x="90" y="${y}" width="200" height="18" fill="#e4e6ee"/><rect x="90" y="${y}" width="${w}" height="18" fill="#17803d"/><text x="296" y="${y + 14}" font-size="12">${(m.passRate * 100).toFixed(0)}% (mean ${m.mean.toFixed(2)})</text>`;
+      return `<text x="0" y="${y + 14}" font-size="12">${esc(key)}</text><rect x="120" y="${y}" width="200" height="18" fill="#e4e6ee"/><rect x="120" y="${y}" width="${w}" height="18" fill="#17803d"/><text x="326" y="${y + 14}" font-size="12">${(m.passRate * 100).toFixed(0)}% (mean ${m.mean.toFixed(2)})</text>`;
     })
     .join('');
-  return `<svg width="460" height="${entries.length * 24 + 8}" role="img" aria-label="pass rate per metric">${bars}</svg>`;
+  return `<svg width="490" height="${entries.length * 24 + 8}" role="img" aria-label="pass rate per metric">${bars}</svg>`;
 }
 
 function ms(value: number): string {

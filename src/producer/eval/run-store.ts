@@ -7,6 +7,7 @@ import { ValidationError } from '../../shared/errors.ts';
 import type { Redis } from '../../shared/redis.ts';
 import type { CaseResult } from './case-result.ts';
 import type { InvalidCase } from './read-cases.ts';
+import type { NamedVariant } from './variants.ts';
 
 /** run.json: what was run, with which settings; written at start, updated as enqueueing ends. */
 export interface RunManifest {
@@ -18,6 +19,14 @@ export interface RunManifest {
   settings: {
     namespace?: string;
     topK?: number;
+    /** `--grader`: the grader model the cases ask for. */
+    grader?: string;
+    /** `--variant`s, in order. */
+    variants?: NamedVariant[];
+    /** `--repeat`. */
+    repeat?: number;
+    /** Results per valid case: variants × repeats. */
+    runsPerCase?: number;
     concurrency?: number;
     withWorker: boolean;
     maxCostUsd?: number;
@@ -25,10 +34,28 @@ export interface RunManifest {
     strict: boolean;
     priority: number;
   };
+  /** What makes the run reproducible (absent in runs made before askq recorded it). */
+  reproducibility?: Reproducibility;
   /** Rows read so far; `complete` once the whole file was read and every case enqueued. */
   enqueued: { valid: number; invalid: number; complete: boolean; stoppedBy?: 'max-cost' };
   /** Invalid rows (the first 1000). */
   invalidRows: InvalidCase[];
+}
+
+/** run.json's record of what a run was made with. */
+export interface Reproducibility {
+  /** sha256 of the question file's bytes. */
+  fileSha256: string;
+  askqVersion: string;
+  /**
+   * Providers and models as configured where the run was started (`provider:model`); deployed
+   * workers answer with their own configuration, which each result's `model` records.
+   */
+  providers: { chat: string; embeddings: string; vectorStore: string };
+  /** The grader model asked for (`--grader`), else the configured ASKQ_GRADER_MODEL, else none. */
+  grader: string | null;
+  variants: NamedVariant[];
+  repeat: number;
 }
 
 export const RESULTS_FILE = 'results.jsonl';
@@ -93,23 +120,75 @@ export async function writeManifest(dir: string, manifest: RunManifest): Promise
 
 /**
  * The results on disk, by case id (a later line for the same case wins: a retried error). A
- * line cut short by a kill is ignored; its case is simply not finished yet.
+ * line cut short by a kill is ignored; its case is simply not finished yet. Holds every
+ * result: for tests and small runs; the CLI streams with {@link latestResults}.
  */
 export async function readResults(dir: string): Promise<Map<string, CaseResult>> {
   const results = new Map<string, CaseResult>();
-  const path = join(dir, RESULTS_FILE);
-  if (!existsSync(path)) return results;
-  const lines = createInterface({ input: createReadStream(path, 'utf8'), crlfDelay: Infinity });
-  for await (const line of lines) {
-    if (line.trim() === '') continue;
-    try {
-      const r = JSON.parse(line) as CaseResult;
-      if (typeof r.id === 'string' && typeof r.status === 'string') results.set(r.id, r);
-    } catch {
-      // A torn last line from a killed run.
-    }
+  for await (const line of lines(dir)) {
+    const r = parseLine(line);
+    if (r) results.set(r.id, r);
   }
   return results;
+}
+
+/** Parses one line of results.jsonl; undefined for a blank or torn line. */
+function parseLine(line: string): CaseResult | undefined {
+  if (line.trim() === '') return undefined;
+  try {
+    const r = JSON.parse(line) as CaseResult;
+    return typeof r.id === 'string' && typeof r.status === 'string' ? r : undefined;
+  } catch {
+    // A torn last line from a killed run.
+    return undefined;
+  }
+}
+
+async function* lines(dir: string): AsyncIterable<string> {
+  const path = join(dir, RESULTS_FILE);
+  if (!existsSync(path)) return;
+  yield* createInterface({ input: createReadStream(path, 'utf8'), crlfDelay: Infinity });
+}
+
+/**
+ * Each case's final result, streamed from results.jsonl in file order, holding one result at
+ * a time: a first pass notes the line of each case's last result (a retried error is written
+ * again), the second yields only those. Memory is the ids, not the results.
+ */
+export async function* latestResults(dir: string): AsyncIterable<CaseResult> {
+  const last = new Map<string, number>();
+  let n = 0;
+  for await (const line of lines(dir)) {
+    n += 1;
+    const r = parseLine(line);
+    if (r) last.set(r.id, n);
+  }
+  n = 0;
+  for await (const line of lines(dir)) {
+    n += 1;
+    const r = parseLine(line);
+    if (r && last.get(r.id) === n) yield r;
+  }
+}
+
+/** What resuming a run needs of each finished case: its status and what it cost so far. */
+export interface ResultIndexEntry {
+  status: CaseResult['status'];
+}
+
+/** The finished cases of a run by id (the last result of each), without their results. */
+export async function readResultIndex(
+  dir: string,
+  each?: (r: CaseResult) => void,
+): Promise<Map<string, ResultIndexEntry>> {
+  const index = new Map<string, ResultIndexEntry>();
+  for await (const line of lines(dir)) {
+    const r = parseLine(line);
+    if (!r) continue;
+    index.set(r.id, { status: r.status });
+    each?.(r);
+  }
+  return index;
 }
 
 /** Appends results to results.jsonl as they come; each write is whole lines. */

@@ -1,3 +1,4 @@
+import { once } from 'node:events';
 import { createWriteStream } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 
@@ -7,11 +8,16 @@ import { citeSource } from '../../shared/chunk-location.ts';
 import type { CaseResult } from './case-result.ts';
 
 /**
- * results.csv: one row per case for spreadsheets. Scores get a column each (`score:<key>`);
+ * results.csv: one row per case (and variant and repeat) for spreadsheets, streamed from the
+ * results. Scores get a column each (`score:<key>`, keys given up front, from the summary);
  * lists are joined with `|`. Starts with a BOM so Excel reads it as UTF-8.
  */
-export async function writeResultsCsv(path: string, results: readonly CaseResult[]): Promise<void> {
-  const scoreKeys = [...new Set(results.flatMap((r) => Object.keys(r.scores)))].sort();
+export async function writeResultsCsv(
+  path: string,
+  results: Iterable<CaseResult> | AsyncIterable<CaseResult>,
+  keys: readonly string[],
+): Promise<void> {
+  const scoreKeys = [...keys].sort();
   const columns = [
     'id',
     'status',
@@ -32,8 +38,11 @@ export async function writeResultsCsv(path: string, results: readonly CaseResult
     'model',
     'error',
     'traceId',
+    'caseId',
+    'variant',
+    'repeat',
   ];
-  const rows = results.map((r) => [
+  const toRow = (r: CaseResult) => [
     r.id,
     r.status,
     r.question,
@@ -53,11 +62,16 @@ export async function writeResultsCsv(path: string, results: readonly CaseResult
     r.model,
     r.error ?? '',
     r.traceId,
-  ]);
+    r.caseId ?? r.id,
+    r.variant ?? '',
+    r.repeat ?? '',
+  ];
   const csv = stringify({ header: true, columns, bom: true, cast: { boolean: (b) => String(b) } });
   const out = createWriteStream(path);
   const done = pipeline(csv, out);
-  for (const row of rows) csv.write(row);
+  for await (const r of results) {
+    if (!csv.write(toRow(r))) await once(csv, 'drain');
+  }
   csv.end();
   await done;
 }

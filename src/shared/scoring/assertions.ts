@@ -15,8 +15,30 @@ export const ASSERTION_TYPES = [
   'judge',
   'hit@k',
   'mrr',
+  'faithfulness',
+  'answer-relevancy',
+  'context-precision',
+  'context-recall',
 ] as const;
 export type AssertionType = (typeof ASSERTION_TYPES)[number];
+
+/** The RAG metrics: graded by the grader model (`llm`), else approximated (`lexical`). */
+export const RAG_METRICS = [
+  'faithfulness',
+  'answer-relevancy',
+  'context-precision',
+  'context-recall',
+] as const satisfies readonly AssertionType[];
+export type RagMetric = (typeof RAG_METRICS)[number];
+
+/** How a score was computed: by the grader model, or by askq's deterministic approximation. */
+export const SCORE_METHODS = ['llm', 'lexical'] as const;
+export type ScoreMethod = (typeof SCORE_METHODS)[number];
+
+/** True for the four RAG metrics. */
+export function isRagMetric(type: AssertionType): type is RagMetric {
+  return (RAG_METRICS as readonly string[]).includes(type);
+}
 
 /**
  * Threshold a score must reach for its assertion to pass, per type. `mrr` is reported, not
@@ -31,6 +53,10 @@ export const DEFAULT_THRESHOLDS = {
   judge: 0.7,
   'hit@k': 1,
   mrr: 0,
+  faithfulness: 0.7,
+  'answer-relevancy': 0.5,
+  'context-precision': 0.5,
+  'context-recall': 0.5,
 } as const satisfies Record<AssertionType, number>;
 
 /** One assertion of a case, as a job or a question file carries it. */
@@ -47,6 +73,11 @@ export const assertionSchema = z.strictObject({
   threshold: z.number().min(0).max(1).optional(),
   /** What the judge grades against; required for `judge`. */
   rubric: z.string().min(1).max(4000).optional(),
+  /**
+   * For the RAG metrics: `llm` (the grader model) or `lexical` (deterministic, no model).
+   * @defaultValue `llm` when the worker has a grader model, else `lexical`
+   */
+  method: z.enum(SCORE_METHODS).optional(),
 });
 export type Assertion = z.infer<typeof assertionSchema>;
 
@@ -69,11 +100,14 @@ export interface ResolvedAssertion {
   /** hit@k's k; undefined means every source returned. */
   k?: number;
   rubric?: string;
+  /** The method asked for (RAG metrics); undefined lets the worker choose. */
+  method?: ScoreMethod;
 }
 
 /**
  * The assertions a case is scored by. Explicit `assert` entries come first; when a case has
- * `expected` and no string assertion, `contains` is added; when it has `expectedSources` and
+ * `expected` and no answer assertion (string types, judge, the RAG metrics, which read
+ * `expected` as the reference), `contains` is added; when it has `expectedSources` and
  * no retrieval assertion, `hit@k` and `mrr` are added. Score keys are the type, with `#2`,
  * `#3`… for repeats (`contains`, `contains#2`).
  */
@@ -82,7 +116,8 @@ export function resolveAssertions(c: ScoredCase): ResolvedAssertion[] {
   const explicit = c.assert ?? [];
   const list: Assertion[] = [...explicit];
   const has = (types: AssertionType[]) => explicit.some((a) => types.includes(a.type));
-  if (expected.length > 0 && !has(['contains', 'exact', 'regex', 'f1', 'similarity', 'judge'])) {
+  const answerTypes: AssertionType[] = ['contains', 'exact', 'regex', 'f1', 'similarity', 'judge'];
+  if (expected.length > 0 && !has([...answerTypes, ...RAG_METRICS])) {
     list.push({ type: 'contains' });
   }
   if ((c.expectedSources?.length ?? 0) > 0 && !has(['hit@k', 'mrr'])) {
@@ -102,6 +137,7 @@ export function resolveAssertions(c: ScoredCase): ResolvedAssertion[] {
       ...(a.type === 'regex' && typeof a.value === 'string' ? { pattern: a.value } : {}),
       ...(a.type === 'hit@k' && typeof a.value === 'number' ? { k: a.value } : {}),
       ...(a.rubric ? { rubric: a.rubric } : {}),
+      ...(a.method ? { method: a.method } : {}),
     };
   });
 }
@@ -126,6 +162,12 @@ export function assertionProblems(c: ScoredCase): string[] {
     }
     if ((a.type === 'hit@k' || a.type === 'mrr') && (c.expectedSources?.length ?? 0) === 0) {
       problems.push(`${a.key}: needs expectedSources`);
+    }
+    if (a.type === 'context-recall' && a.expected.length === 0) {
+      problems.push(`${a.key}: needs a value or the case's expected (the reference answer)`);
+    }
+    if (a.method !== undefined && !isRagMetric(a.type)) {
+      problems.push(`${a.key}: method applies only to ${RAG_METRICS.join(', ')}`);
     }
   }
   return problems;

@@ -1,5 +1,7 @@
-import { AskqError } from '../errors.ts';
-import type { ChatOutput, ChatPort } from '../ports.ts';
+import { z } from 'zod';
+
+import type { GraderPort } from '../ports.ts';
+import type { LlmScore } from './llm-rag.ts';
 
 /** What the judge grades: an answer to a question, against a rubric and optional reference. */
 export interface JudgeInput {
@@ -8,63 +10,44 @@ export interface JudgeInput {
   rubric: string;
   /** Reference answers, when the case has them. */
   expected?: readonly string[];
+  /** Retrieved sources, best first: the judge sees what the answerer saw. */
+  sources?: readonly { id: string; chunk: number; text: string }[];
 }
 
-export interface JudgeVerdict {
-  /** In [0, 1]. */
-  score: number;
-  /** The judge's reply, for debugging. */
-  reply: string;
-  usage: ChatOutput['usage'];
-}
-
-/** The judge's reply held no score. */
-export class JudgeReplyError extends AskqError {
-  override name = 'JudgeReplyError';
-}
+const verdictSchema = z.object({ score: z.number(), reason: z.string() });
 
 /**
- * LLM-as-judge through the chat port: the answer (and the reference) go in as numbered
- * passages, the rubric as the question, and the model is asked for a score from 0 to 10.
- * Going through the same port as answering means the judge gets the worker's breaker,
- * timeout and provider choice; it costs one chat call per judged case, hence opt-in.
+ * LLM-as-judge through the grader port (a model other than the answerer's unless configured
+ * equal): the question, the answer, the retrieved sources and the reference go in, a score
+ * from 0 to 10 and a reason come back in structured output; the score is scaled to [0, 1].
  */
 export async function judgeAnswer(
-  chat: Pick<ChatPort, 'answer'>,
+  grader: GraderPort,
   input: JudgeInput,
   signal?: AbortSignal,
-): Promise<JudgeVerdict> {
-  const context = [
-    { docId: 'question', chunk: 0, score: 1, text: `Question: ${input.question}` },
-    { docId: 'answer', chunk: 0, score: 1, text: `Answer to grade: ${input.answer}` },
-    ...(input.expected ?? []).map((e, i) => ({
-      docId: 'reference',
-      chunk: i,
-      score: 1,
-      text: `Reference answer: ${e}`,
-    })),
-  ];
-  const question =
-    'You are grading the answer in passage [2] to the question in passage [1]' +
-    (input.expected?.length ? ', with the reference answer(s) in the later passages' : '') +
-    `. Rubric: ${input.rubric}\n` +
-    'Reply with "SCORE: n" where n is a whole number from 0 (fails the rubric) to 10 (fully meets it), then one sentence of reasons.';
-  const output = await chat.answer({ question, context }, signal);
-  return { score: parseJudgeScore(output.text), reply: output.text, usage: output.usage };
-}
-
-/**
- * The score in a judge's reply, scaled to [0, 1]: `SCORE: 7` (out of 10), else `PASS`/`FAIL`.
- * Throws {@link JudgeReplyError} when neither is there.
- */
-export function parseJudgeScore(reply: string): number {
-  const scored = /score\s*[:=]?\s*(\d+(?:\.\d+)?)\s*(?:\/\s*(\d+))?/i.exec(reply);
-  if (scored) {
-    const value = Number(scored[1]);
-    const outOf = scored[2] ? Number(scored[2]) : value <= 1 && scored[1]!.includes('.') ? 1 : 10;
-    return Math.min(1, Math.max(0, value / outOf));
-  }
-  if (/\bpass(ed|es)?\b/i.test(reply)) return 1;
-  if (/\bfail(ed|s)?\b/i.test(reply)) return 0;
-  throw new JudgeReplyError(`judge reply has no score: ${reply.slice(0, 200)}`);
+): Promise<LlmScore> {
+  const sources = (input.sources ?? [])
+    .map((s, i) => `[${i + 1}] (${s.id}#${s.chunk})\n${s.text.trim()}`)
+    .join('\n\n');
+  const out = await grader.grade(
+    {
+      name: 'judge',
+      instructions:
+        'You grade an answer given by a retrieval-augmented question answering system against ' +
+        `a rubric. Rubric: ${input.rubric}\nGive a whole-number score from 0 (fails the rubric) ` +
+        'to 10 (fully meets it) and one short sentence of reasons.',
+      input:
+        `Question: ${input.question}\n\nAnswer to grade: ${input.answer}` +
+        (input.expected?.length ? `\n\nReference answer: ${input.expected.join('\n')}` : '') +
+        (sources ? `\n\nRetrieved passages:\n${sources}` : ''),
+      schema: verdictSchema,
+    },
+    signal,
+  );
+  return {
+    score: Math.min(1, Math.max(0, out.value.score / 10)),
+    reason: out.value.reason,
+    model: out.model,
+    usage: out.usage,
+  };
 }

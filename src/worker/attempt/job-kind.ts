@@ -6,7 +6,7 @@ import type { Ports } from '../../shared/ports.ts';
 import type { AskqWorkerEvents, JobRef } from '../worker-events.ts';
 
 /** Stage outputs a job keeps between attempts (BullMQ's step-job pattern). */
-export type Checkpoints = Pick<JobState, 'retrieval' | 'chatBlockedSince'>;
+export type Checkpoints = Pick<JobState, 'retrieval' | 'generation' | 'chatBlockedSince'>;
 
 /** Events a job function reports about itself; the runner adds which job and attempt. */
 export type JobEventName = 'job:stage' | 'job:degraded' | 'cache:error';

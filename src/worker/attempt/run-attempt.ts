@@ -87,6 +87,7 @@ export function createAttemptRunner<Data, Result extends AnswerResult | IngestRe
       },
       checkpoints: {
         ...(state.retrieval ? { retrieval: state.retrieval } : {}),
+        ...(state.generation ? { generation: state.generation } : {}),
         ...(state.chatBlockedSince ? { chatBlockedSince: state.chatBlockedSince } : {}),
       },
       checkpoint: (stage, value) => {

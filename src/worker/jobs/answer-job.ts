@@ -6,11 +6,15 @@ import {
   QUESTIONS_QUEUE,
 } from '../../shared/contracts.ts';
 import { BreakerOpenError, PermanentError } from '../../shared/errors.ts';
-import type { ChatPort } from '../../shared/ports.ts';
+import type { ChatPort, GraderPort } from '../../shared/ports.ts';
+import { GraderMissingError } from '../../shared/scoring/grader-errors.ts';
 import { activeTraceIds } from '../../shared/telemetry/spans.ts';
+import { assertAllowedModel } from '../allowed-models.ts';
 import type { AnswerCache } from '../answer-cache.ts';
+import { bindGrader } from '../attempt/bind-signal.ts';
 import type { JobHelpers, JobKind } from '../attempt/job-kind.ts';
 import { answerQuestion } from '../pipeline/answer-question.ts';
+import { graderProblem } from '../pipeline/score.ts';
 import { chatFallbackReason, isChatBlocked } from './chat-fallback.ts';
 
 export interface AnswerJobOptions {
@@ -29,6 +33,13 @@ export interface AnswerJobOptions {
     /** How long an open breaker or rate limit may hold a job up first. */
     afterMs: number;
   };
+  /** Models a job's variant may name (src/worker/allowed-models.ts). @defaultValue any */
+  allowedModels?: ReadonlySet<string>;
+  /**
+   * The grader (behind its policy) for a job's `grader` model, or for none: the configured
+   * one, if any. @defaultValue the ports' grader
+   */
+  graderFor?: (model: string | undefined) => Promise<GraderPort | undefined>;
 }
 
 /**
@@ -50,14 +61,31 @@ async function answer(
   h: JobHelpers,
   options: AnswerJobOptions,
 ): Promise<AnswerResult> {
-  const namespace = data.namespace ?? options.defaultNamespace;
-  const topK = data.topK ?? options.defaultTopK;
-  const { chat, embeddings, store } = h.ports;
+  const variant = data.variant ?? {};
+  const namespace = variant.namespace ?? data.namespace ?? options.defaultNamespace;
+  const topK = variant.topK ?? data.topK ?? options.defaultTopK;
+  const { model, temperature, systemPrompt } = variant;
+  const chatSettings = {
+    ...(model === undefined ? {} : { model }),
+    ...(temperature === undefined ? {} : { temperature }),
+    ...(systemPrompt === undefined ? {} : { systemPrompt }),
+  };
+  if (model !== undefined && options.allowedModels) {
+    assertAllowedModel(options.allowedModels, model, 'variant');
+  }
+  const chosen = options.graderFor ? await options.graderFor(data.grader) : undefined;
+  const grader = chosen ? bindGrader(chosen, h.signal) : h.ports.grader;
+  // Before anything is paid for: a case that needs a grader cannot be scored without one.
+  const noGrader = graderProblem(data, grader !== undefined);
+  if (noGrader) throw new GraderMissingError(noGrader);
+  const ports = { ...h.ports, grader };
+  const { chat, embeddings, store } = ports;
   const cacheKey = {
     question: data.question,
     namespace,
     topK,
-    chatModel: `${chat.provider}:${chat.model}`,
+    // Model, temperature, max tokens, server and prompt: everything that changes an answer.
+    chatModel: chat.identity?.(chatSettings) ?? `${chat.provider}:${chat.model}`,
     embeddingsModel: `${embeddings.provider}:${embeddings.model}`,
     store: `${store.provider}:${store.indexName ?? ''}`,
   };
@@ -75,6 +103,7 @@ async function answer(
       question: data.question,
       namespace,
       topK,
+      ...(Object.keys(chatSettings).length > 0 ? { chatSettings } : {}),
       ...(data.expected || data.expectedSources || data.assert
         ? {
             scoring: {
@@ -85,7 +114,7 @@ async function answer(
           }
         : {}),
     },
-    h.ports,
+    ports,
     {
       ...(hit
         ? {
@@ -96,7 +125,10 @@ async function answer(
           }
         : {}),
       ...(h.checkpoints.retrieval ? { resume: h.checkpoints.retrieval } : {}),
+      ...(h.checkpoints.generation ? { resumeGeneration: h.checkpoints.generation } : {}),
       checkpoint: (retrieval) => h.checkpoint('retrieval', retrieval),
+      checkpointGeneration: ({ answer, model, usage, generateMs }) =>
+        h.checkpoint('generation', { answer, model, usage, generateMs }),
       onDegraded: (err) => h.emit('job:degraded', { reason: 'retrieval_unavailable', err }),
       fallback: {
         mode: data.degrade === false ? 'retry' : options.retrievalFallback,
@@ -128,7 +160,13 @@ async function answer(
     attempts: h.job.attempt,
     traceId: activeTraceIds()?.traceId ?? '',
     ...(hit ? { cached: true } : {}),
-    ...(out.scores ? { scores: out.scores } : {}),
+    ...(out.scoring ? { scores: out.scoring.scores } : {}),
+    ...(out.scoring && Object.keys(out.scoring.details).length > 0
+      ? { scoreDetails: out.scoring.details }
+      : {}),
+    ...(out.scoring?.graderUsage
+      ? { graderUsage: out.scoring.graderUsage, graderModel: out.scoring.graderModel ?? '' }
+      : {}),
   };
   h.logger.info(
     {

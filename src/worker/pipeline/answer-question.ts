@@ -1,14 +1,16 @@
 import type { DegradedReason, Source, Usage } from '../../shared/contracts.ts';
 import { failureClassOf } from '../../shared/errors.ts';
-import type { ChatPort, Ports } from '../../shared/ports.ts';
+import type { ChatPort, ChatSettings, Ports } from '../../shared/ports.ts';
 import { generate, type Generation } from './generate.ts';
 import { type Retrieval, retrieve } from './retrieve.ts';
-import { score, type ScoreInput } from './score.ts';
+import { score, type ScoreInput, type Scoring } from './score.ts';
 
 export interface AnswerQuestionInput {
   question: string;
   namespace: string;
   topK: number;
+  /** Chat settings of an evaluation variant. @defaultValue the configured ones */
+  chatSettings?: ChatSettings;
   /** What the `score` stage scores against; it runs only when one of these is set. */
   scoring?: Pick<ScoreInput, 'expected' | 'expectedSources' | 'assert'>;
 }
@@ -17,10 +19,14 @@ export interface AnswerQuestionInput {
 export interface AnswerRun {
   /** Retrieval an earlier attempt completed: generation runs on its sources. */
   resume?: Retrieval;
+  /** The answer an earlier attempt generated (its scoring failed): only scoring runs. */
+  resumeGeneration?: Generation;
   /** An answer to reuse (an answer cache hit): only scoring runs. */
   cached?: { retrieval: Retrieval; generation: Generation };
   /** Keeps retrieval's output for the next attempt, before generation runs. */
   checkpoint?(retrieval: Retrieval): void;
+  /** Keeps the answer for the next attempt, before scoring runs. */
+  checkpointGeneration?(generation: Generation): void;
   /** Called when retrieval failed and the answer goes on without context. */
   onDegraded?(err: unknown): void;
   /** What to do when retrieval fails. @defaultValue retry */
@@ -60,13 +66,14 @@ export interface PipelineOutput {
   generateMs: number;
   /** True when retrieval's output came from an earlier attempt. */
   resumed: boolean;
-  /** Per assertion key, when the job had expectations (the `score` stage). */
-  scores?: Record<string, number>;
+  /** The `score` stage's output, when the job had expectations. */
+  scoring?: Scoring;
 }
 
 /**
- * retrieve → generate, resuming after the last completed stage: a retry after a failed chat
- * call goes straight to generation instead of paying for embedding and search again.
+ * retrieve → generate → score, resuming after the last completed stage: a retry after a
+ * failed chat call goes straight to generation instead of paying for embedding and search
+ * again, and one after a failed grader call only scores again.
  */
 export async function answerQuestion(
   input: AnswerQuestionInput,
@@ -92,13 +99,17 @@ export async function answerQuestion(
   }
   let degradedReason: DegradedReason | undefined = degraded ? 'retrieval_unavailable' : undefined;
   const sources = retrieval.sources;
-  let generation = run.cached?.generation;
+  let generation = run.cached?.generation ?? (resumed ? run.resumeGeneration : undefined);
   if (generation === undefined) {
     try {
-      generation = await generate({ question: input.question, sources }, ports);
+      generation = await generate(
+        { question: input.question, sources, settings: input.chatSettings },
+        ports,
+      );
     } catch (err) {
       const reason = run.chatFallback?.reasonFor(err);
       if (reason === undefined || run.chatFallback === undefined) throw err;
+      // The extractive answerer has no model, temperature or prompt to vary.
       generation = await generate(
         { question: input.question, sources },
         { chat: run.chatFallback.chat },
@@ -107,6 +118,9 @@ export async function answerQuestion(
       // With retrieval down too, the chat's reason is the one that says no model answered.
       degradedReason = reason;
     }
+    // Only worth keeping when a scoring call may fail after it; a degraded answer is not kept,
+    // so the next attempt asks the model again.
+    if (input.scoring && !degraded) run.checkpointGeneration?.(generation);
   }
   const scoring = input.scoring
     ? await score(
@@ -120,7 +134,7 @@ export async function answerQuestion(
       )
     : undefined;
   return {
-    ...(scoring ? { scores: scoring.scores } : {}),
+    ...(scoring ? { scoring } : {}),
     answer: generation.answer,
     sources: retrieval.sources,
     degraded,

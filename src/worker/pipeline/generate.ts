@@ -1,5 +1,5 @@
 import type { Source, Usage } from '../../shared/contracts.ts';
-import type { ChatPort } from '../../shared/ports.ts';
+import type { ChatPort, ChatSettings } from '../../shared/ports.ts';
 
 export interface Generation {
   answer: string;
@@ -11,11 +11,12 @@ export interface Generation {
 
 /** Answers the question from the retrieved sources: the `generate` stage. */
 export async function generate(
-  input: { question: string; sources: Source[] },
+  input: { question: string; sources: Source[]; settings?: ChatSettings | undefined },
   ports: { chat: ChatPort },
 ): Promise<Generation> {
   const started = performance.now();
   const output = await ports.chat.answer({
+    ...(input.settings ? { settings: input.settings } : {}),
     question: input.question,
     context: input.sources.map((s) => ({
       docId: s.id,

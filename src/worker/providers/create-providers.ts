@@ -1,6 +1,12 @@
 import { ConfigError } from '../../shared/config.ts';
 import type { Logger } from '../../shared/logger.ts';
-import type { ChatPort, EmbeddingsPort, Ports, VectorStorePort } from '../../shared/ports.ts';
+import type {
+  ChatPort,
+  EmbeddingsPort,
+  GraderPort,
+  Ports,
+  VectorStorePort,
+} from '../../shared/ports.ts';
 import { type ProviderOptions, resolveProviderOptions } from './provider-options.ts';
 
 type Resolved = ReturnType<typeof resolveProviderOptions>;
@@ -16,6 +22,7 @@ export async function createProviders(options: ProviderOptions, logger?: Logger)
   const chat = await createChat(o);
   const embeddings = await createEmbeddings(o);
   const store = await createStore(o, embeddings);
+  const grader = o.grader?.model ? await createGrader(o.grader, o.grader.model) : undefined;
   logger?.info(
     {
       chat: `${chat.provider}:${chat.model}`,
@@ -24,10 +31,24 @@ export async function createProviders(options: ProviderOptions, logger?: Logger)
         store.provider === 'lancedb'
           ? `lancedb:${o.local.storeDir}`
           : `${store.provider}:${o.pinecone?.index ?? ''}`,
+      grader: grader ? `${grader.provider}:${grader.model}` : 'none (RAG metrics are lexical)',
     },
     'providers',
   );
-  return { chat, embeddings, store };
+  return { chat, embeddings, store, ...(grader ? { grader } : {}) };
+}
+
+/** A grader port for `model` on the grader's server (LangChain is loaded only here). */
+export async function createGrader(
+  server: { apiKey: string; baseURL?: string },
+  model: string,
+): Promise<GraderPort> {
+  const { OpenAIGrader } = await import('./openai/openai-grader.ts');
+  return new OpenAIGrader({
+    apiKey: server.apiKey,
+    model,
+    ...(server.baseURL ? { baseURL: server.baseURL } : {}),
+  });
 }
 
 /**

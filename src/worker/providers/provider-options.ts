@@ -27,6 +27,12 @@ export interface ProviderOptions {
     /** A second chat model tried when the first one's call fails. @defaultValue none */
     fallback?: { model: string; baseURL?: string; apiKey?: string };
   };
+  /**
+   * The grader model for `judge` and the RAG metrics (OpenAI-compatible, structured output).
+   * Its server and key also serve a job's own grader model (`askq eval run --grader`).
+   * @defaultValue none: `judge` errors and the RAG metrics are lexical
+   */
+  grader?: { model?: string; apiKey: string; baseURL?: string };
   /** Required when `vectorStore` is `pinecone`. */
   pinecone?: { apiKey: string; index: string; host?: string; controllerHostUrl?: string };
   local?: {
@@ -72,6 +78,17 @@ export function providerOptionsFromConfig(config: Config): ProviderOptions {
           },
         }
       : {}),
+    ...(config.ASKQ_GRADER_API_KEY || config.OPENAI_API_KEY
+      ? {
+          grader: {
+            ...(config.ASKQ_GRADER_MODEL ? { model: config.ASKQ_GRADER_MODEL } : {}),
+            apiKey: (config.ASKQ_GRADER_API_KEY ?? config.OPENAI_API_KEY)!,
+            ...((config.ASKQ_GRADER_BASE_URL ?? config.OPENAI_BASE_URL)
+              ? { baseURL: (config.ASKQ_GRADER_BASE_URL ?? config.OPENAI_BASE_URL)! }
+              : {}),
+          },
+        }
+      : {}),
     ...(config.PINECONE_API_KEY && config.PINECONE_INDEX
       ? {
           pinecone: {
@@ -106,6 +123,7 @@ export function resolveProviderOptions(options: ProviderOptions) {
           ...options.openai,
         }
       : undefined,
+    grader: options.grader,
     pinecone: options.pinecone,
     local: {
       storeDir: DEFAULTS.localStoreDir,

@@ -5,7 +5,7 @@ import { type Policy, wrap } from './policy.ts';
 import { timeoutPolicy } from './timeout-policy.ts';
 
 /** The dependencies a worker guards, one breaker each. */
-export type Dependency = 'chat' | 'embeddings' | 'vectorStore';
+export type Dependency = 'chat' | 'embeddings' | 'vectorStore' | 'grader';
 
 /** One dependency's composed policy and its breaker (for its state and reset time). */
 export interface DependencyPolicy extends Policy {
@@ -48,5 +48,6 @@ export function createDependencyPolicies(options: DependencyPolicyOptions): Depe
     chat: build('chat'),
     embeddings: build('embeddings'),
     vectorStore: build('vectorStore'),
+    grader: build('grader'),
   };
 }

@@ -5,12 +5,13 @@ import type {
   ChatOutput,
   ChatPort,
   EmbeddingsPort,
+  GraderPort,
   Ports,
   VectorStorePort,
 } from '../../shared/ports.ts';
 import { safeSetAttributes, SpanKind, withSpan } from '../../shared/telemetry/spans.ts';
 import type { WorkerEventSink } from '../worker-events.ts';
-import type { DependencyPolicies } from './dependency-policies.ts';
+import type { DependencyPolicies, DependencyPolicy } from './dependency-policies.ts';
 import type { TokenBudget } from './token-budget.ts';
 
 export interface GuardPortsOptions {
@@ -33,22 +34,22 @@ export function guardPorts(
   policies: DependencyPolicies,
   options: GuardPortsOptions,
 ): Ports {
-  const { chat, embeddings, store } = ports;
+  const { chat, embeddings, store, grader } = ports;
   const capture = options.captureContent ?? false;
   const { events } = options;
-  const genAi = (operation: string, port: ChatPort | EmbeddingsPort): Attributes => ({
-    'gen_ai.operation.name': operation,
-    'gen_ai.provider.name': port.provider,
-    'gen_ai.request.model': port.model,
-    ...(port.serverAddress ? { 'server.address': port.serverAddress } : {}),
-  });
   return {
+    ...(grader ? { grader: guardGrader(grader, policies.grader, options) } : {}),
     chat: {
       provider: chat.provider,
       model: chat.model,
       ...(chat.serverAddress ? { serverAddress: chat.serverAddress } : {}),
+      ...(chat.identity ? { identity: (settings) => chat.identity!(settings) } : {}),
       answer: (input, outer) => {
-        const attributes = genAi('chat', chat);
+        const attributes = {
+          ...genAi('chat', chat),
+          // A variant's model is the one asked for.
+          ...(input.settings?.model ? { 'gen_ai.request.model': input.settings.model } : {}),
+        };
         return withSpan(
           `chat ${chat.model}`,
           { kind: SpanKind.CLIENT, attributes },
@@ -144,6 +145,68 @@ export function guardPorts(
         ),
       close: () => store.close(),
     },
+  };
+}
+
+/**
+ * The grader behind its own policy (pause, breaker, classification, timeout) and token budget,
+ * in a `chat <model>` client span; its calls are reported as model calls like answering's.
+ * Also used for the graders a job names (`--grader`), built after the worker started.
+ */
+export function guardGrader(
+  grader: GraderPort,
+  policy: DependencyPolicy,
+  options: GuardPortsOptions,
+): GraderPort {
+  const { events } = options;
+  return {
+    provider: grader.provider,
+    model: grader.model,
+    ...(grader.serverAddress ? { serverAddress: grader.serverAddress } : {}),
+    grade: (request, outer) => {
+      const attributes = { ...genAi('chat', grader), 'askq.grader.metric': request.name };
+      return withSpan(
+        `chat ${grader.model}`,
+        { kind: SpanKind.CLIENT, attributes },
+        async (span) => {
+          const started = performance.now();
+          try {
+            await options.tokenBudget?.check();
+            const out = await policy.execute((signal) => grader.grade(request, signal), outer);
+            await options.tokenBudget
+              ?.spend(out.usage.inputTokens + out.usage.outputTokens)
+              .catch(() => {});
+            safeSetAttributes(span, {
+              'gen_ai.response.model': out.model,
+              'gen_ai.usage.input_tokens': out.usage.inputTokens,
+              'gen_ai.usage.output_tokens': out.usage.outputTokens,
+            });
+            events.emit('model:call', {
+              attributes: { ...attributes, 'gen_ai.response.model': out.model },
+              seconds: (performance.now() - started) / 1000,
+              usage: out.usage,
+            });
+            return out;
+          } catch (err) {
+            events.emit('model:call', {
+              attributes,
+              seconds: (performance.now() - started) / 1000,
+              errorType: failureClassOf(err) ?? (err as Error).name,
+            });
+            throw err;
+          }
+        },
+      );
+    },
+  };
+}
+
+function genAi(operation: string, port: ChatPort | EmbeddingsPort | GraderPort): Attributes {
+  return {
+    'gen_ai.operation.name': operation,
+    'gen_ai.provider.name': port.provider,
+    'gen_ai.request.model': port.model,
+    ...(port.serverAddress ? { 'server.address': port.serverAddress } : {}),
   };
 }
 

@@ -43,7 +43,7 @@ describe('degraded cases in an evaluation', () => {
     ).not.toHaveProperty('degradedReason');
   });
 
-  it('counts degraded answers and would-be-degraded errors by reason in the summary', () => {
+  it('counts degraded answers and would-be-degraded errors by reason in the summary', async () => {
     const results = [
       completedResult(evalCase('1'), 'j1', answer()),
       completedResult(
@@ -54,12 +54,16 @@ describe('degraded cases in an evaluation', () => {
       erroredResult(evalCase('3'), 'j3', 'would have answered degraded (chat_unavailable): 503'),
       erroredResult(evalCase('4'), 'j4', 'would have answered degraded (chat_unavailable): 503'),
     ];
-    const summary = summarize(manifest, results);
+    const summary = await summarize(manifest, results);
     expect(summary.degraded).toBe(1);
     expect(summary.errored).toBe(2);
     expect(summary.degradedReasons).toEqual({
       chat_deadline: { answered: 1, errors: 0 },
       chat_unavailable: { answered: 0, errors: 2 },
+    });
+    // The worker's reason is an error reason like any other.
+    expect(summary.errorReasons).toEqual({
+      'would have answered degraded (chat_unavailable): 503': 2,
     });
   });
 });

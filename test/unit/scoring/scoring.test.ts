@@ -1,9 +1,7 @@
 import { describe, expect, it } from 'vitest';
 
-import type { ChatInput, ChatPort } from '../../../src/shared/ports.ts';
 import { failedAssertions, resolveAssertions } from '../../../src/shared/scoring/assertions.ts';
 import { cosineSimilarity } from '../../../src/shared/scoring/cosine-similarity.ts';
-import { judgeAnswer, parseJudgeScore } from '../../../src/shared/scoring/judge.ts';
 import { hitAtK, reciprocalRank } from '../../../src/shared/scoring/retrieval-metrics.ts';
 import { containsAll, exactMatch, regexMatch } from '../../../src/shared/scoring/text-match.ts';
 import { tokenF1 } from '../../../src/shared/scoring/token-f1.ts';
@@ -71,39 +69,6 @@ describe('cosine similarity', () => {
     expect(cosineSimilarity([1, 0], [0, 1])).toBe(0);
     expect(cosineSimilarity([0, 0], [1, 1])).toBe(0);
     expect(() => cosineSimilarity([1], [1, 2])).toThrow(RangeError);
-  });
-});
-
-describe('judge', () => {
-  it('parses scores out of 10, fractions, and PASS/FAIL', () => {
-    expect(parseJudgeScore('SCORE: 7. Mostly right.')).toBe(0.7);
-    expect(parseJudgeScore('score = 3/4')).toBe(0.75);
-    expect(parseJudgeScore('Score: 0.9')).toBe(0.9);
-    expect(parseJudgeScore('PASS - meets the rubric')).toBe(1);
-    expect(() => parseJudgeScore('I cannot say')).toThrow(/no score/);
-  });
-
-  it('sends the answer, reference and rubric through the chat port', async () => {
-    const seen: ChatInput[] = [];
-    const chat: Pick<ChatPort, 'answer'> = {
-      answer: async (input) => {
-        seen.push(input);
-        return { text: 'SCORE: 9', model: 'm', usage: { inputTokens: 1, outputTokens: 1 } };
-      },
-    };
-    const verdict = await judgeAnswer(chat, {
-      question: 'Q?',
-      answer: 'A.',
-      rubric: 'is polite',
-      expected: ['R.'],
-    });
-    expect(verdict.score).toBe(0.9);
-    expect(seen[0]!.question).toContain('is polite');
-    expect(seen[0]!.context.map((c) => c.text)).toEqual([
-      'Question: Q?',
-      'Answer to grade: A.',
-      'Reference answer: R.',
-    ]);
   });
 });
 

@@ -133,9 +133,22 @@ export class ExtractiveChat implements ChatPort {
     }
   }
 
+  identity(): string {
+    return `${this.provider}:${this.model}`;
+  }
+
   answer(input: ChatInput, signal?: AbortSignal): Promise<ChatOutput> {
     try {
       signal?.throwIfAborted();
+      const s = input.settings;
+      if (
+        s &&
+        (s.model !== undefined || s.temperature !== undefined || s.systemPrompt !== undefined)
+      ) {
+        throw new ValidationError(
+          'the local extractive answerer has no model, temperature or system prompt to vary; use ASKQ_LLM=openai',
+        );
+      }
       const text = this.#compose(input);
       const contextTokens = input.context.reduce((sum, c) => sum + estimateTokens(c.text), 0);
       return Promise.resolve({

@@ -4,7 +4,13 @@ import type { Runnable } from '@langchain/core/runnables';
 import { ChatOpenAI } from '@langchain/openai';
 
 import { DEFAULTS } from '../../../shared/defaults.ts';
-import type { ChatInput, ChatOutput, ChatPort, ContextChunk } from '../../../shared/ports.ts';
+import type {
+  ChatInput,
+  ChatOutput,
+  ChatPort,
+  ChatSettings,
+  ContextChunk,
+} from '../../../shared/ports.ts';
 
 /** Options of {@link OpenAIChat}. */
 export interface OpenAIChatOptions {
@@ -35,6 +41,8 @@ const SYSTEM_PROMPT = [
 
 const HUMAN_PROMPT = 'Context:\n{context}\n\nQuestion: {question}';
 
+type ChainInput = { system: string; context: string; question: string };
+
 /** What the prompt says when retrieval found nothing (or was skipped because it was down). */
 export const NO_CONTEXT = '(no context was found for this question)';
 
@@ -47,42 +55,76 @@ export class OpenAIChat implements ChatPort {
   readonly provider = 'openai';
   readonly model: string;
   readonly serverAddress: string;
-  readonly #chain: Runnable<{ context: string; question: string }, AIMessage>;
+  readonly #options: OpenAIChatOptions;
+  /** One chain per model and temperature asked for (the configured one first). */
+  readonly #chains = new Map<string, Runnable<ChainInput, AIMessage>>();
 
   constructor(options: OpenAIChatOptions) {
     if (!options.apiKey) throw new TypeError('OpenAIChat needs an apiKey (OPENAI_API_KEY)');
     if (!options.model) throw new TypeError('OpenAIChat needs a model (ASKQ_CHAT_MODEL)');
     this.model = options.model;
     this.serverAddress = hostOf(options.baseURL);
-    const chatModel = (model: string, apiKey: string, baseURL: string | undefined) =>
+    this.#options = options;
+    this.#chainFor({});
+  }
+
+  #chainFor(settings: ChatSettings): Runnable<ChainInput, AIMessage> {
+    const options = this.#options;
+    const model = settings.model ?? options.model;
+    const temperature = settings.temperature ?? options.temperature ?? DEFAULTS.temperature;
+    const key = `${model}\u0000${temperature}`;
+    const cached = this.#chains.get(key);
+    if (cached) return cached;
+    const chatModel = (name: string, apiKey: string, baseURL: string | undefined) =>
       new ChatOpenAI({
         apiKey,
-        model,
-        temperature: options.temperature ?? DEFAULTS.temperature,
+        model: name,
+        temperature,
         maxTokens: options.maxTokens ?? DEFAULTS.maxTokens,
         maxRetries: 0,
         // Chat completions, not the Responses API: it is what compatible servers implement.
         useResponsesApi: false,
         configuration: baseURL ? { baseURL } : {},
       });
-    const primary = chatModel(options.model, options.apiKey, options.baseURL);
+    const primary = chatModel(model, options.apiKey, options.baseURL);
     const fb = options.fallback;
     const llm = fb
       ? primary.withFallbacks([
           chatModel(fb.model, fb.apiKey ?? options.apiKey, fb.baseURL ?? options.baseURL),
         ])
       : primary;
+    // The system prompt is a variable, not template text: a variant's prompt may hold braces.
     const prompt = ChatPromptTemplate.fromMessages([
-      ['system', SYSTEM_PROMPT],
+      ['system', '{system}'],
       ['human', HUMAN_PROMPT],
     ]);
-    this.#chain = prompt.pipe(llm) as Runnable<{ context: string; question: string }, AIMessage>;
+    const chain = prompt.pipe(llm) as Runnable<ChainInput, AIMessage>;
+    this.#chains.set(key, chain);
+    return chain;
+  }
+
+  identity(settings: ChatSettings = {}): string {
+    const o = this.#options;
+    return JSON.stringify([
+      this.provider,
+      settings.model ?? o.model,
+      settings.temperature ?? o.temperature ?? DEFAULTS.temperature,
+      o.maxTokens ?? DEFAULTS.maxTokens,
+      o.baseURL ?? '',
+      settings.systemPrompt ?? SYSTEM_PROMPT,
+      o.fallback?.model ?? '',
+    ]);
   }
 
   /** Answers from the context; `signal` aborts the HTTP request, response body included. */
   async answer(input: ChatInput, signal?: AbortSignal): Promise<ChatOutput> {
-    const message = await this.#chain.invoke(
-      { context: formatContext(input.context), question: input.question },
+    const settings = input.settings ?? {};
+    const message = await this.#chainFor(settings).invoke(
+      {
+        system: settings.systemPrompt ?? SYSTEM_PROMPT,
+        context: formatContext(input.context),
+        question: input.question,
+      },
       { signal },
     );
     const metadata = message.response_metadata as { model_name?: unknown; finish_reason?: unknown };
@@ -90,7 +132,10 @@ export class OpenAIChat implements ChatPort {
       typeof metadata.finish_reason === 'string' ? metadata.finish_reason : undefined;
     return {
       text: message.text,
-      model: typeof metadata.model_name === 'string' ? metadata.model_name : this.model,
+      model:
+        typeof metadata.model_name === 'string'
+          ? metadata.model_name
+          : (settings.model ?? this.model),
       usage: {
         inputTokens: message.usage_metadata?.input_tokens ?? 0,
         outputTokens: message.usage_metadata?.output_tokens ?? 0,
