@@ -1,6 +1,5 @@
-import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { readFile, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 
 import { ValidationError } from '../../shared/errors.ts';
@@ -14,6 +13,7 @@ import type { CaseResult } from './case-result.ts';
 import { EvalFlow } from './eval-flow.ts';
 import { type EvalCase, type InvalidCase, readCases } from './read-cases.ts';
 import { writeReport } from './render-report.ts';
+import { describeRun } from './reproducibility.ts';
 import { RunFollower } from './run-follower.ts';
 import {
   latestResults,
@@ -363,31 +363,17 @@ async function prepare(
       ...(opts.maxCostUsd === undefined ? {} : { maxCostUsd: opts.maxCostUsd }),
       ...opts.settings,
     },
-    reproducibility: {
-      fileSha256: await sha256File(opts.file),
-      askqVersion: await askqVersion(),
+    reproducibility: await describeRun(opts.file, {
       providers: opts.configured?.providers ?? { chat: '', embeddings: '', vectorStore: '' },
       grader: opts.grader ?? opts.configured?.grader ?? null,
       variants: opts.variants ?? [],
       repeat: opts.repeat ?? 1,
-    },
+    }),
     enqueued: { valid: 0, invalid: 0, complete: false },
     invalidRows: [],
   };
   await writeManifest(dir, manifest);
   return { manifest, dir };
-}
-
-async function sha256File(path: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
-  return hash.digest('hex');
-}
-
-/** askq's version, from its package.json (two folders up from src/ or dist/). */
-async function askqVersion(): Promise<string> {
-  const text = await readFile(new URL('../../../package.json', import.meta.url), 'utf8');
-  return (JSON.parse(text) as { version: string }).version;
 }
 
 async function assertAllValid(file: string): Promise<void> {

@@ -1,7 +1,14 @@
 import { DEFAULT_PRICES, estimateCost, type PriceTable } from '../../shared/price-table.ts';
 import type { CaseResult } from './case-result.ts';
 import type { RunManifest } from './run-store.ts';
-import { type Interval, meanInterval, wilsonInterval } from './statistics.ts';
+import { meanInterval } from './statistics.ts';
+import {
+  acc,
+  type MetricAcc,
+  VariantAcc,
+  type VariantSummary,
+  variantSummary,
+} from './variant-summary.ts';
 
 export interface LatencyStats {
   p50: number;
@@ -19,21 +26,7 @@ export interface MetricSummary {
   count: number;
 }
 
-/** One variant of a run (`--variant`), for side-by-side comparison. */
-export interface VariantSummary {
-  completed: number;
-  passed: number;
-  failed: number;
-  errored: number;
-  /** passed / completed with its 95% Wilson interval. */
-  passRate: Interval;
-  metrics: Record<string, { mean: Interval; passRate: number; count: number }>;
-  /**
-   * With `--repeat`: the spread of each case's pass rate over its repeats, averaged over cases
-   * (0 when every repeat agrees), and the share of cases whose repeats disagree.
-   */
-  repeatSpread?: { meanStdDev: number; flakyCases: number };
-}
+export type { VariantSummary } from './variant-summary.ts';
 
 /** summary.json. */
 export interface RunSummary {
@@ -83,29 +76,6 @@ export interface RunSummary {
   /** Results per second of wall time. */
   throughput: number;
   stoppedBy?: 'max-cost';
-}
-
-/** Running sums of one metric. */
-class MetricAcc {
-  sum = 0;
-  squares = 0;
-  pass = 0;
-  count = 0;
-  add(score: number, passed: boolean): void {
-    this.sum += score;
-    this.squares += score * score;
-    this.count += 1;
-    if (passed) this.pass += 1;
-  }
-}
-
-class VariantAcc {
-  passed = 0;
-  failed = 0;
-  errored = 0;
-  metrics = new Map<string, MetricAcc>();
-  /** Per case id, passes and runs over its repeats. */
-  repeats = new Map<string, [number, number]>();
 }
 
 /**
@@ -259,44 +229,6 @@ export async function summarize(
   };
 }
 
-function acc(map: Map<string, MetricAcc>, key: string): MetricAcc {
-  let m = map.get(key);
-  if (!m) map.set(key, (m = new MetricAcc()));
-  return m;
-}
-
-function variantSummary(v: VariantAcc): VariantSummary {
-  const completed = v.passed + v.failed + v.errored;
-  const spread = [...v.repeats.values()].filter(([, n]) => n > 1);
-  return {
-    completed,
-    passed: v.passed,
-    failed: v.failed,
-    errored: v.errored,
-    passRate: roundInterval(wilsonInterval(v.passed, completed)),
-    metrics: Object.fromEntries(
-      [...v.metrics].map(([k, m]) => [
-        k,
-        {
-          mean: roundInterval(meanInterval(m.count, m.sum, m.squares)),
-          passRate: round(m.pass / m.count),
-          count: m.count,
-        },
-      ]),
-    ),
-    ...(spread.length > 0
-      ? {
-          repeatSpread: {
-            meanStdDev: round(
-              spread.reduce((s, [p, n]) => s + Math.sqrt((p / n) * (1 - p / n)), 0) / spread.length,
-            ),
-            flakyCases: spread.filter(([p, n]) => p > 0 && p < n).length,
-          },
-        }
-      : {}),
-  };
-}
-
 /** Nearest-rank percentile of unsorted values; 0 for none. */
 export function percentile(values: readonly number[], p: number): number {
   if (values.length === 0) return 0;
@@ -329,15 +261,6 @@ function histogram(values: number[], buckets = 12): RunSummary['latencyHistogram
   const width = max / buckets;
   for (const v of values) counts[Math.min(buckets - 1, Math.floor(v / width))]! += 1;
   return { bucketMs: round(width), counts };
-}
-
-/** Rounded, and clamped to [0, 1]: scores and rates cannot leave it, whatever the approximation says. */
-function roundInterval(i: Interval): Interval {
-  return {
-    value: round(i.value),
-    low: round(Math.max(0, i.low)),
-    high: round(Math.min(1, i.high)),
-  };
 }
 
 function round(n: number): number {
