@@ -99,6 +99,29 @@ describe('answerQuestion', () => {
     expect(out.answer).toContain('lance stores vectors on disk');
   });
 
+  it("checkpoints a model's answer before scoring, never the chat fallback's", async () => {
+    const question = 'where does lance store vectors?';
+    const scoring = { expected: 'lance' };
+    const ports = await seededPorts();
+    const kept: string[] = [];
+    const run = { checkpointGeneration: (g: { model: string }) => void kept.push(g.model) };
+    const answered = await answerQuestion(
+      { question, namespace: 'ns', topK: 2, scoring },
+      ports,
+      run,
+    );
+    expect(kept).toEqual([answered.model]);
+
+    ports.failures.chat.push(() => new TransientError('chat failed (HTTP 500)'));
+    const degraded = await answerQuestion({ question, namespace: 'ns', topK: 2, scoring }, ports, {
+      ...run,
+      chatFallback: { chat: new ExtractiveChat(), reasonFor: () => 'chat_unavailable' },
+    });
+    expect(degraded).toMatchObject({ degraded: true, scoring: { scores: { contains: 1 } } });
+    // The next attempt asks the model again rather than scoring the fallback's answer.
+    expect(kept).toHaveLength(1);
+  });
+
   it('lets the chat failure stand when the fallback gives no reason', async () => {
     const ports = await seededPorts();
     ports.failures.chat.push(() => new TransientError('chat failed (HTTP 500)'));

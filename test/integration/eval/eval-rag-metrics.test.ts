@@ -28,6 +28,8 @@ let redis: Redis;
 let fake: FakeOpenAI;
 /** What the fake's grader route does with the next grader requests; undefined answers. */
 let graderFault: ScriptedBehaviour | undefined;
+/** The same for answering requests. */
+let answerFault: ScriptedBehaviour | undefined;
 const traffic = { answers: 0, grades: 0 };
 
 const RAG = [
@@ -96,7 +98,7 @@ beforeAll(async () => {
   redis = testConnection();
   fake = await startFakeOpenAI({
     decide: (route, request) =>
-      route === 'chat' && isGraderRequest(request) ? graderFault : undefined,
+      route !== 'chat' ? undefined : isGraderRequest(request) ? graderFault : answerFault,
     onTraffic: (e) => {
       if (e.kind !== 'request' || e.route !== 'chat') return;
       if (isGraderRequest(e.request)) traffic.grades += 1;
@@ -233,6 +235,45 @@ describe('RAG metrics with a grader model (llm)', () => {
     expect(traffic.grades - before.grades).toBe(4);
     // A rate-limited job goes back to waiting without using an attempt, until BullMQ's
     // maxStartedAttempts; each queue pause costs the worker a poll interval.
+  }, 60_000);
+
+  it('errors a case the chat fallback would have answered, with the reason; --retry-errors answers it again', async () => {
+    // Evaluations opt out of degraded answers: a degraded answer is not the model's to score.
+    const fallback = remote({ ASKQ_CHAT_FALLBACK: 'extractive' });
+    answerFault = { status: 500 };
+    const out = join(tmp, 'run-chat-down');
+    try {
+      const file = await questions('chat-down.jsonl', [inCorpus]);
+      const r = await runCli(
+        ['eval', 'run', file, '--with-worker', '--out', out, '--json'],
+        fallback,
+      );
+      const summary = JSON.parse(r.stdout) as RunSummary;
+      expect(summary).toMatchObject({
+        completed: 1,
+        errored: 1,
+        failed: 0,
+        degraded: 0,
+        degradedReasons: { chat_unavailable: { answered: 0, errors: 1 } },
+      });
+      expect(Object.keys(summary.errorReasons)).toEqual([
+        expect.stringContaining('would have answered degraded (chat_unavailable)'),
+      ]);
+      const [result] = await readJsonl(join(out, 'results.jsonl'));
+      expect(result).toMatchObject({ status: 'error', degradedReason: 'chat_unavailable' });
+    } finally {
+      answerFault = undefined;
+    }
+    const before = { ...traffic };
+    const retry = await runCli(
+      ['eval', 'run', '--retry-errors', out, '--with-worker', '--json'],
+      fallback,
+    );
+    const summary = JSON.parse(retry.stdout) as RunSummary;
+    expect(summary).toMatchObject({ completed: 1, errored: 0, degraded: 0, errorReasons: {} });
+    // No answer was kept from the errored job: the model answers it, then the grader scores.
+    expect(traffic.answers - before.answers).toBe(1);
+    expect(traffic.grades - before.grades).toBe(4);
   }, 60_000);
 
   it('errors a case whose grader hangs past the call timeout', async () => {
