@@ -18,7 +18,13 @@ import {
   isGraderRequest,
   startFakeOpenAI,
 } from '../../support/fake-openai-server.ts';
-import { deletePrefix, testConnection, testRedisUrl, uniquePrefix } from '../../support/redis.ts';
+import {
+  deletePrefix,
+  testConnection,
+  testRedisEnv,
+  testRedisSettings,
+  uniquePrefix,
+} from '../../support/redis.ts';
 import { runCli } from '../../support/run-cli.ts';
 
 const prefix = uniquePrefix('eval-rag');
@@ -91,7 +97,7 @@ function remote(extra: Record<string, string> = {}): Record<string, string> {
 beforeAll(async () => {
   tmp = await mkdtemp(join(tmpdir(), 'askq-eval-rag-'));
   local = {
-    REDIS_URL: testRedisUrl(),
+    ...testRedisEnv(),
     ASKQ_PREFIX: prefix,
     ASKQ_LOCAL_STORE_DIR: join(tmp, 'store'),
   };
@@ -107,7 +113,7 @@ beforeAll(async () => {
   });
   const worker = await AskqWorker.start(workerOptionsFromConfig(testConfig(local)));
   try {
-    const summary = await ingest(['examples/corpus'], { redisUrl: testRedisUrl(), prefix });
+    const summary = await ingest(['examples/corpus'], { redis: testRedisSettings(), prefix });
     expect(summary.failed).toEqual([]);
   } finally {
     await worker.close(5000);

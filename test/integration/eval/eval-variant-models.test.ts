@@ -15,7 +15,13 @@ import {
   type FakeOpenAI,
   startFakeOpenAI,
 } from '../../support/fake-openai-server.ts';
-import { deletePrefix, testConnection, testRedisUrl, uniquePrefix } from '../../support/redis.ts';
+import {
+  deletePrefix,
+  testConnection,
+  testRedisEnv,
+  testRedisSettings,
+  uniquePrefix,
+} from '../../support/redis.ts';
 import { runCli } from '../../support/run-cli.ts';
 
 const prefix = uniquePrefix('eval-variant-models');
@@ -34,7 +40,7 @@ beforeAll(async () => {
     },
   });
   env = {
-    REDIS_URL: testRedisUrl(),
+    ...testRedisEnv(),
     ASKQ_PREFIX: prefix,
     ASKQ_LOCAL_STORE_DIR: join(tmp, 'store'),
     ASKQ_LLM: 'openai',
@@ -47,7 +53,7 @@ beforeAll(async () => {
   redis = testConnection();
   const worker = await AskqWorker.start(workerOptionsFromConfig(testConfig(env)));
   try {
-    const summary = await ingest(['examples/corpus'], { redisUrl: testRedisUrl(), prefix });
+    const summary = await ingest(['examples/corpus'], { redis: testRedisSettings(), prefix });
     expect(summary.failed).toEqual([]);
   } finally {
     await worker.close(5000);

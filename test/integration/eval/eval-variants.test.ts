@@ -12,7 +12,13 @@ import { ingest } from '../../../src/producer/ingest.ts';
 import type { Redis } from '../../../src/shared/redis.ts';
 import { AskqWorker, workerOptionsFromConfig } from '../../../src/worker/askq-worker.ts';
 import { testConfig } from '../../support/config.ts';
-import { deletePrefix, testConnection, testRedisUrl, uniquePrefix } from '../../support/redis.ts';
+import {
+  deletePrefix,
+  testConnection,
+  testRedisEnv,
+  testRedisSettings,
+  uniquePrefix,
+} from '../../support/redis.ts';
 import { runCli } from '../../support/run-cli.ts';
 
 const prefix = uniquePrefix('eval-variants');
@@ -23,14 +29,14 @@ let redis: Redis;
 beforeAll(async () => {
   tmp = await mkdtemp(join(tmpdir(), 'askq-eval-variants-'));
   env = {
-    REDIS_URL: testRedisUrl(),
+    ...testRedisEnv(),
     ASKQ_PREFIX: prefix,
     ASKQ_LOCAL_STORE_DIR: join(tmp, 'store'),
   };
   redis = testConnection();
   const worker = await AskqWorker.start(workerOptionsFromConfig(testConfig(env)));
   try {
-    const summary = await ingest(['examples/corpus'], { redisUrl: testRedisUrl(), prefix });
+    const summary = await ingest(['examples/corpus'], { redis: testRedisSettings(), prefix });
     expect(summary.failed).toEqual([]);
   } finally {
     await worker.close(5000);
