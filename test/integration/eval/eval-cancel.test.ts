@@ -10,7 +10,7 @@ import type { RunSummary } from '../../../src/producer/eval/summarize.ts';
 import { QUESTIONS_QUEUE } from '../../../src/shared/contracts.ts';
 import type { Redis } from '../../../src/shared/redis.ts';
 import { type FakeOpenAI, startFakeOpenAI } from '../../support/fake-openai-server.ts';
-import { deletePrefix, testConnection, testRedisUrl, uniquePrefix } from '../../support/redis.ts';
+import { deletePrefix, testConnection, testRedisEnv, uniquePrefix } from '../../support/redis.ts';
 import { runCli, spawnCli } from '../../support/run-cli.ts';
 
 const CASES = 20;
@@ -36,7 +36,7 @@ beforeAll(async () => {
   queue = new Queue(QUESTIONS_QUEUE, { connection: redis, prefix });
   fake = await startFakeOpenAI({ decide: () => (hang ? { hang: true } : undefined) });
   env = {
-    REDIS_URL: testRedisUrl(),
+    ...testRedisEnv(),
     ASKQ_PREFIX: prefix,
     ASKQ_LOCAL_STORE_DIR: join(tmp, 'store'),
     ASKQ_LLM: 'openai',
