@@ -194,6 +194,16 @@ async function main(argv: string[]): Promise<number> {
       'score answers a fallback gave while a dependency was down (default: count them as errors)',
     )
     .option('--junit <file>', 'also write JUnit XML (one testcase per case and variant)')
+    .option('--batch', 'answer through the OpenAI Batch API: half the price, within 24 h')
+    .option('--online', 'answer with chat completions (overrides ASKQ_EVAL_MODE=batch)')
+    .addOption(
+      new Option(
+        '--batch-fallback <lane>',
+        "where a batch's unanswered cases go (429/5xx, expired)",
+      )
+        .choices(['batch', 'online'])
+        .default('batch'),
+    )
     .option('--json', 'print the summary as JSON')
     .action(async (file: string | undefined, opts: RunEvalOptions) => {
       const { runEvalCommand } = await import('./cli/run-eval.ts');
@@ -219,12 +229,14 @@ async function main(argv: string[]): Promise<number> {
     });
   evaluation
     .command('cancel')
-    .description('cancel every unfinished case of a run, on every worker; resume it later')
-    .argument('<runId>', 'run id')
+    .description(
+      "cancel every unfinished case of a run on every worker, and a batch run's open batches; resume it later",
+    )
+    .argument('<run>', 'run id or run folder')
     .option('--json', 'print what was cancelled as JSON')
-    .action(async (runId: string, opts: { json?: boolean }) => {
+    .action(async (run: string, opts: { json?: boolean }) => {
       const { runEvalCancel } = await import('./cli/run-eval-cancel.ts');
-      code = await runEvalCancel(config(), runId, opts);
+      code = await runEvalCancel(config(), run, opts);
     });
   evaluation
     .command('report')

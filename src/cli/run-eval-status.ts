@@ -2,11 +2,14 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { readManifest, readResults, readRunCounts } from '../producer/eval/index.ts';
+import type { BatchRecord } from '../shared/batch/batch-lane.ts';
+import { BatchStore } from '../shared/batch/batch-store.ts';
 import type { Config } from '../shared/config.ts';
 import { createRedisConnection, waitUntilReady } from '../shared/redis.ts';
 import { redisSettingsFrom } from '../shared/redis-settings.ts';
 import { EXIT, type ExitCode } from './exit-codes.ts';
 import { findRun } from './find-run.ts';
+import { formatBatches } from './format-batches.ts';
 
 /** Where a run stands, as `askq eval status <run>` prints it. */
 export interface RunStatus {
@@ -27,6 +30,8 @@ export interface RunStatus {
   errored: number;
   /** Case jobs of the run not finished in Redis. */
   pending: number;
+  /** The run's batches (batch lane): status, request counts, when submitted. */
+  batches?: BatchRecord[];
 }
 
 /**
@@ -54,9 +59,21 @@ async function readRunStatus(config: Config, dir: string): Promise<RunStatus> {
 
   const connection = createRedisConnection(redisSettingsFrom(config), 'producer');
   let inQueue: Awaited<ReturnType<typeof readRunCounts>>;
+  let batches: BatchRecord[] | undefined;
   try {
     await waitUntilReady(connection);
     inQueue = await readRunCounts(connection, manifest.prefix, manifest.runId);
+    if (manifest.settings.mode === 'batch') {
+      const store = new BatchStore(
+        connection,
+        manifest.prefix,
+        manifest.runId,
+        config.ASKQ_KEEP_SECONDS,
+      );
+      // Redis is the truth while the run is kept there; run.json's mirror after that.
+      const live = await store.records();
+      batches = live.length > 0 ? live : (manifest.batches ?? []);
+    }
   } finally {
     connection.disconnect();
   }
@@ -73,6 +90,7 @@ async function readRunStatus(config: Config, dir: string): Promise<RunStatus> {
     enqueueComplete: manifest.enqueued.complete,
     ...counts,
     pending: inQueue?.pending ?? 0,
+    ...(batches ? { batches } : {}),
   };
 }
 
@@ -83,6 +101,7 @@ export function formatRunStatus(s: RunStatus): string {
     `run ${s.runId}: ${s.state} · ${done}/${s.cases}${s.enqueueComplete ? '' : '+'} cases have results ` +
       `(${s.passed} passed, ${s.failed} failed, ${s.errored} errors) · ${s.pending} waiting in the queue · ${s.dir}`,
   ];
+  if (s.batches && s.batches.length > 0) lines.push(formatBatches(s.batches));
   if (s.state === 'running')
     lines.push(
       `follow it: askq eval status ${s.runId} --follow (add --with-worker to answer here)`,

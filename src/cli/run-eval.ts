@@ -1,4 +1,5 @@
 import {
+  assertCanBatch,
   type EvalOutcome,
   type EvalRunOptions,
   latestResults,
@@ -15,9 +16,10 @@ import { redisSettingsFrom } from '../shared/redis-settings.ts';
 import { createEvalProgress } from './eval-progress.ts';
 import { EXIT, type ExitCode } from './exit-codes.ts';
 import { findRun } from './find-run.ts';
+import { formatBatches } from './format-batches.ts';
 import { startInProcessWorker } from './in-process-worker.ts';
 import { warnWhileNoWorker } from './no-worker-warning.ts';
-import { formatCancellation } from './run-eval-cancel.ts';
+import { batchApiOf, formatCancellation } from './run-eval-cancel.ts';
 
 export interface RunEvalOptions {
   out?: string;
@@ -39,6 +41,9 @@ export interface RunEvalOptions {
   json?: boolean;
   /** `eval status`: wait and render progress until the run ends. */
   follow?: boolean;
+  batch?: boolean;
+  online?: boolean;
+  batchFallback?: 'batch' | 'online';
 }
 
 /**
@@ -79,6 +84,9 @@ export async function runEvalCommand(
   }
   if (command === 'status' && !options.follow && (options.withWorker || options.failUnder))
     throw new ValidationError('--with-worker and --fail-under need --follow');
+  if (options.batch && options.online) {
+    throw new ValidationError('--batch and --online exclude each other');
+  }
   const mode: EvalRunOptions['mode'] =
     command === 'status'
       ? 'follow'
@@ -96,6 +104,11 @@ export async function runEvalCommand(
           config,
           (command === 'status' ? file : (options.resume ?? options.retryErrors))!,
         );
+
+  const batch =
+    mode === 'new' && (options.batch || (config.ASKQ_EVAL_MODE === 'batch' && !options.online));
+  // Before anything is enqueued: a provider that cannot batch stops the run here.
+  if (batch) await assertCanBatch(config);
 
   const worker = options.withWorker
     ? await startInProcessWorker(
@@ -161,6 +174,9 @@ export async function runEvalCommand(
         ),
       onProgress: (p) => bar.update(p),
       signal: interrupt.signal,
+      ...(batch ? { batch: { fallback: options.batchFallback ?? 'batch' } } : {}),
+      onBatches: (records) => process.stderr.write(`${formatBatches(records)}\n`),
+      batchApi: batchApiOf(config),
     });
     summary = outcome.summary;
     interrupted = outcome.interrupted;
@@ -241,6 +257,11 @@ export function formatSummary(s: RunSummary, dir: string): string {
           ? ` · repeats disagree on ${v.repeatSpread.flakyCases} cases (mean sd ${v.repeatSpread.meanStdDev.toFixed(2)})`
           : ''),
     ),
+    ...(s.batch
+      ? [
+          `${s.batch.answered} answered through the Batch API · the same run online: est. $${s.batch.onlineCostUsd.toFixed(4)}`,
+        ]
+      : []),
     `results: ${dir}/results.jsonl · report: ${dir}/report.html`,
   ].join('\n');
 }

@@ -440,12 +440,36 @@ const envSchema = z.object({
 
   ASKQ_EVAL_PRICES: doc(
     priceTableSchema,
-    'Eval cost estimates: JSON `{ "<model>": { "input": usd, "output": usd } }` per million tokens, over the built-in OpenAI list prices (src/shared/price-table.ts).',
+    'Eval cost estimates: JSON `{ "<model>": { "input": usd, "output": usd, "batch": { "input": usd, "output": usd } } }` per million tokens (`batch`, the Batch API price, defaults to half), over the built-in OpenAI list prices (src/shared/price-table.ts).',
     'the built-in list prices',
   ),
   ASKQ_EVAL_PRIORITY: doc(
     int(1, 2_097_151).default(DEFAULTS.evalPriority),
     'BullMQ priority of eval jobs (higher runs later; interactive questions have none and go first).',
+  ),
+  ASKQ_EVAL_MODE: doc(
+    z.enum(['online', 'batch']).default(DEFAULTS.evalMode),
+    'How `askq eval run` gets its answers: `online` (chat completions) or `batch` (the OpenAI Batch API: half the price, answers within 24 h; same as `--batch`).',
+  ),
+  ASKQ_BATCH_POLL_MS: doc(
+    int(10, 24 * 60 * MINUTE).default(DEFAULTS.batchPollMs),
+    'Batch lane: first wait between two status checks of a batch; it doubles up to ASKQ_BATCH_POLL_MAX_MS.',
+  ),
+  ASKQ_BATCH_POLL_MAX_MS: doc(
+    int(10, 24 * 60 * MINUTE).default(DEFAULTS.batchPollMaxMs),
+    'Batch lane: longest wait between two status checks of a batch.',
+  ),
+  ASKQ_BATCH_WINDOW_MS: doc(
+    int(10, 60 * MINUTE).default(DEFAULTS.batchWindowMs),
+    'Batch lane: a batch is sealed once no new request arrived for this long (or it is full, or ASKQ_BATCH_GATHER_MAX_MS passed), so a run makes few large batches.',
+  ),
+  ASKQ_BATCH_GATHER_MAX_MS: doc(
+    int(10, 24 * 60 * MINUTE).default(DEFAULTS.batchGatherMaxMs),
+    'Batch lane: longest a batch waits for more requests before it is submitted.',
+  ),
+  ASKQ_BATCH_MAX_REQUESTS: doc(
+    int(1, 50_000).default(DEFAULTS.batchMaxRequests),
+    'Batch lane: requests per batch file; the Batch API allows 50000 (lower it only to test).',
   ),
 
   ASKQ_CAPTURE_CONTENT: doc(

@@ -179,6 +179,8 @@ export const answerResultSchema = z.object({
   graderModel: z.string().optional(),
   /** True when the answer came from the answer cache (ASKQ_CACHE=on): no model was called. */
   cached: z.boolean().optional(),
+  /** The OpenAI Batch API batch that answered (eval runs with `--batch`); absent for online answers. */
+  batchId: z.string().optional(),
 });
 export type AnswerResult = z.infer<typeof answerResultSchema>;
 

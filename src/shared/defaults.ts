@@ -79,4 +79,11 @@ export const DEFAULTS = {
 
   // Evaluation
   evalPriority: 100,
+  evalMode: 'online',
+  // The eval batch lane (`askq eval run --batch`)
+  batchPollMs: 15 * SECOND,
+  batchPollMaxMs: 5 * MINUTE,
+  batchWindowMs: 5 * SECOND,
+  batchGatherMaxMs: 2 * MINUTE,
+  batchMaxRequests: 50_000,
 } as const;

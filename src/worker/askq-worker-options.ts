@@ -3,6 +3,7 @@ import { DEFAULTS } from '../shared/defaults.ts';
 import type { Logger } from '../shared/logger.ts';
 import type { Ports } from '../shared/ports.ts';
 import { redisSettingsFrom, type RedisTarget } from '../shared/redis-settings.ts';
+import type { BatchLaneSettings } from './batch/batch-lane-deps.ts';
 import type { ProviderOptions } from './providers/provider-options.ts';
 import { providerOptionsFromConfig } from './providers/provider-options.ts';
 
@@ -97,6 +98,11 @@ export interface AskqWorkerOptions {
    * and grader models. @defaultValue none
    */
   allowedModels?: string[];
+  /**
+   * The eval batch lane (`askq eval run --batch`): polling, gathering and file size. It runs
+   * when the chat provider is OpenAI-compatible. @defaultValue the ASKQ_BATCH_* defaults
+   */
+  batchLane?: Partial<BatchLaneSettings>;
 }
 
 /** The options with every default applied. */
@@ -140,6 +146,7 @@ export const WORKER_DEFAULTS = {
   embedBatchSize: DEFAULTS.embedBatchSize,
   captureContent: DEFAULTS.captureContent,
   allowedModels: [],
+  batchLane: {},
 } satisfies Omit<ResolvedWorkerOptions, 'logger' | 'ports' | 'llmRpm' | 'llmTpm' | 'redis'>;
 
 /** Applies {@link WORKER_DEFAULTS} to whatever `options` leaves out. */
@@ -187,5 +194,12 @@ export function workerOptionsFromConfig(config: Config): AskqWorkerOptions {
     embedBatchSize: config.ASKQ_EMBED_BATCH_SIZE,
     captureContent: config.ASKQ_CAPTURE_CONTENT,
     allowedModels: config.ASKQ_ALLOWED_MODELS,
+    batchLane: {
+      pollMs: config.ASKQ_BATCH_POLL_MS,
+      pollMaxMs: config.ASKQ_BATCH_POLL_MAX_MS,
+      windowMs: config.ASKQ_BATCH_WINDOW_MS,
+      gatherMaxMs: config.ASKQ_BATCH_GATHER_MAX_MS,
+      maxRequests: config.ASKQ_BATCH_MAX_REQUESTS,
+    },
   };
 }

@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 
-import { Queue, Worker } from 'bullmq';
+import { Queue, Worker, type WorkerOptions } from 'bullmq';
 
 import { INGEST_QUEUE, QUESTIONS_QUEUE } from '../shared/contracts.ts';
 import { DEFAULTS } from '../shared/defaults.ts';
@@ -19,6 +19,9 @@ import {
   resolveWorkerOptions,
 } from './askq-worker-options.ts';
 import { createAttemptRunner } from './attempt/run-attempt.ts';
+import type { RetryPolicy } from './attempt/settle-failure.ts';
+import type { BatchLaneDeps } from './batch/batch-lane-deps.ts';
+import { type BatchLane, startBatchLane } from './batch/batch-lane-worker.ts';
 import { CancelListener } from './cancellation/cancel-listener.ts';
 import { releasePendingOnFinish } from './cancellation/release-pending-on-finish.ts';
 import { GraderPool } from './grader-pool.ts';
@@ -52,6 +55,8 @@ export type { AskqWorkerEvents, FailureKind, JobRef } from './worker-events.ts';
 export class AskqWorker extends EventEmitter<AskqWorkerEvents> {
   readonly questions: Worker;
   readonly ingest: Worker;
+  /** The eval batch lane's worker (`askq eval run --batch`), when the chat model is OpenAI-compatible. */
+  readonly batchLane: BatchLane | undefined;
   /** Each dependency's policy, with its breaker. */
   readonly policies: DependencyPolicies;
   /** The raw ports (providers or the ones given). */
@@ -131,15 +136,16 @@ export class AskqWorker extends EventEmitter<AskqWorkerEvents> {
       o.providers.grader,
       allowed,
     );
+    const graderFor = async (model: string | undefined) => {
+      const grader = await graders.forJob(model);
+      // A job's own grader model goes behind the same policy as the configured one.
+      return grader && grader.model !== ports.grader?.model
+        ? guardGrader(grader, this.policies.grader, guardOptions)
+        : grader;
+    };
     const answer = answerJob({
       allowedModels: allowed,
-      graderFor: async (model) => {
-        const grader = await graders.forJob(model);
-        // A job's own grader model goes behind the same policy as the configured one.
-        return grader && grader.model !== ports.grader?.model
-          ? guardGrader(grader, this.policies.grader, guardOptions)
-          : grader;
-      },
+      graderFor,
       defaultNamespace: o.namespace,
       defaultTopK: o.topK,
       retrievalFallback: o.retrievalFallback,
@@ -184,10 +190,20 @@ export class AskqWorker extends EventEmitter<AskqWorkerEvents> {
       // Ingest batches are large; a few at a time keeps the vector store's writes sane.
       { ...common, concurrency: o.ingestConcurrency, limiter: NO_LIMIT },
     );
-    for (const w of [this.questions, this.ingest]) {
+    this.batchLane = this.#startBatchLane(o, connection, ports, runner, common, {
+      allowedModels: allowed,
+      graderFor,
+    });
+    for (const w of [
+      this.questions,
+      this.ingest,
+      ...(this.batchLane ? [this.batchLane.worker] : []),
+    ]) {
       w.on('error', (err) => logger.error({ err, queue: w.name }, 'worker error'));
     }
     cancels.watch(this.questions);
+    // A batch case retrieving when its run is cancelled is aborted like a question.
+    if (this.batchLane) cancels.watch(this.batchLane.worker);
     releasePendingOnFinish(this.questions, connection, o.prefix, logger);
   }
 
@@ -227,6 +243,42 @@ export class AskqWorker extends EventEmitter<AskqWorkerEvents> {
       'worker started',
     );
     return worker;
+  }
+
+  /**
+   * The eval batch lane's worker, when chat goes to an OpenAI-compatible server (the Batch
+   * API is on the same server, with the same key).
+   */
+  #startBatchLane(
+    o: ResolvedWorkerOptions,
+    connection: Redis,
+    ports: Ports,
+    runner: { ports: Ports; policy: RetryPolicy; logger: Logger },
+    common: Omit<WorkerOptions, 'connection'>,
+    scoring: Pick<BatchLaneDeps, 'allowedModels' | 'graderFor'>,
+  ): BatchLane | undefined {
+    const openai = o.providers.openai;
+    if (o.providers.llm !== 'openai' || !openai) return undefined;
+    return startBatchLane(
+      {
+        connection,
+        prefix: o.prefix,
+        ttlSeconds: o.keepSeconds,
+        openai: { apiKey: openai.apiKey, ...(openai.baseURL ? { baseURL: openai.baseURL } : {}) },
+        settings: o.batchLane,
+        ports: runner.ports,
+        chat: ports.chat,
+        policy: runner.policy,
+        logger: runner.logger,
+        events: this,
+        defaultNamespace: o.namespace,
+        defaultTopK: o.topK,
+        retrievalFallback: o.retrievalFallback,
+        wasCancelled: (job) => this.#cancels.wasCancelled(job),
+        ...scoring,
+      },
+      { ...common, concurrency: o.concurrency },
+    );
   }
 
   /**
@@ -278,7 +330,11 @@ export class AskqWorker extends EventEmitter<AskqWorkerEvents> {
 
   /** Resolves once both BullMQ workers are connected and waiting for jobs. */
   async waitUntilReady(): Promise<void> {
-    await Promise.all([this.questions.waitUntilReady(), this.ingest.waitUntilReady()]);
+    await Promise.all([
+      this.questions.waitUntilReady(),
+      this.ingest.waitUntilReady(),
+      this.batchLane?.worker.waitUntilReady(),
+    ]);
   }
 
   /**
@@ -292,13 +348,18 @@ export class AskqWorker extends EventEmitter<AskqWorkerEvents> {
 
   async #close(graceMs: number): Promise<void> {
     this.#logger.info({ graceMs }, 'worker closing');
-    const graceful = Promise.all([this.questions.close(), this.ingest.close()]);
+    const graceful = Promise.all([
+      this.questions.close(),
+      this.ingest.close(),
+      this.batchLane?.worker.close(),
+    ]);
     if ((await within(graceful, graceMs)) === 'timeout') {
       // Cancelling aborts each active job's signal: its provider calls stop, the attempt is
       // given back and the job is put back for another worker (CancelledError).
       this.#logger.warn('grace period over; cancelling the jobs still active');
       this.questions.cancelAllJobs('worker shutting down');
       this.ingest.cancelAllJobs('worker shutting down');
+      this.batchLane?.worker.cancelAllJobs('worker shutting down');
       // With Redis gone even that can wait on it: bound it, and leave the rest to stalled-job
       // recovery.
       await within(graceful, 5 * SECOND);
@@ -307,7 +368,11 @@ export class AskqWorker extends EventEmitter<AskqWorkerEvents> {
     for (const policy of Object.values(this.policies)) policy.breaker.shutdown();
     this.#detachTelemetry();
     await within(
-      Promise.all([this.#queues.questions.close(), this.#queues.ingest.close()]),
+      Promise.all([
+        this.#queues.questions.close(),
+        this.#queues.ingest.close(),
+        this.batchLane?.queue.close(),
+      ]),
       5 * SECOND,
     );
     if (this.#ownsPorts) await this.ports.store.close();

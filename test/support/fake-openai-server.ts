@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 
+import { BATCH_ROUTES, type BatchRoute, FakeBatches } from './fake-openai-batches.ts';
 import {
   type RecordedRequest,
   type RouteResponse,
@@ -14,7 +15,7 @@ import {
  * shape. Point the real SDK at {@link FakeOpenAI.url} so its whole HTTP path runs.
  */
 
-export type OpenAIRoute = 'chat' | 'embeddings' | 'models';
+export type OpenAIRoute = 'chat' | 'embeddings' | 'models' | BatchRoute;
 
 export type { RecordedRequest, ScriptedBehaviour, TrafficEvent } from './scripted-http-server.ts';
 
@@ -47,6 +48,10 @@ export interface FakeOpenAIOptions {
   onTraffic?: (event: TrafficEvent<OpenAIRoute>) => void;
   /** A provider's request limit, answered with 429s beyond it; see {@link FakeRateLimit}. @defaultValue none */
   rateLimit?: FakeRateLimit;
+  /** Serve the Batch API (fake-openai-batches.ts); `false` is a server without it (404). @defaultValue true */
+  batchApi?: boolean;
+  /** Time from a batch's creation to its end. @defaultValue 0 */
+  batchCompletionDelayMs?: number;
 }
 
 /**
@@ -94,6 +99,8 @@ export interface FakeOpenAI {
   readonly clientAborts: number;
   /** Requests answered 429 by {@link FakeOpenAIOptions.rateLimit}. */
   readonly rateLimited: number;
+  /** The Batch API's state: batches created, per-line failures, expiry, completion delay. */
+  readonly batches: FakeBatches;
   /** Queues one-shot behaviours for the next requests to `route`, in order. */
   failNext(route: OpenAIRoute, ...behaviours: ScriptedBehaviour[]): void;
   lastRequest(route: OpenAIRoute): RecordedRequest | undefined;
@@ -111,7 +118,12 @@ const DEFAULTS = {
   models: ['gpt-4o-mini', 'text-embedding-3-small'],
 } satisfies Omit<FakeOpenAIOptions, 'apiKey' | 'chatReply'>;
 
-const ROUTES = ['chat', 'embeddings', 'models'] as const satisfies readonly OpenAIRoute[];
+const ROUTES = [
+  'chat',
+  'embeddings',
+  'models',
+  ...BATCH_ROUTES,
+] as const satisfies readonly OpenAIRoute[];
 
 /** Starts the fake on a free port of 127.0.0.1. */
 export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<FakeOpenAI> {
@@ -120,6 +132,14 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
   let chatReply = options.chatReply ?? echoContextReply;
   let graderReply = options.graderReply ?? fakeGrade;
   const limiter = options.rateLimit ? requestLimiter(options.rateLimit) : undefined;
+  const batches = new FakeBatches(
+    (body) => chat(body as ChatRequestBody, chatReply),
+    (status) => errorResponse(status, ''),
+    options.batchCompletionDelayMs === undefined
+      ? {}
+      : { completionDelayMs: options.batchCompletionDelayMs },
+  );
+  const batchApi = options.batchApi ?? true;
   const decide = limiter
     ? (route: OpenAIRoute, request: RecordedRequest) =>
         limiter.check(route) ?? options.decide?.(route, request)
@@ -134,7 +154,7 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
       if (method === 'POST' && path === '/v1/chat/completions') return 'chat';
       if (method === 'POST' && path === '/v1/embeddings') return 'embeddings';
       if (method === 'GET' && path === '/v1/models') return 'models';
-      return undefined;
+      return batchApi ? FakeBatches.match(method, path) : undefined;
     },
     authorize: (request) => {
       if (options.apiKey === undefined) return undefined;
@@ -148,6 +168,7 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
         return chat(body, name === undefined ? chatReply : (b) => graderReply(b, name));
       }
       if (route === 'embeddings') return embeddings(request.body as EmbeddingsBody, defaultDims);
+      if (route !== 'models') return batches.handle(route, request);
       return {
         body: {
           object: 'list',
@@ -185,6 +206,7 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
     get rateLimited() {
       return limiter?.rejected ?? 0;
     },
+    batches,
     failNext: (route, ...behaviours) => server.failNext(route, ...behaviours),
     lastRequest: (route) => server.lastRequest(route),
     nextClientAbort: () => server.nextClientAbort(),

@@ -12,6 +12,8 @@ export interface SinkSpan {
   parentSpanId: string;
   attributes: Record<string, unknown>;
   events: { name: string; attributes: Record<string, unknown> }[];
+  /** Spans this one links to (other traces). */
+  links: { traceId: string; spanId: string }[];
   status: { code?: number; message?: string };
 }
 
@@ -61,6 +63,7 @@ interface TracesBody {
         parentSpanId?: string;
         attributes?: OtlpKeyValue[];
         events?: { name: string; attributes?: OtlpKeyValue[] }[];
+        links?: { traceId: string; spanId: string }[];
         status?: { code?: number; message?: string };
       }[];
     }[];
@@ -96,6 +99,7 @@ export async function startOtlpSink(): Promise<OtlpSink> {
                     name: e.name,
                     attributes: attrs(e.attributes),
                   })),
+                  links: (s.links ?? []).map((l) => ({ traceId: l.traceId, spanId: l.spanId })),
                   status: s.status ?? {},
                 });
               }

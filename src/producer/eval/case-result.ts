@@ -50,6 +50,8 @@ export interface CaseResult {
   traceId: string;
   jobId: string;
   finishedAt: number;
+  /** The Batch API batch that answered (priced at batch rates); absent for online answers. */
+  batchId?: string;
 }
 
 const NO_TIMINGS: Timings = { queueMs: 0, retrieveMs: 0, generateMs: 0, totalMs: 0 };
@@ -84,6 +86,7 @@ export function completedResult(c: EvalCase, jobId: string, r: AnswerResult): Ca
     traceId: r.traceId,
     jobId,
     finishedAt: Date.now(),
+    ...(r.batchId ? { batchId: r.batchId } : {}),
   };
 }
 

@@ -26,6 +26,11 @@ export interface EvalFlowOptions {
   allowDegraded?: boolean;
   /** The grader model the cases ask for (`--grader`). @defaultValue the worker's */
   grader?: string;
+  /**
+   * Where the cases go: a lane other than the questions queue (the batch lane), with fields
+   * added to each case's data. @defaultValue the questions queue, job name `answer`
+   */
+  lane?: { queue: string; jobName: string; data: Record<string, unknown> };
 }
 
 /**
@@ -51,7 +56,7 @@ export class EvalFlow {
     const common = { connection: opts.connection, prefix: opts.prefix };
     this.#flows = new FlowProducer(common);
     this.#runs = new Queue(EVAL_RUNS_QUEUE, common);
-    this.questions = new Queue(QUESTIONS_QUEUE, common);
+    this.questions = new Queue(opts.lane?.queue ?? QUESTIONS_QUEUE, common);
     this.#flows.on('error', () => {});
     this.#runs.on('error', () => {});
     this.questions.on('error', () => {});
@@ -94,9 +99,10 @@ export class EvalFlow {
   async add(cases: EvalCase[], carried?: ReadonlyMap<string, JobState>): Promise<string[]> {
     const jobs = cases.map((c) => {
       const state = carried?.get(c.id);
+      const data = { ...this.#jobData(c), ...this.#opts.lane?.data };
       return {
-        name: ANSWER_JOB,
-        data: state ? { ...this.#jobData(c), [STATE_KEY]: state } : this.#jobData(c),
+        name: this.#opts.lane?.jobName ?? ANSWER_JOB,
+        data: state ? { ...data, [STATE_KEY]: state } : data,
         opts: this.#childOptions(c),
       };
     });
@@ -144,7 +150,7 @@ export class EvalFlow {
   async unfinishedJobIds(): Promise<string[] | undefined> {
     const parent = await Job.fromId(this.#runs, this.parentId);
     if (!parent) return undefined;
-    const questionsKey = `${this.#opts.prefix}:${QUESTIONS_QUEUE}:`;
+    const questionsKey = `${this.#opts.prefix}:${this.questions.name}:`;
     const ids: string[] = [];
     let cursor = 0;
     do {
@@ -207,7 +213,7 @@ export class EvalFlow {
   }
 
   #jobKey(id: string): string {
-    return `${this.#opts.prefix}:${QUESTIONS_QUEUE}:${id}`;
+    return `${this.#opts.prefix}:${this.questions.name}:${id}`;
   }
 
   #cancelledKey(): string {

@@ -2,12 +2,15 @@ import { randomBytes } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 
+import type { BatchApiOptions } from '../../shared/batch/batch-api.ts';
+import type { BatchFallback, BatchRecord } from '../../shared/batch/batch-lane.ts';
 import { ValidationError } from '../../shared/errors.ts';
 import type { JobState } from '../../shared/job-state.ts';
 import { DEFAULT_PRICES, estimateCost, type PriceTable } from '../../shared/price-table.ts';
 import { createRedisConnection, waitUntilReady } from '../../shared/redis.ts';
 import type { RedisTarget } from '../../shared/redis-settings.ts';
 import { DAY } from '../../shared/time.ts';
+import { RunBatchLane } from './batch/run-batch-lane.ts';
 import { cancelRun, type RunCancellation } from './cancel-run.ts';
 import type { CaseResult } from './case-result.ts';
 import { EvalFlow } from './eval-flow.ts';
@@ -96,13 +99,23 @@ export interface EvalRunOptions {
   prices?: PriceTable;
   /** For trace links in report.html. */
   jaegerUrl?: string;
+  /**
+   * Answer through the OpenAI Batch API (a new run; a resumed one keeps its lane). Unanswered
+   * cases go to `fallback`. @defaultValue online
+   */
+  batch?: { fallback: BatchFallback };
   onInvalid?: (row: InvalidCase) => void;
   onProgress?: (progress: EvalProgress) => void;
   /**
    * Interrupts the run (Ctrl-C): enqueueing stops and, unless `detach`, the run's unfinished
-   * cases are cancelled; the run resumes with `--resume`. @defaultValue none
+   * cases are cancelled (a batch run's open batches too); the run resumes with `--resume`.
+   * @defaultValue none
    */
   signal?: AbortSignal;
+  /** The run's batches, whenever one changed (batch lane). */
+  onBatches?: (records: BatchRecord[]) => void;
+  /** Where the Batch API is, to cancel a batch run's open batches when interrupted. */
+  batchApi?: BatchApiOptions;
 }
 
 export const EVAL_RUN_DEFAULTS = {
@@ -158,6 +171,15 @@ export async function runEval(options: EvalRunOptions): Promise<EvalOutcome> {
     await waitUntilReady(connection);
     await recordRunDir(connection, opts.prefix, manifest.runId, dir, opts.keepSeconds);
   }
+  const lane = RunBatchLane.of({
+    manifest,
+    dir,
+    connection,
+    prefix: opts.prefix,
+    keepSeconds: opts.keepSeconds,
+    ...(opts.onBatches ? { onBatches: opts.onBatches } : {}),
+  });
+  const maxPending = lane?.maxPending(opts.maxPending) ?? opts.maxPending;
   const flow = new EvalFlow({
     connection,
     prefix: opts.prefix,
@@ -168,6 +190,7 @@ export async function runEval(options: EvalRunOptions): Promise<EvalOutcome> {
     ...(manifest.settings.topK ? { topK: manifest.settings.topK } : {}),
     ...(opts.allowDegraded ? { allowDegraded: true } : {}),
     ...(manifest.settings.grader ? { grader: manifest.settings.grader } : {}),
+    ...(lane ? { lane: lane.flowLane } : {}),
   });
   const writer = await openResultsWriter(dir);
   const retrying = new Set<string>();
@@ -185,7 +208,10 @@ export async function runEval(options: EvalRunOptions): Promise<EvalOutcome> {
     connection,
     eventsConnection,
     prefix: opts.prefix,
+    ...(lane ? { queueName: lane.queueName } : {}),
     onRetry: (id) => {
+      // A batch-lane case is delayed to wait for its batch, not to retry.
+      if (lane) return;
       retrying.add(id);
       progress();
     },
@@ -208,7 +234,13 @@ export async function runEval(options: EvalRunOptions): Promise<EvalOutcome> {
     await writeManifest(dir, manifest);
     const cancelled = opts.detach
       ? undefined
-      : await cancelRun({ connection, prefix: opts.prefix, runId: manifest.runId });
+      : await cancelRun({
+          connection,
+          prefix: opts.prefix,
+          runId: manifest.runId,
+          keepSeconds: opts.keepSeconds,
+          ...(opts.batchApi ? { batchApi: opts.batchApi } : {}),
+        });
     return { runId: manifest.runId, dir, interrupted: cancelled ? { cancelled } : {} };
   };
 
@@ -217,8 +249,10 @@ export async function runEval(options: EvalRunOptions): Promise<EvalOutcome> {
     if (opts.mode === 'resume' || opts.mode === 'retry-errors') {
       await waitUntilReady(connection);
       await flow.forgetCancellation();
+      await lane?.forgetCancellation();
     }
     if (!opts.detach) await follower.start();
+    if (!following) await lane?.open();
     if (!following) await flow.open({ runId: manifest.runId, file: manifest.file, dir });
     let stopped = false;
     let batch: EvalCase[] = [];
@@ -247,8 +281,8 @@ export async function runEval(options: EvalRunOptions): Promise<EvalOutcome> {
       if (!opts.detach) follower.markAdded(ids);
       // A resumed case may have finished while nobody listened: its add was a no-op.
       if (opts.mode !== 'new' && !opts.detach) await follower.reconcile(500, ids);
-      if (!opts.detach && follower.size >= opts.maxPending) {
-        await Promise.race([follower.waitBelow(Math.floor(opts.maxPending / 2)), aborted]);
+      if (!opts.detach && follower.size >= maxPending) {
+        await Promise.race([follower.waitBelow(Math.floor(maxPending / 2)), aborted]);
       }
     };
     for await (const item of readCases(manifest.file)) {
@@ -270,6 +304,7 @@ export async function runEval(options: EvalRunOptions): Promise<EvalOutcome> {
         if (previous) {
           const state = await flow.forget(c.id);
           if (state) carried.set(c.id, state);
+          await lane?.forget(flow.jobIdOf(c.id));
         }
         known += 1;
         batch.push(c);
@@ -286,10 +321,13 @@ export async function runEval(options: EvalRunOptions): Promise<EvalOutcome> {
     }
     progress();
     if (opts.detach) return { runId: manifest.runId, dir };
+    // Only now: run.json has no other writer until the end.
+    lane?.follow();
 
     await Promise.race([follower.waitBelow(0), aborted]);
     if (opts.signal?.aborted) return await interrupt();
     await writer.close();
+    await lane?.stop();
     const summary = await summarize(
       manifest,
       latestResults(dir),
@@ -300,6 +338,7 @@ export async function runEval(options: EvalRunOptions): Promise<EvalOutcome> {
     await flow.finish();
     return { runId: manifest.runId, dir, summary };
   } finally {
+    await lane?.stop().catch(() => {});
     await follower.close().catch(() => {});
     await writer.close().catch(() => {});
     await flow.close().catch(() => {});
@@ -361,6 +400,7 @@ async function prepare(
       ...(opts.repeat && opts.repeat > 1 ? { repeat: opts.repeat } : {}),
       runsPerCase: Math.max(1, opts.variants?.length ?? 0) * (opts.repeat ?? 1),
       ...(opts.maxCostUsd === undefined ? {} : { maxCostUsd: opts.maxCostUsd }),
+      ...(opts.batch ? { mode: 'batch' as const, batchFallback: opts.batch.fallback } : {}),
       ...opts.settings,
     },
     reproducibility: await describeRun(opts.file, {
@@ -404,7 +444,9 @@ function caseCost(prices: PriceTable, r: CaseResult): number {
   const grading = r.graderUsage
     ? (estimateCost(prices, r.graderModel ?? '', r.graderUsage) ?? 0)
     : 0;
-  return (estimateCost(prices, r.model, r.usage) ?? 0) + grading;
+  // A batch's answer costs the batch price; grading always runs online.
+  const lane = r.batchId ? 'batch' : 'online';
+  return (estimateCost(prices, r.model, r.usage, lane) ?? 0) + grading;
 }
 
 function median(values: number[]): number {

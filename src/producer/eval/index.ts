@@ -2,6 +2,8 @@
  * The evaluation's public surface: what the CLI (and an embedding backend) may use. The
  * modules behind it (reading cases, the flow, the follower, the store's layout) are internal.
  */
+export { assertCanBatch } from './batch/batch-capability.ts';
+export type { CancelledBatch } from './batch/cancel-batches.ts';
 export { cancelRun, type RunCancellation } from './cancel-run.ts';
 export type { CaseResult, CaseStatus } from './case-result.ts';
 export {

@@ -56,7 +56,10 @@ export async function writeReport(
   await once(out, 'finish');
 }
 
-/** One case as the page reads it: [id, status, question, answer, expected, scores, sources, error, ms, trace]. */
+/**
+ * One case as the page reads it: [id, status, question, answer, expected, scores, sources,
+ * error, ms, trace, batch id].
+ */
 function rowOf(r: CaseResult, jaegerUrl: string | undefined): unknown[] {
   const keep = r.status === 'passed' ? KEEP.passed : KEEP.other;
   const scores = Object.entries(r.scores)
@@ -82,6 +85,7 @@ function rowOf(r: CaseResult, jaegerUrl: string | undefined): unknown[] {
     cut(r.error ?? '', 1000),
     Math.round(r.timings.totalMs),
     trace,
+    r.batchId ?? '',
   ];
 }
 
@@ -104,6 +108,12 @@ function head(summary: RunSummary): string {
       ? ([
           ['Grader tokens', `${summary.grader.tokens.input} / ${summary.grader.tokens.output}`],
           ['Grader cost', `$${summary.grader.costUsd.toFixed(4)}`],
+        ] as [string, string][])
+      : []),
+    ...(summary.batch
+      ? ([
+          ['Answered by batch', String(summary.batch.answered)],
+          ['Cost online', `$${summary.batch.onlineCostUsd.toFixed(4)}`],
         ] as [string, string][])
       : []),
     ['Wall time', `${summary.wallSeconds.toFixed(1)} s`],
@@ -154,7 +164,7 @@ function cell(text,cls){var td=document.createElement('td');if(cls)td.className=
 function row(r){
   var tr=document.createElement('tr');tr.dataset.status=r[1];
   var id=cell('');if(r[9]){var a=document.createElement('a');a.href=r[9];a.textContent=r[0];a.title='trace in Jaeger';id.appendChild(a);}else id.textContent=r[0];
-  tr.appendChild(id);tr.appendChild(cell(r[1],r[1]));tr.appendChild(cell(r[2],'q'));tr.appendChild(cell(r[3],'a'));tr.appendChild(cell(r[4]));
+  tr.appendChild(id);var st=cell(r[1]+(r[10]?' · batch':''),r[1]);if(r[10])st.title='answered by batch '+r[10];tr.appendChild(st);tr.appendChild(cell(r[2],'q'));tr.appendChild(cell(r[3],'a'));tr.appendChild(cell(r[4]));
   tr.appendChild(cell(r[5],'s'));tr.appendChild(cell(r[6]));tr.appendChild(cell(r[7],'error'));tr.appendChild(cell(String(r[8])));
   return tr;
 }

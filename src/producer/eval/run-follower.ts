@@ -13,6 +13,8 @@ export interface RunFollowerOptions {
   /** A connection of its own for the blocking event stream read. */
   eventsConnection: Redis;
   prefix: string;
+  /** The queue the run's cases are in. @defaultValue the questions queue */
+  queueName?: string;
   /** Receives finished cases, in batches, in completion order. */
   onResults: (results: CaseResult[]) => void | Promise<void>;
   /** A case went to delayed (a retry is scheduled). */
@@ -26,6 +28,7 @@ export interface RunFollowerOptions {
 
 export const RUN_FOLLOWER_DEFAULTS = {
   reconcileAfterMs: 2 * SECOND,
+  queueName: QUESTIONS_QUEUE,
 } satisfies Partial<RunFollowerOptions>;
 
 const FIELDS = ['finishedOn', 'returnvalue', 'failedReason', 'attemptsMade', 'timestamp'] as const;
@@ -51,7 +54,7 @@ export class RunFollower {
 
   constructor(options: RunFollowerOptions) {
     this.#opts = { ...RUN_FOLLOWER_DEFAULTS, ...options };
-    this.#events = new QueueEvents(QUESTIONS_QUEUE, {
+    this.#events = new QueueEvents(this.#opts.queueName, {
       connection: options.eventsConnection,
       prefix: options.prefix,
       autorun: false,
@@ -198,6 +201,6 @@ export class RunFollower {
   }
 
   #jobKey(id: string): string {
-    return `${this.#opts.prefix}:${QUESTIONS_QUEUE}:${id}`;
+    return `${this.#opts.prefix}:${this.#opts.queueName}:${id}`;
   }
 }

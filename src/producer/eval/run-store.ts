@@ -3,6 +3,7 @@ import { mkdir, open, readFile, rename, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 
+import type { BatchFallback, BatchRecord } from '../../shared/batch/batch-lane.ts';
 import { ValidationError } from '../../shared/errors.ts';
 import type { Redis } from '../../shared/redis.ts';
 import type { CaseResult } from './case-result.ts';
@@ -33,9 +34,15 @@ export interface RunManifest {
     failUnder?: number;
     strict: boolean;
     priority: number;
+    /** `batch`: answered through the Batch API (`--batch`). @defaultValue online */
+    mode?: 'online' | 'batch';
+    /** Where a batch's unanswered cases go. @defaultValue batch */
+    batchFallback?: BatchFallback;
   };
   /** What makes the run reproducible (absent in runs made before askq recorded it). */
   reproducibility?: Reproducibility;
+  /** The run's batches (batch lane), as last seen in Redis. */
+  batches?: BatchRecord[];
   /** Rows read so far; `complete` once the whole file was read and every case enqueued. */
   enqueued: { valid: number; invalid: number; complete: boolean; stoppedBy?: 'max-cost' };
   /** Invalid rows (the first 1000). */

@@ -70,6 +70,8 @@ export interface RunSummary {
   grader: { models: string[]; tokens: { input: number; output: number }; costUsd: number };
   /** Errored cases per reason (the first 120 characters), most frequent first; at most 20. */
   errorReasons: Record<string, number>;
+  /** Cases answered through the Batch API, and what the run would have cost answered online. */
+  batch?: { answered: number; onlineCostUsd: number };
   unpricedModels: string[];
   /** From the first enqueue to the last result, in seconds. */
   wallSeconds: number;
@@ -114,6 +116,8 @@ export async function summarize(
   let tokensIn = 0;
   let tokensOut = 0;
   let cost = 0;
+  let onlineCost = 0;
+  let batchAnswered = 0;
   let first = Infinity;
   let last = 0;
   for await (const r of results) {
@@ -161,9 +165,13 @@ export async function summarize(
     lat.total.push(r.timings.totalMs);
     tokensIn += r.usage.inputTokens;
     tokensOut += r.usage.outputTokens;
-    const c = estimateCost(table, r.model, r.usage);
+    const c = estimateCost(table, r.model, r.usage, r.batchId ? 'batch' : 'online');
     if (c === undefined) unpriced.add(r.model);
     else cost += c;
+    if (r.batchId) {
+      batchAnswered += 1;
+      onlineCost += estimateCost(table, r.model, r.usage) ?? 0;
+    } else onlineCost += c ?? 0;
     for (const [key, score] of Object.entries(r.scores)) {
       const ok = !r.failedAssertions.includes(key);
       acc(metricAcc, key).add(score, ok);
@@ -222,6 +230,14 @@ export async function summarize(
     errorReasons: Object.fromEntries(
       [...reasons].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])).slice(0, 20),
     ),
+    ...(batchAnswered > 0
+      ? {
+          batch: {
+            answered: batchAnswered,
+            onlineCostUsd: Math.round(onlineCost * 1_000_000) / 1_000_000,
+          },
+        }
+      : {}),
     unpricedModels: [...unpriced].filter(Boolean),
     wallSeconds: round(wall / 1000),
     throughput: wall > 0 ? round(completed / (wall / 1000)) : 0,

@@ -1,5 +1,6 @@
 import {
   type Attributes,
+  type Link,
   type Span,
   SpanKind,
   SpanStatusCode,
@@ -37,7 +38,7 @@ export function endSpan(span: Span, err?: unknown): void {
  */
 export async function withSpan<T>(
   name: string,
-  options: { kind?: SpanKind; attributes?: Attributes },
+  options: { kind?: SpanKind; attributes?: Attributes; links?: Link[] },
   fn: (span: Span) => Promise<T>,
 ): Promise<T> {
   return tracer().startActiveSpan(
@@ -45,6 +46,7 @@ export async function withSpan<T>(
     {
       kind: options.kind ?? SpanKind.INTERNAL,
       ...(options.attributes ? { attributes: options.attributes } : {}),
+      ...(options.links ? { links: options.links } : {}),
     },
     async (span) => {
       try {

@@ -63,7 +63,7 @@ export function createAttemptRunner<Data, Result extends AnswerResult | IngestRe
         policy: ctx.policy,
         pauseQueue: ctx.pauseQueue,
       });
-      report(ctx.events, ref, outcome);
+      reportSettlement(ctx.events, ref, outcome);
       throw error;
     };
     const { deadlineMs } = ctx.policy;
@@ -111,7 +111,12 @@ export function createAttemptRunner<Data, Result extends AnswerResult | IngestRe
   };
 }
 
-function report(events: WorkerEventSink, ref: JobRef, outcome: SettleOutcome): void {
+/** A settled failure as the worker's event (job:failed, job:retry, job:paused…). */
+export function reportSettlement(
+  events: WorkerEventSink,
+  ref: JobRef,
+  outcome: SettleOutcome,
+): void {
   switch (outcome.action) {
     case 'failed': {
       const { action: _, ...rest } = outcome;

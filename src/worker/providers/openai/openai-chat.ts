@@ -1,7 +1,7 @@
 import type { AIMessage } from '@langchain/core/messages';
 import { ChatPromptTemplate } from '@langchain/core/prompts';
 import type { Runnable } from '@langchain/core/runnables';
-import { ChatOpenAI } from '@langchain/openai';
+import { ChatOpenAI, convertMessagesToCompletionsMessageParams } from '@langchain/openai';
 
 import { DEFAULTS } from '../../../shared/defaults.ts';
 import type {
@@ -43,6 +43,13 @@ const HUMAN_PROMPT = 'Context:\n{context}\n\nQuestion: {question}';
 
 type ChainInput = { system: string; context: string; question: string };
 
+/** A model and temperature's chain, with its primary model and prompt (for request bodies). */
+interface ChainEntry {
+  chain: Runnable<ChainInput, AIMessage>;
+  primary: ChatOpenAI;
+  prompt: ChatPromptTemplate;
+}
+
 /** What the prompt says when retrieval found nothing (or was skipped because it was down). */
 export const NO_CONTEXT = '(no context was found for this question)';
 
@@ -57,7 +64,7 @@ export class OpenAIChat implements ChatPort {
   readonly serverAddress: string;
   readonly #options: OpenAIChatOptions;
   /** One chain per model and temperature asked for (the configured one first). */
-  readonly #chains = new Map<string, Runnable<ChainInput, AIMessage>>();
+  readonly #chains = new Map<string, ChainEntry>();
 
   constructor(options: OpenAIChatOptions) {
     if (!options.apiKey) throw new TypeError('OpenAIChat needs an apiKey (OPENAI_API_KEY)');
@@ -68,7 +75,7 @@ export class OpenAIChat implements ChatPort {
     this.#chainFor({});
   }
 
-  #chainFor(settings: ChatSettings): Runnable<ChainInput, AIMessage> {
+  #chainFor(settings: ChatSettings): ChainEntry {
     const options = this.#options;
     const model = settings.model ?? options.model;
     const temperature = settings.temperature ?? options.temperature ?? DEFAULTS.temperature;
@@ -98,9 +105,30 @@ export class OpenAIChat implements ChatPort {
       ['system', '{system}'],
       ['human', HUMAN_PROMPT],
     ]);
-    const chain = prompt.pipe(llm) as Runnable<ChainInput, AIMessage>;
-    this.#chains.set(key, chain);
-    return chain;
+    const entry = { chain: prompt.pipe(llm) as Runnable<ChainInput, AIMessage>, primary, prompt };
+    this.#chains.set(key, entry);
+    return entry;
+  }
+
+  /**
+   * The chat completions request body {@link answer} sends (the primary model's), for a Batch
+   * API line: built by the same LangChain model and prompt, so both lanes ask the same thing.
+   */
+  async requestBody(input: ChatInput): Promise<Record<string, unknown>> {
+    const settings = input.settings ?? {};
+    const { primary, prompt } = this.#chainFor(settings);
+    const messages = await prompt.formatMessages({
+      system: settings.systemPrompt ?? SYSTEM_PROMPT,
+      context: formatContext(input.context),
+      question: input.question,
+    });
+    return {
+      ...primary.invocationParams({}),
+      messages: convertMessagesToCompletionsMessageParams({
+        messages,
+        model: settings.model ?? this.model,
+      }),
+    };
   }
 
   identity(settings: ChatSettings = {}): string {
@@ -119,7 +147,7 @@ export class OpenAIChat implements ChatPort {
   /** Answers from the context; `signal` aborts the HTTP request, response body included. */
   async answer(input: ChatInput, signal?: AbortSignal): Promise<ChatOutput> {
     const settings = input.settings ?? {};
-    const message = await this.#chainFor(settings).invoke(
+    const message = await this.#chainFor(settings).chain.invoke(
       {
         system: settings.systemPrompt ?? SYSTEM_PROMPT,
         context: formatContext(input.context),
