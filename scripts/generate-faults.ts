@@ -40,6 +40,8 @@ const SETTINGS = [
   'ASKQ_SHUTDOWN_GRACE_MS',
   'ASKQ_CHAT_FALLBACK',
   'ASKQ_CHAT_FALLBACK_AFTER_MS',
+  'ASKQ_KEEP_COMPLETED',
+  'ASKQ_REDIS_HIGH_WATER',
 ];
 
 /** The parts of vitest's JSON report this script reads. */

@@ -4,6 +4,12 @@
  * entry point loads no worker code.
  */
 export {
+  Admission,
+  ADMISSION_DEFAULTS,
+  type AdmissionOptions,
+  type AdmissionState,
+} from './producer/admission.ts';
+export {
   ASKQ_CLIENT_DEFAULTS,
   AskqClient,
   type AskqClientOptions,
@@ -27,6 +33,7 @@ export {
   AskqError,
   BreakerOpenError,
   PermanentError,
+  QueueFullError,
   RateLimitedError,
   TransientError,
   ValidationError,

@@ -2,6 +2,7 @@ import { ConfigError } from '../shared/config.ts';
 import {
   AskqError,
   isRedisConnectionError,
+  QueueFullError,
   RedisUnavailableError,
   ValidationError,
 } from '../shared/errors.ts';
@@ -11,7 +12,8 @@ import {
  * 0 success (a finished eval run, whatever its cases scored, unless a gate was given);
  * 1 a question that failed (`askq ask`) or a gate (`--fail-under`, `--fail-on-regression`);
  * 2 bad input (configuration, flags, files); 3 infrastructure (Redis unreachable, providers
- * down past the deadline); 130 interrupted by Ctrl-C (`eval run`, as shells report SIGINT).
+ * down past the deadline, the queue full: Redis past its high-water mark); 130 interrupted by
+ * Ctrl-C (`eval run`, as shells report SIGINT).
  */
 export const EXIT = {
   ok: 0,
@@ -31,7 +33,11 @@ export class InfrastructureError extends AskqError {
 /** The exit code an error thrown out of a command stands for; undefined: an unexpected one. */
 export function exitCodeOf(err: unknown): ExitCode | undefined {
   if (err instanceof ValidationError || err instanceof ConfigError) return EXIT.invalid;
-  if (err instanceof RedisUnavailableError || err instanceof InfrastructureError)
+  if (
+    err instanceof RedisUnavailableError ||
+    err instanceof InfrastructureError ||
+    err instanceof QueueFullError
+  )
     return EXIT.infrastructure;
   if (isRedisConnectionError(err)) return EXIT.infrastructure;
   // `ask --wait` ran out of time: nothing answered it (no worker, or one stuck on its providers).

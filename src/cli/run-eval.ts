@@ -166,6 +166,7 @@ export async function runEvalCommand(
       },
       priority: config.ASKQ_EVAL_PRIORITY,
       keepSeconds: config.ASKQ_KEEP_SECONDS,
+      highWaterPercent: config.ASKQ_REDIS_HIGH_WATER,
       prices: config.ASKQ_EVAL_PRICES,
       ...(config.ASKQ_JAEGER_URL ? { jaegerUrl: config.ASKQ_JAEGER_URL } : {}),
       onInvalid: (row) =>

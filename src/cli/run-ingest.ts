@@ -31,6 +31,7 @@ export async function runIngest(
       prefix: config.ASKQ_PREFIX,
       chunkSize: config.ASKQ_CHUNK_SIZE,
       chunkOverlap: config.ASKQ_CHUNK_OVERLAP,
+      highWaterPercent: config.ASKQ_REDIS_HIGH_WATER,
       maxFileBytes: config.ASKQ_INGEST_MAX_FILE_BYTES,
       maxChunksPerDocument: config.ASKQ_INGEST_MAX_CHUNKS,
       parseTimeoutMs: config.ASKQ_INGEST_PARSE_TIMEOUT_MS,

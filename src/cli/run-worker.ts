@@ -1,5 +1,7 @@
+import { warnIfUnbounded } from '../producer/admission.ts';
 import type { Config } from '../shared/config.ts';
 import { createLogger } from '../shared/logger.ts';
+import { redisSettingsFrom } from '../shared/redis-settings.ts';
 import { AskqWorker, workerOptionsFromConfig } from '../worker/askq-worker.ts';
 import { runUntilSignal } from './run-until-signal.ts';
 
@@ -14,5 +16,6 @@ export async function runWorker(config: Config, options: { concurrency?: number 
     logger,
     ...(options.concurrency ? { concurrency: options.concurrency } : {}),
   });
+  await warnIfUnbounded(redisSettingsFrom(config), (message) => logger.warn(message));
   await runUntilSignal(logger, () => worker.close(config.ASKQ_SHUTDOWN_GRACE_MS));
 }

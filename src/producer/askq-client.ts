@@ -1,3 +1,5 @@
+import { randomUUID } from 'node:crypto';
+
 import { type JobsOptions, Queue, QueueEvents } from 'bullmq';
 
 import type { Config } from '../shared/config.ts';
@@ -18,6 +20,7 @@ import {
   RedisUnavailableError,
   ValidationError,
 } from '../shared/errors.ts';
+import type { Logger } from '../shared/logger.ts';
 import { createRedisConnection, type Redis } from '../shared/redis.ts';
 import {
   assertClusterPrefix,
@@ -29,6 +32,7 @@ import { createQueueTelemetry } from '../shared/telemetry/queue-telemetry.ts';
 import { MINUTE, SECOND } from '../shared/time.ts';
 import { waitForReplicas } from '../shared/wait-replicas.ts';
 import { within } from '../shared/within.ts';
+import { Admission, ADMISSION_DEFAULTS, estimateJobBytes } from './admission.ts';
 import { type CancelOutcome, cancelQuestions } from './cancel-questions.ts';
 import { PartialEnqueueError, QuestionFailedError, WaitTimeoutError } from './client-errors.ts';
 import { type QuestionState, type QuestionStatus, toStatus } from './question-status.ts';
@@ -74,6 +78,15 @@ export interface AskqClientOptions extends RetentionOptions {
    * OpenTelemetry SDK is registered. @defaultValue true
    */
   telemetry?: boolean;
+  /**
+   * Percent of Redis's `maxmemory` past which new questions are refused with
+   * {@link QueueFullError}. @defaultValue 85
+   */
+  highWaterPercent?: number;
+  /** A high-water check to share (the API's, which also feeds /readyz and metrics). @defaultValue one of the client's own */
+  admission?: Admission;
+  /** Where a batch rolled back after a failure part-way is reported. @defaultValue silent */
+  logger?: Pick<Logger, 'warn' | 'error'>;
 }
 
 export const ASKQ_CLIENT_DEFAULTS = {
@@ -84,6 +97,7 @@ export const ASKQ_CLIENT_DEFAULTS = {
   bulkChunkSize: 500,
   pollIntervalMs: 2 * SECOND,
   telemetry: true,
+  highWaterPercent: ADMISSION_DEFAULTS.highWaterPercent,
   keepCompleted: DEFAULTS.keepCompleted,
   keepFailed: DEFAULTS.keepFailed,
   keepSeconds: DEFAULTS.keepSeconds,
@@ -104,19 +118,28 @@ export class AskqClient {
   readonly queue: Queue;
   /** The connection commands go through (shared or the client's own). */
   readonly connection: Redis;
+  /** The high-water check every enqueue passes (memory readings are shared per connection). */
+  readonly admission: Admission;
   readonly #target: RedisTarget;
   readonly #ownConnection: Redis | undefined;
-  readonly #opts: Required<Omit<AskqClientOptions, 'connection' | 'redisUrl' | 'redis'>>;
+  readonly #opts: Required<
+    Omit<AskqClientOptions, 'connection' | 'redisUrl' | 'redis' | 'logger' | 'admission'>
+  >;
+  readonly #logger: Pick<Logger, 'warn' | 'error'> | undefined;
   #events: QueueEvents | undefined;
   #eventsConnection: Redis | undefined;
 
   constructor(options: AskqClientOptions = {}) {
-    const { connection, redis, redisUrl, ...rest } = options;
+    const { connection, redis, redisUrl, logger, admission, ...rest } = options;
     this.#opts = { ...ASKQ_CLIENT_DEFAULTS, ...stripUndefined(rest) };
+    this.#logger = logger;
     this.#target = redis ?? redisUrl ?? ASKQ_CLIENT_DEFAULTS.redisUrl;
     assertClusterPrefix(this.#target, this.#opts.prefix);
     this.#ownConnection = connection ? undefined : createRedisConnection(this.#target, 'producer');
     this.connection = connection ?? this.#ownConnection!;
+    this.admission =
+      admission ??
+      new Admission(this.connection, { highWaterPercent: this.#opts.highWaterPercent });
     this.queue = new Queue(QUESTIONS_QUEUE, {
       connection: this.connection,
       prefix: this.#opts.prefix,
@@ -126,9 +149,13 @@ export class AskqClient {
     this.queue.on('error', () => {});
   }
 
-  /** Validates and enqueues one question; throws {@link ValidationError} on bad input. */
+  /**
+   * Validates and enqueues one question; throws {@link ValidationError} on bad input and
+   * {@link QueueFullError} while Redis is past its high-water mark.
+   */
   async ask(data: AnswerJobData, options: EnqueueOptions = {}): Promise<{ id: string }> {
     const valid = validate(data);
+    await this.#redis(() => this.admission.admit(estimateJobBytes([valid]), 1));
     const job = await this.#redis(() =>
       this.queue.add(ANSWER_JOB, withOrigin(valid, options.origin), this.#jobOptions(options)),
     );
@@ -137,40 +164,76 @@ export class AskqClient {
   }
 
   /**
-   * Validates every question first (nothing is enqueued if one is bad), then enqueues in chunks.
-   * `optionsOf(i)` gives the i-th question its id, priority and origin.
+   * Validates every question first (nothing is enqueued if one is bad), then enqueues in
+   * chunks, all or nothing: on a failure part-way (Redis full or gone) what was added is
+   * removed before the error is thrown. Only if that removal fails too does it throw
+   * {@link PartialEnqueueError} naming the questions still enqueued. `optionsOf(i)` gives the
+   * i-th question its id (else a fresh UUID), priority and origin.
    */
   async askMany(
     items: AnswerJobData[],
     optionsOf: (index: number) => EnqueueOptions = () => ({}),
   ): Promise<{ ids: string[] }> {
     const valid = items.map((item, i) => validate(item, `item ${i}: `));
-    const ids: string[] = [];
-    for (let i = 0; i < valid.length; i += this.#opts.bulkChunkSize) {
-      const chunk = valid.slice(i, i + this.#opts.bulkChunkSize);
-      let jobs;
+    // Ids chosen here, before anything is sent, so a failure part-way knows what to take back.
+    const jobs = valid.map((data, i) => {
+      const options = optionsOf(i);
+      return {
+        name: ANSWER_JOB,
+        data: withOrigin(data, options.origin),
+        opts: this.#jobOptions({ ...options, jobId: options.jobId ?? randomUUID() }),
+      };
+    });
+    const ids = jobs.map((job) => job.opts.jobId!);
+    const jobBytes = estimateJobBytes(valid);
+    for (let i = 0, end = 0; i < jobs.length; i = end) {
+      end = i;
       try {
-        jobs = await this.#redis(() =>
-          this.queue.addBulk(
-            chunk.map((data, j) => {
-              const options = optionsOf(i + j);
-              return {
-                name: ANSWER_JOB,
-                data: withOrigin(data, options.origin),
-                opts: this.#jobOptions(options),
-              };
-            }),
-          ),
-        );
+        const wanted = Math.min(this.#opts.bulkChunkSize, jobs.length - i);
+        end = i + (await this.#redis(() => this.admission.admit(jobBytes, wanted)));
+        await this.#redis(() => this.queue.addBulk(jobs.slice(i, end)));
         await this.#waitForReplicas();
       } catch (err) {
-        // Earlier chunks are in the queue: say which, so a caller does not enqueue them twice.
-        if (ids.length > 0) throw new PartialEnqueueError(ids, valid.length, err);
-        throw err;
+        // A chunk is one MULTI, but each job in it is its own script: Redis filling up halfway
+        // leaves part of the chunk behind, so this chunk's ids are taken back too.
+        await this.#rollBack(ids.slice(0, end), i, ids.length, err);
       }
-      ids.push(...jobs.map((j) => j.id!));
     }
     return { ids };
+  }
+
+  /**
+   * Removes `attempted` (the first `confirmed` of which were acknowledged by Redis), then
+   * rethrows `cause`; throws {@link PartialEnqueueError} with the ids still there if any are.
+   */
+  async #rollBack(
+    attempted: string[],
+    confirmed: number,
+    total: number,
+    cause: unknown,
+  ): Promise<never> {
+    const left = await this.#removeJobs(attempted).catch(() => attempted.slice(0, confirmed));
+    if (left.length === 0) {
+      if (attempted.length > 0) {
+        this.#logger?.warn(
+          { questions: total, removed: attempted.length, err: cause },
+          'batch failed part-way; removed the questions it had enqueued',
+        );
+      }
+      throw cause;
+    }
+    this.#logger?.error(
+      { questions: total, enqueued: left, err: cause },
+      'batch failed part-way and removing its questions failed; these stay enqueued',
+    );
+    throw new PartialEnqueueError(left, total, cause);
+  }
+
+  /** Removes the jobs; resolves with the ids still in Redis (an active job cannot be removed). */
+  async #removeJobs(ids: string[]): Promise<string[]> {
+    await Promise.all(ids.map((id) => this.queue.remove(id).catch(() => 0)));
+    const states = await Promise.all(ids.map((id) => this.queue.getJobState(id)));
+    return ids.filter((_, i) => states[i] !== 'unknown');
   }
 
   /**
@@ -243,12 +306,15 @@ export class AskqClient {
     });
   }
 
-  /** Runs a Redis call, turning "Redis is down" into a clear {@link RedisUnavailableError}. */
+  /**
+   * Runs a Redis call, turning "Redis is down" into a clear {@link RedisUnavailableError} and
+   * "Redis is out of memory" into {@link QueueFullError}.
+   */
   async #redis<T>(fn: () => Promise<T>): Promise<T> {
     try {
       return await fn();
     } catch (err) {
-      if (!isRedisConnectionError(err)) throw err;
+      if (!isRedisConnectionError(err)) throw this.admission.fromRedisError(err);
       throw new RedisUnavailableError(
         `Redis is unavailable at ${describeRedis(this.#target)}: ${(err as Error).message}`,
         { cause: err },
@@ -314,6 +380,7 @@ export function clientOptionsFromConfig(config: Config): AskqClientOptions {
     keepCompleted: config.ASKQ_KEEP_COMPLETED,
     keepFailed: config.ASKQ_KEEP_FAILED,
     keepSeconds: config.ASKQ_KEEP_SECONDS,
+    highWaterPercent: config.ASKQ_REDIS_HIGH_WATER,
   };
 }
 

@@ -3,12 +3,18 @@ import { formatIssues } from '../shared/contracts.ts';
 import {
   AskqError,
   PermanentError,
+  QueueFullError,
   RateLimitedError,
   TransientError,
   ValidationError,
 } from '../shared/errors.ts';
 import { MINUTE, SECOND } from '../shared/time.ts';
-import { QuestionFailedError, type QuestionStatus, WaitTimeoutError } from './askq-client.ts';
+import {
+  PartialEnqueueError,
+  QuestionFailedError,
+  type QuestionStatus,
+  WaitTimeoutError,
+} from './askq-client.ts';
 import type { CancelOutcome } from './cancel-questions.ts';
 import {
   MAX_WAIT_SECONDS,
@@ -37,8 +43,9 @@ export const ASKQ_HTTP_CLIENT_DEFAULTS = {
 /**
  * {@link AskqClient}'s API over askq's HTTP API, for Node backends that do not share Redis:
  * the same methods, results and error classes. Bad input throws {@link ValidationError} before
- * anything is sent; 429 throws {@link RateLimitedError} (with the server's Retry-After), 503 and
- * network failures {@link TransientError}, a refused key {@link PermanentError}.
+ * anything is sent; 429 throws {@link RateLimitedError} (with the server's Retry-After), a full
+ * queue {@link QueueFullError}, other 503s and network failures {@link TransientError}, a
+ * refused key {@link PermanentError}.
  */
 export class AskqHttpClient {
   readonly #baseUrl: string;
@@ -73,16 +80,25 @@ export class AskqHttpClient {
     return { id };
   }
 
-  /** Validates every question first (nothing is sent if one is bad), then sends batches. */
+  /**
+   * Validates every question first (nothing is sent if one is bad), then sends batches; each
+   * batch is all or nothing on the server. When a later batch fails the earlier ones stay
+   * enqueued (the API cannot take them back): {@link PartialEnqueueError} names them.
+   */
   async askMany(items: QuestionRequest[]): Promise<{ ids: string[] }> {
     const valid = items.map((item, i) => validate(item, `item ${i}: `));
     const ids: string[] = [];
     for (let i = 0; i < valid.length; i += this.#batchSize) {
       const batch = valid.slice(i, i + this.#batchSize);
-      const reply = (await this.#request('POST', '/v1/questions/batch', { body: batch })) as {
-        ids: string[];
-      };
-      ids.push(...reply.ids);
+      try {
+        const reply = (await this.#request('POST', '/v1/questions/batch', { body: batch })) as {
+          ids: string[];
+        };
+        ids.push(...reply.ids);
+      } catch (err) {
+        if (ids.length > 0) throw new PartialEnqueueError(ids, valid.length, err);
+        throw err;
+      }
     }
     return { ids };
   }
@@ -184,18 +200,25 @@ function validate(data: unknown, context = ''): QuestionRequest {
 /** The client-side error for a problem document (or any non-2xx answer). */
 function problemError(response: Response, text: string): AskqError {
   let detail = text.slice(0, 500);
+  let type: unknown;
   try {
-    const doc = JSON.parse(text) as { detail?: unknown };
+    const doc = JSON.parse(text) as { detail?: unknown; type?: unknown };
     if (typeof doc.detail === 'string') detail = doc.detail;
+    type = doc.type;
   } catch {
     // not a problem document: keep the start of the body
   }
   const message = `askq API answered ${response.status}: ${detail}`;
   const status = response.status;
+  const seconds = Number(response.headers.get('retry-after') ?? Number.NaN);
   if (status === 429) {
-    const seconds = Number(response.headers.get('retry-after'));
     return new RateLimitedError(message, {
       ...(Number.isFinite(seconds) ? { retryAfterMs: seconds * SECOND } : {}),
+    });
+  }
+  if (status === 503 && type === 'urn:askq:problem:queue-full') {
+    return new QueueFullError(message, {
+      retryAfterMs: (Number.isFinite(seconds) ? seconds : 1) * SECOND,
     });
   }
   if (status === 400 || status === 413 || status === 415 || status === 422) {

@@ -10,7 +10,10 @@ export class QuestionFailedError extends AskqError {
   }
 }
 
-/** `askMany` failed part-way: `ids` are the questions already enqueued (in input order). */
+/**
+ * `askMany` failed part-way and removing what it had added failed too: `ids` are exactly the
+ * questions still enqueued (in input order).
+ */
 export class PartialEnqueueError extends AskqError {
   override name = 'PartialEnqueueError';
   readonly ids: string[];

@@ -8,6 +8,7 @@ import {
   type IngestJobData,
   type IngestResult,
 } from '../shared/contracts.ts';
+import type { Admission } from './admission.ts';
 
 /** A batch that failed, with the worker's reason. */
 export interface FailedBatch {
@@ -19,6 +20,8 @@ export interface FailedBatch {
 /** Options of {@link IngestBatches}. */
 export interface IngestBatchesOptions {
   queue: Queue;
+  /** Refuses a batch with QueueFullError while Redis is past its high-water mark. @defaultValue no check */
+  admission?: Admission;
   events: QueueEvents;
   namespace?: string;
   /** Chunks (and deletions) per job. */
@@ -84,7 +87,8 @@ export class IngestBatches {
     const batch = this.#pending;
     if (size(batch) === 0) return;
     this.#pending = emptyBatch();
-    const { queue, namespace } = this.#options;
+    const { queue, namespace, admission } = this.#options;
+    await admission?.admit();
     const data: IngestJobData = {
       ...(namespace ? { namespace } : {}),
       chunks: batch.chunks,
@@ -98,11 +102,15 @@ export class IngestBatches {
     if (existing && ['completed', 'failed'].includes(await existing.getState())) {
       await existing.remove();
     }
-    const job = await queue.add(INGEST_JOB, data, {
-      jobId,
-      removeOnComplete: { age: 24 * 3600, count: 1000 },
-      removeOnFail: { age: 7 * 24 * 3600, count: 1000 },
-    });
+    const job = await queue
+      .add(INGEST_JOB, data, {
+        jobId,
+        removeOnComplete: { age: 24 * 3600, count: 1000 },
+        removeOnFail: { age: 7 * 24 * 3600, count: 1000 },
+      })
+      .catch((err: unknown) => {
+        throw admission ? admission.fromRedisError(err) : err;
+      });
     this.#waits.push(this.#follow(job, batch));
   }
 

@@ -5,6 +5,7 @@ import { INGEST_QUEUE, type IngestChunk } from '../shared/contracts.ts';
 import { DEFAULTS } from '../shared/defaults.ts';
 import { createRedisConnection } from '../shared/redis.ts';
 import type { RedisTarget } from '../shared/redis-settings.ts';
+import { Admission, ADMISSION_DEFAULTS } from './admission.ts';
 import { DocumentParser } from './documents/document-parser.ts';
 import { type FailedBatch, IngestBatches } from './ingest-batches.ts';
 import {
@@ -30,6 +31,12 @@ export interface IngestOptions {
   batchSize?: number;
   /** How long to wait for the workers. @defaultValue 1 hour */
   timeoutMs?: number;
+  /**
+   * Percent of Redis's maxmemory past which ingestion stops enqueueing and throws
+   * QueueFullError (a re-run continues: unchanged batches are not enqueued twice).
+   * @defaultValue 85
+   */
+  highWaterPercent?: number;
   /** Larger files are skipped unread. @defaultValue 50 MB */
   maxFileBytes?: number;
   /** A document that would have more chunks is skipped. @defaultValue 10000 */
@@ -55,6 +62,7 @@ export const INGEST_DEFAULTS = {
   chunkOverlap: DEFAULTS.chunkOverlap,
   batchSize: DEFAULTS.ingestBatchSize,
   timeoutMs: DEFAULTS.ingestTimeoutMs,
+  highWaterPercent: ADMISSION_DEFAULTS.highWaterPercent,
   maxFileBytes: DEFAULTS.ingestMaxFileBytes,
   maxChunksPerDocument: DEFAULTS.ingestMaxChunks,
   parseTimeoutMs: DEFAULTS.ingestParseTimeoutMs,
@@ -145,6 +153,7 @@ export async function ingest(paths: string[], options: IngestOptions): Promise<I
   };
   const batches = new IngestBatches({
     queue,
+    admission: new Admission(connection, { highWaterPercent: opts.highWaterPercent }),
     events,
     ...(opts.namespace ? { namespace: opts.namespace } : {}),
     batchSize: opts.batchSize,

@@ -236,6 +236,14 @@ const envSchema = z.object({
     'Seconds a finished job is kept at most.',
     '`604800` (7 days)',
   ),
+  ASKQ_REDIS_HIGH_WATER: doc(
+    z
+      .string()
+      .default(String(DEFAULTS.redisHighWaterPercent))
+      .transform((v) => v.trim().replace(/%$/, ''))
+      .pipe(z.coerce.number<string>().min(1).max(100)),
+    'Admission control: percent of Redis `maxmemory` (`85` or `85%`) past which producers (API, clients, eval, ingest) refuse new questions (503, `QueueFullError`, exit 3), so completions and retries keep room.',
+  ),
 
   ASKQ_LLM: doc(
     z.enum(['openai', 'local']).optional(),

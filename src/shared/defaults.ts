@@ -45,6 +45,9 @@ export const DEFAULTS = {
   keepFailed: 50_000,
   keepSeconds: (7 * DAY) / SECOND,
 
+  // Admission control (producers): percent of Redis maxmemory past which new work is refused
+  redisHighWaterPercent: 85,
+
   // Ingestion
   chunkSize: 800,
   chunkOverlap: 100,

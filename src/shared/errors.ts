@@ -119,3 +119,34 @@ const REDIS_DOWN = new RegExp(
 export function isRedisConnectionError(err: unknown): boolean {
   return err instanceof Error && REDIS_DOWN.test(err.message);
 }
+
+/**
+ * Redis is past askq's high-water mark (or out of memory): new work is refused so jobs already
+ * queued can still complete. Retry after `retryAfterMs`; nothing was enqueued.
+ */
+export class QueueFullError extends TransientError {
+  override name = 'QueueFullError';
+  readonly retryAfterMs: number;
+  /** Redis memory when it refused (bytes), when a reading was at hand; for operators only. */
+  readonly memory: RedisMemory | undefined;
+  constructor(
+    message: string,
+    options: { cause?: unknown; retryAfterMs: number; memory?: RedisMemory },
+  ) {
+    super(message, options);
+    this.retryAfterMs = options.retryAfterMs;
+    this.memory = options.memory;
+  }
+}
+
+/** Redis memory against the high-water mark, in bytes (0 for an unset `maxmemory`). */
+export interface RedisMemory {
+  usedBytes: number;
+  highWaterBytes: number;
+  maxBytes: number;
+}
+
+/** True when Redis refused a write because it reached `maxmemory` (policy `noeviction`). */
+export function isRedisOomError(err: unknown): boolean {
+  return err instanceof Error && /^OOM command not allowed/.test(err.message);
+}

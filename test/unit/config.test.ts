@@ -62,6 +62,15 @@ describe('loadConfig', () => {
     expect(config).not.toHaveProperty('HOME');
   });
 
+  it('reads the Redis high-water mark as a percent, with or without %', () => {
+    expect(loadConfig({}).ASKQ_REDIS_HIGH_WATER).toBe(85);
+    expect(loadConfig({ ASKQ_REDIS_HIGH_WATER: '70%' }).ASKQ_REDIS_HIGH_WATER).toBe(70);
+    expect(() => loadConfig({ ASKQ_REDIS_HIGH_WATER: '120' })).toThrow(
+      /ASKQ_REDIS_HIGH_WATER="120": .*100/,
+    );
+    expect(() => loadConfig({ ASKQ_REDIS_HIGH_WATER: 'most' })).toThrow(/ASKQ_REDIS_HIGH_WATER/);
+  });
+
   describe('port selectors', () => {
     it('default to openai for chat and embeddings when OPENAI_API_KEY is set', () => {
       const config = loadConfig({ OPENAI_API_KEY: OPENAI_KEY });

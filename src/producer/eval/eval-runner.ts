@@ -4,12 +4,13 @@ import { join, resolve } from 'node:path';
 
 import type { BatchApiOptions } from '../../shared/batch/batch-api.ts';
 import type { BatchFallback, BatchRecord } from '../../shared/batch/batch-lane.ts';
-import { ValidationError } from '../../shared/errors.ts';
+import { QueueFullError, ValidationError } from '../../shared/errors.ts';
 import type { JobState } from '../../shared/job-state.ts';
 import { DEFAULT_PRICES, estimateCost, type PriceTable } from '../../shared/price-table.ts';
 import { createRedisConnection, waitUntilReady } from '../../shared/redis.ts';
 import type { RedisTarget } from '../../shared/redis-settings.ts';
 import { DAY } from '../../shared/time.ts';
+import { Admission, ADMISSION_DEFAULTS, estimateJobBytes } from '../admission.ts';
 import { RunBatchLane } from './batch/run-batch-lane.ts';
 import { cancelRun, type RunCancellation } from './cancel-run.ts';
 import type { CaseResult } from './case-result.ts';
@@ -95,6 +96,8 @@ export interface EvalRunOptions {
   chunkSize?: number;
   /** Most cases enqueued and unfinished at once, bounding memory and Redis for huge files. @defaultValue 20000 */
   maxPending?: number;
+  /** Percent of Redis's maxmemory past which the run stops enqueueing ({@link QueueFullError}). @defaultValue 85 */
+  highWaterPercent?: number;
   /** Prices over {@link DEFAULT_PRICES}. @defaultValue {} */
   prices?: PriceTable;
   /** For trace links in report.html. */
@@ -126,6 +129,7 @@ export const EVAL_RUN_DEFAULTS = {
   keepSeconds: (7 * DAY) / 1000,
   chunkSize: 500,
   maxPending: 20_000,
+  highWaterPercent: ADMISSION_DEFAULTS.highWaterPercent,
   prices: {},
 } satisfies Partial<EvalRunOptions>;
 
@@ -143,6 +147,8 @@ export interface EvalOutcome {
  * flow in chunks, follows them, appends each result to results.jsonl as it lands, and writes
  * summary.json, results.csv and report.html at the end. Cases with a result on disk are never
  * enqueued again; cases that finished in Redis while nobody followed are recovered from there.
+ * While Redis is past its high-water mark the run stops with {@link QueueFullError}; what it
+ * enqueued stays part of the run, which `mode: 'resume'` continues.
  */
 export async function runEval(options: EvalRunOptions): Promise<EvalOutcome> {
   const opts = { ...EVAL_RUN_DEFAULTS, ...options };
@@ -166,10 +172,31 @@ export async function runEval(options: EvalRunOptions): Promise<EvalOutcome> {
 
   const connection = createRedisConnection(opts.redis, 'producer');
   const eventsConnection = createRedisConnection(opts.redis, 'worker');
+  const admission = new Admission(connection, { highWaterPercent: opts.highWaterPercent });
+  let enqueued = 0;
+  /**
+   * Runs `write` (which enqueues through `admit`), turning a full Redis into a
+   * {@link QueueFullError} that says how to resume the run.
+   */
+  const admitted = async (write: () => Promise<void>) => {
+    try {
+      await write();
+    } catch (err) {
+      const full = admission.fromRedisError(err);
+      if (!(full instanceof QueueFullError)) throw err;
+      throw new QueueFullError(
+        `${full.message}; run ${manifest.runId} stopped after enqueueing ${enqueued} cases; ` +
+          `continue it with: askq eval run --resume ${manifest.runId}`,
+        { cause: full, retryAfterMs: full.retryAfterMs },
+      );
+    }
+  };
   const following = opts.mode === 'follow';
   if (!following) {
     await waitUntilReady(connection);
-    await recordRunDir(connection, opts.prefix, manifest.runId, dir, opts.keepSeconds);
+    await admitted(() =>
+      recordRunDir(connection, opts.prefix, manifest.runId, dir, opts.keepSeconds),
+    );
   }
   const lane = RunBatchLane.of({
     manifest,
@@ -253,7 +280,12 @@ export async function runEval(options: EvalRunOptions): Promise<EvalOutcome> {
     }
     if (!opts.detach) await follower.start();
     if (!following) await lane?.open();
-    if (!following) await flow.open({ runId: manifest.runId, file: manifest.file, dir });
+    if (!following) {
+      await admitted(async () => {
+        await admission.admit();
+        await flow.open({ runId: manifest.runId, file: manifest.file, dir });
+      });
+    }
     let stopped = false;
     let batch: EvalCase[] = [];
     let carried = new Map<string, JobState>();
@@ -277,7 +309,16 @@ export async function runEval(options: EvalRunOptions): Promise<EvalOutcome> {
         follower.untrack(await follower.reconcile(500, ids));
         return;
       }
-      await flow.add(cases, states);
+      // In slices as large as the high-water check allows (small close to the mark).
+      const jobBytes = estimateJobBytes(cases);
+      await admitted(async () => {
+        for (let i = 0; i < cases.length;) {
+          const end = i + (await admission.admit(jobBytes, cases.length - i));
+          await flow.add(cases.slice(i, end), states);
+          enqueued += end - i;
+          i = end;
+        }
+      });
       if (!opts.detach) follower.markAdded(ids);
       // A resumed case may have finished while nobody listened: its add was a no-op.
       if (opts.mode !== 'new' && !opts.detach) await follower.reconcile(500, ids);

@@ -1,6 +1,8 @@
 import type { Queue } from 'bullmq';
 import type { FastifyInstance } from 'fastify';
-import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+import type { Admission } from '../admission.ts';
 
 /**
  * The API's Prometheus metrics: its own requests (prom-client, with the process's default
@@ -26,6 +28,38 @@ export class ApiMetrics {
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10, 60],
       registers: [this.registry],
     });
+  }
+
+  /**
+   * Redis memory against the high-water mark, read (from the shared cached reading) at each
+   * scrape: `askq_redis_memory_used_bytes`, `…_high_water_bytes`, `…_max_bytes` and
+   * `askq_admission_refusing` (1 while new questions are refused).
+   */
+  observeAdmission(admission: Admission): void {
+    const gauge = (name: string, help: string, pick: (a: Admission) => number | undefined) =>
+      new Gauge({
+        name,
+        help,
+        registers: [this.registry],
+        async collect() {
+          // A scrape while Redis is down still answers, without this sample.
+          await admission.state().catch(() => undefined);
+          const value = pick(admission);
+          if (value !== undefined) this.set(value);
+        },
+      });
+    gauge('askq_redis_memory_used_bytes', 'Redis used_memory', (a) => a.latest?.usedBytes);
+    gauge(
+      'askq_redis_memory_high_water_bytes',
+      'Redis memory past which new questions are refused (0: no maxmemory)',
+      (a) => a.latest?.highWaterBytes,
+    );
+    gauge('askq_redis_memory_max_bytes', 'Redis maxmemory (0: unset)', (a) => a.latest?.maxBytes);
+    gauge(
+      'askq_admission_refusing',
+      '1 while producers refuse new questions (Redis memory past the high-water mark)',
+      (a) => (a.latest ? Number(a.latest.state === 'refusing') : undefined),
+    );
   }
 
   /** Counts and times every response. Routes are labelled by pattern, so ids add no series. */

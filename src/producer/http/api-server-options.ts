@@ -66,6 +66,8 @@ export interface ApiServerOptions {
   keepFailed?: number;
   /** Seconds a finished job is kept at most. @defaultValue 604800 (7 days) */
   keepSeconds?: number;
+  /** Percent of Redis's maxmemory past which new questions get 503 queue-full. @defaultValue 85 */
+  redisHighWaterPercent?: number;
 }
 
 export const API_SERVER_DEFAULTS = {
@@ -90,6 +92,7 @@ export const API_SERVER_DEFAULTS = {
   keepCompleted: DEFAULTS.keepCompleted,
   keepFailed: DEFAULTS.keepFailed,
   keepSeconds: DEFAULTS.keepSeconds,
+  redisHighWaterPercent: DEFAULTS.redisHighWaterPercent,
 } satisfies Required<Omit<ApiServerOptions, 'logger' | 'board' | 'redis'>>;
 
 /** API options from the process configuration: the environment, mapped once. */
@@ -127,5 +130,6 @@ export function apiServerOptionsFromConfig(config: Config): ApiServerOptions {
     keepCompleted: config.ASKQ_KEEP_COMPLETED,
     keepFailed: config.ASKQ_KEEP_FAILED,
     keepSeconds: config.ASKQ_KEEP_SECONDS,
+    redisHighWaterPercent: config.ASKQ_REDIS_HIGH_WATER,
   };
 }

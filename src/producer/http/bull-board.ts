@@ -7,12 +7,15 @@ import type { FastifyInstance } from 'fastify';
 
 import { DEFAULTS } from '../../shared/defaults.ts';
 import type { Redis } from '../../shared/redis.ts';
+import { type Admission, describeFullness } from '../admission.ts';
 import { boardGuard } from './board-guard.ts';
 import { redactJobData } from './redact-job-data.ts';
 
 export interface BullBoardOptions {
   /** The queues to show. */
   queues: readonly Queue[];
+  /** Redis memory against the high-water mark, shown in each queue's header. @defaultValue not shown */
+  admission?: Admission;
   /** Basic auth user. */
   user: string;
   /** Basic auth password. */
@@ -48,7 +51,7 @@ export async function mountBullBoard(
   const serverAdapter = new FastifyAdapter();
   serverAdapter.setBasePath(basePath);
   const adapters = options.queues.map((queue) => {
-    const adapter = new BullMQAdapter(queue, {
+    const adapter = new AdmissionAwareAdapter(queue, options.admission, {
       readOnlyMode: readOnly,
       allowRetries: !readOnly,
       ...(options.jaegerUrl
@@ -80,6 +83,33 @@ export async function mountBullBoard(
     );
     await scope.register(serverAdapter.registerPlugin(), { prefix: basePath });
   });
+}
+
+/**
+ * A queue adapter whose description (the board shows it under the queue's name) is Redis
+ * memory against the high-water mark. The board asks synchronously on each refresh, so it
+ * gets the last reading and a new one is started for the next refresh.
+ */
+class AdmissionAwareAdapter extends BullMQAdapter {
+  readonly #admission: Admission | undefined;
+
+  constructor(
+    queue: Queue,
+    admission: Admission | undefined,
+    options: ConstructorParameters<typeof BullMQAdapter>[1],
+  ) {
+    super(queue, options);
+    this.#admission = admission;
+  }
+
+  override getDescription(): string {
+    if (!this.#admission) return super.getDescription();
+    void this.#admission.state().catch(() => undefined);
+    const latest = this.#admission.latest;
+    if (!latest) return 'Redis memory: not read yet';
+    const verdict = latest.state === 'refusing' ? 'QUEUE FULL: new questions are refused. ' : '';
+    return `${verdict}${describeFullness(latest)}.`;
+  }
 }
 
 /** The Jaeger link of a job whose result carries a trace id. */

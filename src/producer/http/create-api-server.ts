@@ -15,6 +15,7 @@ import { createLogger } from '../../shared/logger.ts';
 import { createRedisConnection, type Redis, waitUntilReady } from '../../shared/redis.ts';
 import { describeRedis } from '../../shared/redis-settings.ts';
 import { SECOND } from '../../shared/time.ts';
+import { Admission, describeFullness } from '../admission.ts';
 import { AskqClient } from '../askq-client.ts';
 import { ApiMetrics } from './api-metrics.ts';
 import { API_SERVER_DEFAULTS, type ApiServerOptions } from './api-server-options.ts';
@@ -65,6 +66,22 @@ export async function createApiServer(options: ApiServerOptions = {}): Promise<A
   await waitUntilReady(connection, 5 * SECOND).catch(() => {
     logger.warn({ redis: describeRedis(redis) }, 'Redis not ready at start; serving 503s');
   });
+  const admission = new Admission(connection, {
+    highWaterPercent: o.redisHighWaterPercent,
+    onUnbounded: (message) => logger.warn(message),
+    onChange: (state, previous) => {
+      if (state.state === 'refusing') {
+        logger.warn({ redisMemory: state }, `refusing new questions: ${describeFullness(state)}`);
+      } else if (previous?.state === 'refusing') {
+        logger.info(
+          { redisMemory: state },
+          `accepting questions again: ${describeFullness(state)}`,
+        );
+      }
+    },
+  });
+  // Read once now, so a Redis without maxmemory is reported at start rather than on first use.
+  await admission.state().catch(() => {});
   const client = new AskqClient({
     redis,
     prefix: o.prefix,
@@ -74,7 +91,10 @@ export async function createApiServer(options: ApiServerOptions = {}): Promise<A
     keepFailed: o.keepFailed,
     keepSeconds: o.keepSeconds,
     connection,
-    // One addBulk per batch: BullMQ runs it as one MULTI, so a batch is all or nothing.
+    admission,
+    logger,
+    // One addBulk per batch (unless close to the high-water mark); a batch Redis refuses
+    // part-way is removed again, so it is all or nothing.
     bulkChunkSize: o.maxBatch,
   });
   const ingestQueue = new Queue(INGEST_QUEUE, { connection, prefix: o.prefix });
@@ -116,10 +136,12 @@ export async function createApiServer(options: ApiServerOptions = {}): Promise<A
   });
   await app.register(fastifySwaggerUi, { routePrefix: '/docs' });
 
+  metrics.observeAdmission(admission);
   await app.register(opsRoutes, {
     connection,
     metrics,
     queues,
+    admission,
     skipEvictionCheck: o.skipEvictionCheck,
   });
   await app.register(async (v1) => {
@@ -145,7 +167,13 @@ export async function createApiServer(options: ApiServerOptions = {}): Promise<A
     });
   });
   if (o.board) {
-    await mountBullBoard(app, { queues, redis: connection, prefix: o.prefix, ...o.board });
+    await mountBullBoard(app, {
+      queues,
+      admission,
+      redis: connection,
+      prefix: o.prefix,
+      ...o.board,
+    });
   }
 
   let closing: Promise<void> | undefined;

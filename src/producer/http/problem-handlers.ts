@@ -1,5 +1,7 @@
-import type { FastifyError, FastifyInstance } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyRequest } from 'fastify';
 
+import { isRedisOomError, QueueFullError, type RedisMemory } from '../../shared/errors.ts';
+import { ADMISSION_DEFAULTS } from '../admission.ts';
 import { HttpProblem, type ProblemField, type ProblemKind, sendProblem } from './problem.ts';
 
 export interface ProblemHandlersOptions {
@@ -26,7 +28,7 @@ export function installProblemHandlers(
     ),
   );
   app.setErrorHandler((error, request, reply) => {
-    const problem = toProblem(error, options);
+    const problem = toProblem(error, options, request);
     if (problem.status >= 500 && problem.kind === 'internal') {
       request.log.error({ err: error }, 'request failed');
     }
@@ -34,13 +36,38 @@ export function installProblemHandlers(
   });
 }
 
-function toProblem(error: unknown, options: ProblemHandlersOptions): HttpProblem {
+function toProblem(
+  error: unknown,
+  options: ProblemHandlersOptions,
+  request: FastifyRequest,
+): HttpProblem {
   if (error instanceof HttpProblem) return error;
   const e = error as Partial<FastifyError> & { validation?: unknown };
   if (Array.isArray(e.validation)) return validationProblem(e as FastifyError);
   const status = e.statusCode;
   if (typeof status === 'number' && status >= 400 && status < 500) {
     return new HttpProblem(status, kindOf(status), clientDetail(e), { cause: error });
+  }
+  const full = queueFull(error);
+  if (full) {
+    const seconds = Math.max(1, Math.ceil(full.retryAfterMs / 1000));
+    // How full Redis is stays in the logs, readiness and metrics, and in the answer to an
+    // admin key (an operator's): other callers learn only why.
+    const why = full.oom ? 'Redis reached maxmemory' : 'Redis memory is past its high-water mark';
+    const memory = request.askqAdmin === true ? full.memory : undefined;
+    const howFull = memory
+      ? ` (used ${memory.usedBytes} bytes, high-water mark ${memory.highWaterBytes} bytes, maxmemory ${memory.maxBytes} bytes)`
+      : '';
+    return new HttpProblem(
+      503,
+      'queue-full',
+      `the queue is full: ${why}${howFull}; new questions are refused until workers catch up; retry in ${seconds} s`,
+      {
+        headers: { 'Retry-After': String(seconds) },
+        cause: error,
+        ...(memory ? { extra: { redisMemory: memory } } : {}),
+      },
+    );
   }
   if (!options.isRedisReady() || isConnectionError(error)) {
     return new HttpProblem(503, 'unavailable', 'the queue (Redis) is unavailable; retry shortly', {
@@ -90,6 +117,23 @@ function kindOf(status: number): ProblemKind {
     429: 'rate-limited',
   };
   return kinds[status] ?? 'invalid-request';
+}
+
+/**
+ * The queue-full refusal behind `error`: askq's own, one wrapped by a batch that could not be
+ * taken back, or Redis's OOM reply from a path that did not translate it (never a 500);
+ * `oom` when Redis itself refused rather than the high-water check.
+ */
+function queueFull(
+  error: unknown,
+): { retryAfterMs: number; oom: boolean; memory?: RedisMemory | undefined } | undefined {
+  for (let e = error, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
+    if (e instanceof QueueFullError) {
+      return { retryAfterMs: e.retryAfterMs, oom: isRedisOomError(e.cause), memory: e.memory };
+    }
+    if (isRedisOomError(e)) return { retryAfterMs: ADMISSION_DEFAULTS.retryAfterMs, oom: true };
+  }
+  return undefined;
 }
 
 /** ioredis's ways of saying the connection is not there (no offline queue: fails at once). */

@@ -1,6 +1,6 @@
 import type { FastifyReply } from 'fastify';
 
-import { AskqError } from '../../shared/errors.ts';
+import { AskqError, type RedisMemory } from '../../shared/errors.ts';
 
 /** One field-level problem inside a problem document. */
 export interface ProblemField {
@@ -21,6 +21,8 @@ export interface ProblemDocument {
   /** The request's `X-Request-Id`, to quote when asking about it. */
   requestId?: string;
   errors?: ProblemField[];
+  /** Redis memory in bytes, in a queue-full answer to an admin key. */
+  redisMemory?: RedisMemory;
 }
 
 /** The problem types the API answers with; `type` is `urn:askq:problem:<kind>`. */
@@ -36,6 +38,7 @@ export type ProblemKind =
   | 'unsupported-media-type'
   | 'rate-limited'
   | 'quota-exceeded'
+  | 'queue-full'
   | 'unavailable'
   | 'internal';
 
@@ -51,6 +54,7 @@ const TITLES: Record<ProblemKind, string> = {
   'unsupported-media-type': 'Unsupported media type',
   'rate-limited': 'Too many requests',
   'quota-exceeded': 'Question quota exceeded',
+  'queue-full': 'Queue full',
   unavailable: 'Service unavailable',
   internal: 'Internal server error',
 };
@@ -65,18 +69,26 @@ export class HttpProblem extends AskqError {
   readonly errors: ProblemField[] | undefined;
   /** Response headers to send with it (`Retry-After`, `WWW-Authenticate`). */
   readonly headers: Record<string, string>;
+  /** Members added to the document (RFC 9457 extension members), e.g. `redisMemory`. */
+  readonly extra: Record<string, unknown>;
 
   constructor(
     status: number,
     kind: ProblemKind,
     detail: string,
-    options: { errors?: ProblemField[]; headers?: Record<string, string>; cause?: unknown } = {},
+    options: {
+      errors?: ProblemField[];
+      headers?: Record<string, string>;
+      extra?: Record<string, unknown>;
+      cause?: unknown;
+    } = {},
   ) {
     super(detail, { cause: options.cause });
     this.status = status;
     this.kind = kind;
     this.errors = options.errors;
     this.headers = options.headers ?? {};
+    this.extra = options.extra ?? {};
   }
 
   /** The document for this problem; `instance` is the request path. */
@@ -89,6 +101,7 @@ export class HttpProblem extends AskqError {
       ...(instance ? { instance } : {}),
       ...(requestId ? { requestId } : {}),
       ...(this.errors ? { errors: this.errors } : {}),
+      ...this.extra,
     };
   }
 }

@@ -26,7 +26,10 @@ describe('HTTP API: health, readiness, metrics, docs, schema', () => {
     expect(health.json()).toEqual({ status: 'ok' });
     const ready = await api.server.app.inject({ url: '/readyz' });
     expect(ready.statusCode).toBe(200);
-    expect(ready.json()).toEqual({ status: 'ready' });
+    expect(ready.json()).toMatchObject({
+      status: 'ready',
+      redisMemory: { usedBytes: expect.any(Number), maxBytes: expect.any(Number) },
+    });
   });
 
   it('exports Prometheus text with the queues and the requests by route and status', async () => {
