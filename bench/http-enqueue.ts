@@ -83,7 +83,7 @@ try {
   const result: BenchResult = {
     id: 'http-enqueue',
     title: 'HTTP enqueue',
-    compares: `\`askq serve\` (own process, private redis-server, bearer auth and the Redis-backed rate limiter on with a limit out of reach) loaded by autocannon over ${connections} keep-alive connections for ${duration} s per scenario: single \`POST /v1/questions\` vs \`POST /v1/questions/batch\` of ${batchSize}. Counts 2xx answers only.`,
+    compares: `\`askq serve\` (own process, private redis-server, bearer auth and the Redis-backed rate limiter on with a limit out of reach, per-key question quotas off) loaded by autocannon over ${connections} keep-alive connections for ${duration} s per scenario: single \`POST /v1/questions\` vs \`POST /v1/questions/batch\` of ${batchSize}. Counts 2xx answers only.`,
     goal: '≥ 3,000 req/s single, ≥ 30,000 questions/s batched',
     figures: [
       {
@@ -158,6 +158,10 @@ async function startServer(redisUrl: string): Promise<{ child: ChildProcess; url
       ASKQ_HOST: '127.0.0.1',
       PORT: '0',
       ASKQ_RATE_LIMIT_MAX: '100000000',
+      // The per-key quotas in questions would refuse the flood with 429s: this measures the
+      // enqueue path, so they are off (0), like the request rate limit above.
+      ASKQ_KEY_QUESTIONS_PER_MIN: '0',
+      ASKQ_KEY_MAX_PENDING: '0',
       ASKQ_MAX_BATCH: String(batchSize),
       LOG_LEVEL: 'info',
     },
