@@ -29,6 +29,7 @@ import { answerJob } from './jobs/answer-job.ts';
 import { ingestJob } from './jobs/ingest-job.ts';
 import { BatchedEmbeddings } from './providers/batched-embeddings.ts';
 import { createProviders } from './providers/create-providers.ts';
+import { logWorkerErrors } from './redis-outage-log.ts';
 import {
   createDependencyPolicies,
   type DependencyPolicies,
@@ -63,6 +64,7 @@ export class AskqWorker extends EventEmitter<AskqWorkerEvents> {
   readonly ports: Ports;
   readonly #queues: { questions: Queue; ingest: Queue };
   readonly #connection: Redis;
+  readonly #stopErrorLog: () => void;
   readonly #logger: Logger;
   readonly #ownsPorts: boolean;
   readonly #cancels: CancelListener;
@@ -194,13 +196,11 @@ export class AskqWorker extends EventEmitter<AskqWorkerEvents> {
       allowedModels: allowed,
       graderFor,
     });
-    for (const w of [
-      this.questions,
-      this.ingest,
-      ...(this.batchLane ? [this.batchLane.worker] : []),
-    ]) {
-      w.on('error', (err) => logger.error({ err, queue: w.name }, 'worker error'));
-    }
+    this.#stopErrorLog = logWorkerErrors(
+      [this.questions, this.ingest, ...(this.batchLane ? [this.batchLane.worker] : [])],
+      connection,
+      logger,
+    );
     cancels.watch(this.questions);
     // A batch case retrieving when its run is cancelled is aborted like a question.
     if (this.batchLane) cancels.watch(this.batchLane.worker);
@@ -367,6 +367,7 @@ export class AskqWorker extends EventEmitter<AskqWorkerEvents> {
     await this.#cancels.close();
     for (const policy of Object.values(this.policies)) policy.breaker.shutdown();
     this.#detachTelemetry();
+    this.#stopErrorLog();
     await within(
       Promise.all([
         this.#queues.questions.close(),

@@ -1,5 +1,3 @@
-import { Writable } from 'node:stream';
-
 import { Queue } from 'bullmq';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 
@@ -12,8 +10,8 @@ import { loadConfig } from '../../src/shared/config.ts';
 import { QUESTIONS_QUEUE } from '../../src/shared/contracts.ts';
 import { QueueFullError } from '../../src/shared/errors.ts';
 import { type LocalRedis, startLocalRedis } from '../../src/shared/local-redis.ts';
-import { createLogger } from '../../src/shared/logger.ts';
 import { createRedisConnection, type Redis } from '../../src/shared/redis.ts';
+import { capturingLogger } from '../support/capturing-logger.ts';
 import { paddedQuestion, usedMemory } from '../support/full-redis.ts';
 import { testConnection } from '../support/redis.ts';
 import { runCli } from '../support/run-cli.ts';
@@ -58,18 +56,6 @@ async function until(done: () => Promise<boolean>): Promise<void> {
     if (Date.now() - started > 5000) throw new Error('condition not met within 5 s');
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
-}
-
-/** A logger whose JSON lines are kept. */
-function capturingLogger() {
-  const lines: { level: number; msg: string; [k: string]: unknown }[] = [];
-  const destination = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      for (const line of chunk.toString().split('\n').filter(Boolean)) lines.push(JSON.parse(line));
-      done();
-    },
-  });
-  return { logger: createLogger({ level: 'info', destination }), lines };
 }
 
 describe('a full queue', () => {

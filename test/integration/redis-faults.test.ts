@@ -4,6 +4,7 @@ import { AskqClient, PartialEnqueueError } from '../../src/producer/askq-client.
 import { RedisUnavailableError } from '../../src/shared/errors.ts';
 import { type LocalRedis, startLocalRedis } from '../../src/shared/local-redis.ts';
 import { AskqWorker, workerOptionsFromConfig } from '../../src/worker/askq-worker.ts';
+import { capturingLogger } from '../support/capturing-logger.ts';
 import { testConfig } from '../support/config.ts';
 import { FakePorts } from '../support/fake-ports.ts';
 
@@ -39,7 +40,8 @@ describe('Redis faults', () => {
     const { port, dir } = first;
     const ports = new FakePorts();
     const config = testConfig({ REDIS_URL: first.url, ASKQ_PREFIX: 'faults' });
-    const worker = await AskqWorker.start({ ...workerOptionsFromConfig(config), ports });
+    const { logger, lines, next } = capturingLogger();
+    const worker = await AskqWorker.start({ ...workerOptionsFromConfig(config), ports, logger });
     cleanups.push(() => worker.close(2000));
     await worker.waitUntilReady();
     const client = new AskqClient({ redisUrl: first.url, prefix: 'faults' });
@@ -49,6 +51,8 @@ describe('Redis faults', () => {
 
     first.process.kill('SIGKILL');
     await new Promise((resolve) => first.process.once('exit', resolve));
+    // Down long enough for the workers to notice (their reconnects are refused).
+    await next(/^Redis unreachable/);
     const second = await startLocalRedis({ appendonly: true, port, dir });
     cleanups.unshift(() => second.stop()); // last: the worker and client close while it is up
 
@@ -69,6 +73,13 @@ describe('Redis faults', () => {
     expect(result.answer).toBeTruthy();
     // The job from before the crash survived in the AOF.
     expect((await client.getStatus(before.id))?.state).toBe('completed');
+    // The outage is two lines in the worker's log, not one error per reconnect attempt.
+    const said = (msg: RegExp) => lines.filter((l) => msg.test(l.msg));
+    expect(said(/^worker error$/)).toEqual([]);
+    expect(said(/^Redis unreachable/)).toHaveLength(1);
+    expect(said(/^Redis reachable again$/)).toEqual([
+      expect.objectContaining({ downMs: expect.any(Number), reconnectErrors: expect.any(Number) }),
+    ]);
   });
 });
 
