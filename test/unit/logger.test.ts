@@ -1,0 +1,95 @@
+import { PassThrough } from 'node:stream';
+
+import { describe, expect, it } from 'vitest';
+
+import { createLogger, scrubLogValue } from '../../src/shared/logger.ts';
+
+/** A logger at debug writing into memory, and the lines it wrote, parsed. */
+function capture() {
+  const stream = new PassThrough();
+  const chunks: string[] = [];
+  stream.on('data', (d: Buffer) => chunks.push(d.toString()));
+  const logger = createLogger({ level: 'debug', destination: stream });
+  const raw = () => chunks.join('');
+  const lines = () =>
+    raw()
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+  return { logger, raw, lines };
+}
+
+const SECRET = 'sk-canary-logger-5b1e9d';
+
+describe('createLogger', () => {
+  it('keeps secrets out of lines wherever they sit: top level, nested, bindings, errors, URLs', () => {
+    const { logger, raw, lines } = capture();
+    logger.info({ apiKey: SECRET, job_id: '7' }, 'top level');
+    logger.info(
+      { config: { OPENAI_API_KEY: SECRET, ASKQ_ADMIN_KEYS: SECRET, model: 'm' } },
+      'nested',
+    );
+    logger.info({ req: { headers: { authorization: `Bearer ${SECRET}`, host: 'h' } } }, 'deep');
+    logger.info({ list: [{ password: SECRET }], url: `redis://:${SECRET}@db:6379` }, 'array, url');
+    logger.child({ job_id: '9', token: SECRET }).child({ attempt: 2 }).info('bindings');
+    const authFailed = Object.assign(new Error('WRONGPASS'), {
+      command: { name: 'auth', args: ['default', SECRET] },
+    });
+    logger.error({ err: authFailed }, 'ioredis error');
+    logger.warn({ error: authFailed, context: { err: authFailed } }, 'error under other keys');
+    logger.error(authFailed);
+    expect(raw()).not.toContain(SECRET);
+
+    const [top, nested, deep, arrays, bindings, err, others, bare] = lines();
+    expect(top).toMatchObject({ apiKey: '[redacted]', job_id: '7', msg: 'top level' });
+    expect(nested?.config).toEqual({
+      OPENAI_API_KEY: '[redacted]',
+      ASKQ_ADMIN_KEYS: '[redacted]',
+      model: 'm',
+    });
+    expect(deep?.req).toEqual({ headers: { authorization: '[redacted]', host: 'h' } });
+    expect(arrays).toMatchObject({
+      list: [{ password: '[redacted]' }],
+      url: 'redis://[redacted]@db:6379',
+    });
+    // Both generations of bindings are kept; only the secret one is hidden.
+    expect(bindings).toMatchObject({ job_id: '9', token: '[redacted]', attempt: 2 });
+    // Errors keep pino's serialized shape.
+    expect(err?.err).toMatchObject({
+      type: 'Error',
+      message: 'WRONGPASS',
+      command: { name: 'auth', args: '[redacted]' },
+    });
+    expect(others?.error).toMatchObject({ type: 'Error', command: { args: '[redacted]' } });
+    expect(bare).toMatchObject({ msg: 'WRONGPASS', err: { command: { args: '[redacted]' } } });
+  });
+
+  it('leaves ordinary fields alone, token counts included', () => {
+    const { logger, lines } = capture();
+    const fields = {
+      timings: { queueMs: 1, totalMs: 2 },
+      usage: { inputTokens: 3, outputTokens: 4 },
+      keys: ['a'],
+      sources: 4,
+    };
+    logger.info(fields, 'answered');
+    expect(lines()[0]).toMatchObject({ ...fields, msg: 'answered', service: 'askq' });
+  });
+});
+
+describe('scrubLogValue', () => {
+  it('returns the very object when there is nothing to hide, a copy otherwise', () => {
+    const clean = { a: 1, b: { c: 'x', d: [1, 2] } };
+    expect(scrubLogValue(clean)).toBe(clean);
+    const dirty = { a: 1, b: { password: 'p' } };
+    expect(scrubLogValue(dirty)).toEqual({ a: 1, b: { password: '[redacted]' } });
+    expect(dirty.b.password).toBe('p');
+  });
+
+  it('ends cycles and very deep nesting without walking them', () => {
+    const loop: Record<string, unknown> = { name: 'loop' };
+    loop.self = loop;
+    const out = JSON.stringify(scrubLogValue(loop));
+    expect(out).toContain('[redacted: nested too deep]');
+  });
+});
