@@ -50,6 +50,11 @@ export class BreakerPolicy implements Policy {
       volumeThreshold: options.volumeThreshold,
       resetTimeout: options.resetTimeoutMs,
       rollingCountTimeout: options.rollingCountTimeoutMs,
+      // Nobody reads latency percentiles or listens for snapshots; left on, every bucket
+      // interval (a second) each breaker concatenates and sorts every call's latency in its
+      // window, a pause of the event loop that grows with the call rate.
+      rollingPercentilesEnabled: false,
+      enableSnapshots: false,
       errorFilter: (err: unknown) =>
         err instanceof PermanentError ||
         err instanceof RateLimitedError ||
