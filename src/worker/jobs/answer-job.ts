@@ -80,7 +80,8 @@ async function answer(
   if (noGrader) throw new GraderMissingError(noGrader);
   const ports = { ...h.ports, grader };
   const { chat, embeddings, store } = ports;
-  const cacheKey = {
+  // Built only with a cache on: the model's identity is serialised for it.
+  const cacheKey = options.cache && {
     question: data.question,
     namespace,
     topK,
@@ -91,12 +92,13 @@ async function answer(
   };
   // A cache hit reuses retrieval and generation; scoring (the job's own expectations) runs.
   // A cache that cannot be read is a miss, never a failed job.
-  const cached = options.cache
-    ? await options.cache.lookup(cacheKey).catch((err: unknown) => {
-        h.emit('cache:error', { operation: 'read', err });
-        return undefined;
-      })
-    : undefined;
+  const cached =
+    options.cache && cacheKey
+      ? await options.cache.lookup(cacheKey).catch((err: unknown) => {
+          h.emit('cache:error', { operation: 'read', err });
+          return undefined;
+        })
+      : undefined;
   const hit = cached?.answer;
   const out = await answerQuestion(
     {
@@ -179,7 +181,7 @@ async function answer(
   );
   // Not when retrieval came from an earlier attempt: the corpus may have changed since, and
   // the answer would be stored under the new version.
-  if (options.cache && cached && !hit && !out.degraded && !out.resumed) {
+  if (options.cache && cacheKey && cached && !hit && !out.degraded && !out.resumed) {
     const { answer, sources, model, usage } = out;
     await options.cache
       .store(cacheKey, cached.corpus, { answer, sources, model, usage })
