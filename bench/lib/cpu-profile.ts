@@ -51,7 +51,8 @@ export async function summarizeCpuProfile(
     if (cached !== undefined) return cached;
     const frame = byId.get(id)!;
     let where: string;
-    if (frame.url && !frame.url.startsWith('node:')) where = placeOf(frame.url, root);
+    if (frame.url && (!frame.url.startsWith('node:') || frame.url.startsWith(UNDICI)))
+      where = placeOf(frame.url, root);
     else if (/^\((garbage collector|idle|program|root)\)$/.test(frame.functionName))
       where = frame.functionName;
     else {
@@ -91,6 +92,9 @@ export async function summarizeCpuProfile(
 
 const NO_CALLER = '(Node internals / native, no package on the stack)';
 
+/** undici, bundled in Node as its global `fetch`: a place of its own, not "Node internals". */
+const UNDICI = 'node:internal/deps/undici/';
+
 function shortUrl(url: string, root: string): string {
   return url.replace(/^file:\/\//, '').replace(root, '');
 }
@@ -100,6 +104,7 @@ function placeOf(url: string, root: string): string {
   const path = shortUrl(url, root);
   const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(path);
   if (pkg) return `node_modules/${pkg[1]}`;
+  if (path.startsWith(UNDICI)) return 'undici (Node’s global fetch)';
   if (path.startsWith('node:')) return 'node: (Node.js internals)';
   return path;
 }
