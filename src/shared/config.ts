@@ -296,12 +296,12 @@ const envSchema = z.object({
   ),
   ASKQ_LLM_RPM: doc(
     int(1, 10_000_000).optional(),
-    "Chat requests per minute across all workers (BullMQ's queue-wide limiter), so the pool stays under the provider's limit instead of bouncing off it.",
+    "Model requests per minute across all workers (chat and grader calls, eval-batch's online ones included), taken at each call: calls are spaced `60000 / rpm` ms apart through a Redis script shared by every worker, so no provider window, however aligned, gets more than its share. A call waits for its turn (its job's cancellation stops the wait); a turn more than `ASKQ_CALL_TIMEOUT_MS` away is not waited for: the job goes back to the queue, paused for the excess, its attempt given back.",
     'unlimited',
   ),
   ASKQ_LLM_TPM: doc(
     int(1, 1_000_000_000).optional(),
-    'Tokens per minute across all workers (a Redis token bucket fed by reported usage).',
+    "Tokens per minute across all workers (a Redis token bucket holding one minute's tokens). Each chat and grader call is charged before it goes with an estimate (its prompt's text at ~4 characters a token, 1 per CJK character, plus its max tokens) and waits while the bucket cannot cover it, as for `ASKQ_LLM_RPM`; the call's reported usage then corrects the charge (a failed call keeps its prompt estimate).",
     'unlimited',
   ),
   ASKQ_TEMPERATURE: doc(

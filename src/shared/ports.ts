@@ -103,6 +103,8 @@ export interface ChatPort {
   readonly model: string;
   /** Host the calls go to (`server.address` on spans); absent for in-process providers. */
   readonly serverAddress?: string;
+  /** The most tokens one answer may have (max tokens), for the tokens-per-minute limit. @defaultValue 512 */
+  readonly maxOutputTokens?: number;
   answer(input: ChatInput, signal?: AbortSignal): Promise<ChatOutput>;
   /**
    * Everything of this port that changes an answer given these settings (model, temperature,
@@ -141,6 +143,8 @@ export interface GraderPort {
   readonly model: string;
   /** Host the calls go to (`server.address` on spans); absent for in-process providers. */
   readonly serverAddress?: string;
+  /** The most tokens one reply may have (max tokens), for the tokens-per-minute limit. @defaultValue 512 */
+  readonly maxOutputTokens?: number;
   grade<T>(request: GradeRequest<T>, signal?: AbortSignal): Promise<GradeOutput<T>>;
 }
 

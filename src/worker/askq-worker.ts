@@ -9,7 +9,7 @@ import { createLogger, type Logger } from '../shared/logger.ts';
 import type { ChatPort, Ports } from '../shared/ports.ts';
 import { createRedisConnection, type Redis, waitUntilReady } from '../shared/redis.ts';
 import { createQueueTelemetry } from '../shared/telemetry/queue-telemetry.ts';
-import { MINUTE, SECOND } from '../shared/time.ts';
+import { SECOND } from '../shared/time.ts';
 import { within } from '../shared/within.ts';
 import { allowedModels } from './allowed-models.ts';
 import { AnswerCache, corpusVersionKey } from './answer-cache.ts';
@@ -30,13 +30,13 @@ import { ingestJob } from './jobs/ingest-job.ts';
 import { BatchedEmbeddings } from './providers/batched-embeddings.ts';
 import { createProviders } from './providers/create-providers.ts';
 import { logWorkerErrors } from './redis-outage-log.ts';
+import { CallLimits } from './resilience/call-limits.ts';
 import {
   createDependencyPolicies,
   type DependencyPolicies,
 } from './resilience/dependency-policies.ts';
 import { guardGrader, guardPorts, type GuardPortsOptions } from './resilience/guarded-ports.ts';
 import { NO_LIMIT, pauseQueue } from './resilience/pause-queue.ts';
-import { TokenBudget } from './resilience/token-budget.ts';
 import type { AskqWorkerEvents } from './worker-events.ts';
 import { attachTelemetry } from './worker-telemetry.ts';
 
@@ -174,7 +174,9 @@ export class AskqWorker extends EventEmitter<AskqWorkerEvents> {
       {
         ...common,
         concurrency: o.concurrency,
-        limiter: o.llmRpm ? rpmLimiter(o.llmRpm) : NO_LIMIT,
+        // ASKQ_LLM_RPM is taken at each model call (#guardOptions), not at job start: a job
+        // answered from the cache calls no model, a graded one calls several.
+        limiter: NO_LIMIT,
       },
     );
     const ingest = ingestJob({
@@ -302,12 +304,16 @@ export class AskqWorker extends EventEmitter<AskqWorkerEvents> {
     this.#guard ??= {
       events: this,
       captureContent: o.captureContent,
-      ...(o.llmTpm
+      ...(o.llmRpm || o.llmTpm
         ? {
-            tokenBudget: new TokenBudget({
+            limits: new CallLimits({
               redis: this.#connection,
               prefix: o.prefix,
-              tokensPerMinute: o.llmTpm,
+              ...(o.llmRpm ? { requestsPerMinute: o.llmRpm } : {}),
+              ...(o.llmTpm ? { tokensPerMinute: o.llmTpm } : {}),
+              // A turn further away than a call may take is not waited for: the job goes back
+              // to the queue, paused for the excess, its attempt given back.
+              maxWaitMs: o.callTimeoutMs,
             }),
           }
         : {}),
@@ -384,13 +390,4 @@ export class AskqWorker extends EventEmitter<AskqWorkerEvents> {
     this.#connection.disconnect();
     this.#logger.info('worker closed');
   }
-}
-
-/**
- * BullMQ's queue-wide limiter for a requests-per-minute budget, spread over seconds rather
- * than a minute-long window, so the pool never bursts a whole minute's calls at once.
- */
-export function rpmLimiter(rpm: number): { max: number; duration: number } {
-  if (rpm >= 60) return { max: Math.floor(rpm / 60), duration: SECOND };
-  return { max: 1, duration: Math.ceil(MINUTE / rpm) };
 }

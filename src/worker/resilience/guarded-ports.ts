@@ -1,7 +1,9 @@
 import type { Attributes, Span } from '@opentelemetry/api';
 
+import { DEFAULTS } from '../../shared/defaults.ts';
 import { failureClassOf } from '../../shared/errors.ts';
 import type {
+  ChatInput,
   ChatOutput,
   ChatPort,
   EmbeddingsPort,
@@ -11,16 +13,19 @@ import type {
 } from '../../shared/ports.ts';
 import { safeSetAttributes, SpanKind, withSpan } from '../../shared/telemetry/spans.ts';
 import type { WorkerEventSink } from '../worker-events.ts';
+import { type CallCost, type CallLimits, type CallPermit, estimateTokens } from './call-limits.ts';
 import type { DependencyPolicies, DependencyPolicy } from './dependency-policies.ts';
-import type { TokenBudget } from './token-budget.ts';
 
 export interface GuardPortsOptions {
   /** Where each model call is reported (`model:call`). */
   events: WorkerEventSink;
   /** Record question and answer text on model spans (ASKQ_CAPTURE_CONTENT). @defaultValue false */
   captureContent?: boolean;
-  /** Tokens-per-minute budget shared by all workers (ASKQ_LLM_TPM). @defaultValue none */
-  tokenBudget?: TokenBudget;
+  /**
+   * Requests and tokens per minute shared by all workers (ASKQ_LLM_RPM, ASKQ_LLM_TPM), taken
+   * by every chat and grader call. @defaultValue none
+   */
+  limits?: CallLimits;
 }
 
 /**
@@ -44,28 +49,27 @@ export function guardPorts(
       model: chat.model,
       ...(chat.serverAddress ? { serverAddress: chat.serverAddress } : {}),
       ...(chat.identity ? { identity: (settings) => chat.identity!(settings) } : {}),
-      answer: (input, outer) => {
+      answer: async (input, outer) => {
         const attributes = {
           ...genAi('chat', chat),
           // A variant's model is the one asked for.
           ...(input.settings?.model ? { 'gen_ai.request.model': input.settings.model } : {}),
         };
+        // The turn is waited for before the span, so the span times the call alone.
+        const permit = await options.limits?.acquire(chatCost(chat, input), outer);
         return withSpan(
           `chat ${chat.model}`,
           { kind: SpanKind.CLIENT, attributes },
           async (span) => {
             const started = performance.now();
+            recordWait(span, permit);
             if (capture) safeSetAttributes(span, { 'gen_ai.input.messages': input.question });
             try {
-              await options.tokenBudget?.check();
               const out = await policies.chat.execute(
                 (signal) => chat.answer(input, signal),
                 outer,
               );
-              // Bookkeeping: a paid answer is never failed because the budget could not be updated.
-              await options.tokenBudget
-                ?.spend(out.usage.inputTokens + out.usage.outputTokens)
-                .catch(() => {});
+              await permit?.settle(out.usage.inputTokens + out.usage.outputTokens);
               recordChat(span, out, capture);
               events.emit('model:call', {
                 attributes: { ...attributes, 'gen_ai.response.model': out.model },
@@ -74,6 +78,7 @@ export function guardPorts(
               });
               return out;
             } catch (err) {
+              await permit?.settle(undefined);
               events.emit('model:call', {
                 attributes,
                 seconds: (performance.now() - started) / 1000,
@@ -163,19 +168,24 @@ export function guardGrader(
     provider: grader.provider,
     model: grader.model,
     ...(grader.serverAddress ? { serverAddress: grader.serverAddress } : {}),
-    grade: (request, outer) => {
+    grade: async (request, outer) => {
       const attributes = { ...genAi('chat', grader), 'askq.grader.metric': request.name };
+      const permit = await options.limits?.acquire(
+        {
+          promptTokens: estimateTokens(request.instructions) + estimateTokens(request.input),
+          maxOutputTokens: grader.maxOutputTokens ?? DEFAULTS.maxTokens,
+        },
+        outer,
+      );
       return withSpan(
         `chat ${grader.model}`,
         { kind: SpanKind.CLIENT, attributes },
         async (span) => {
           const started = performance.now();
+          recordWait(span, permit);
           try {
-            await options.tokenBudget?.check();
             const out = await policy.execute((signal) => grader.grade(request, signal), outer);
-            await options.tokenBudget
-              ?.spend(out.usage.inputTokens + out.usage.outputTokens)
-              .catch(() => {});
+            await permit?.settle(out.usage.inputTokens + out.usage.outputTokens);
             safeSetAttributes(span, {
               'gen_ai.response.model': out.model,
               'gen_ai.usage.input_tokens': out.usage.inputTokens,
@@ -188,6 +198,7 @@ export function guardGrader(
             });
             return out;
           } catch (err) {
+            await permit?.settle(undefined);
             events.emit('model:call', {
               attributes,
               seconds: (performance.now() - started) / 1000,
@@ -199,6 +210,21 @@ export function guardGrader(
       );
     },
   };
+}
+
+/** Prompt tokens the chat provider's template adds around the question and sources. */
+const CHAT_PROMPT_OVERHEAD_TOKENS = 100;
+
+/** What a chat call may cost: its prompt's estimate and the port's output limit. */
+function chatCost(chat: ChatPort, input: ChatInput): CallCost {
+  let promptTokens = CHAT_PROMPT_OVERHEAD_TOKENS + estimateTokens(input.question);
+  for (const c of input.context) promptTokens += estimateTokens(c.text);
+  if (input.settings?.systemPrompt) promptTokens += estimateTokens(input.settings.systemPrompt);
+  return { promptTokens, maxOutputTokens: chat.maxOutputTokens ?? DEFAULTS.maxTokens };
+}
+
+function recordWait(span: Span, permit: CallPermit | undefined): void {
+  if (permit?.waitedMs) safeSetAttributes(span, { 'askq.limits.wait_ms': permit.waitedMs });
 }
 
 function genAi(operation: string, port: ChatPort | EmbeddingsPort | GraderPort): Attributes {

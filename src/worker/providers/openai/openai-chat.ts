@@ -62,6 +62,7 @@ export class OpenAIChat implements ChatPort {
   readonly provider = 'openai';
   readonly model: string;
   readonly serverAddress: string;
+  readonly maxOutputTokens: number;
   readonly #options: OpenAIChatOptions;
   /** One chain per model and temperature asked for (the configured one first). */
   readonly #chains = new Map<string, ChainEntry>();
@@ -71,6 +72,7 @@ export class OpenAIChat implements ChatPort {
     if (!options.model) throw new TypeError('OpenAIChat needs a model (ASKQ_CHAT_MODEL)');
     this.model = options.model;
     this.serverAddress = hostOf(options.baseURL);
+    this.maxOutputTokens = options.maxTokens ?? DEFAULTS.maxTokens;
     this.#options = options;
     this.#chainFor({});
   }

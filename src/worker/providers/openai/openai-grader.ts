@@ -33,6 +33,7 @@ export class OpenAIGrader implements GraderPort {
   readonly provider = 'openai';
   readonly model: string;
   readonly serverAddress: string;
+  readonly maxOutputTokens: number;
   readonly #llm: ChatOpenAI;
 
   constructor(options: OpenAIGraderOptions) {
@@ -40,11 +41,12 @@ export class OpenAIGrader implements GraderPort {
     if (!options.model) throw new TypeError('OpenAIGrader needs a model (ASKQ_GRADER_MODEL)');
     this.model = options.model;
     this.serverAddress = hostOf(options.baseURL);
+    this.maxOutputTokens = options.maxTokens ?? DEFAULTS.maxTokens;
     this.#llm = new ChatOpenAI({
       apiKey: options.apiKey,
       model: options.model,
       temperature: 0,
-      maxTokens: options.maxTokens ?? DEFAULTS.maxTokens,
+      maxTokens: this.maxOutputTokens,
       maxRetries: 0,
       useResponsesApi: false,
       configuration: options.baseURL ? { baseURL: options.baseURL } : {},
