@@ -20,6 +20,7 @@ import { QUESTIONS_QUEUE } from '../src/shared/contracts.ts';
 import { type LocalRedis, startLocalRedis } from '../src/shared/local-redis.ts';
 import { createRedisConnection } from '../src/shared/redis.ts';
 import { MINUTE } from '../src/shared/time.ts';
+import { SPACING_HEADROOM } from '../src/worker/resilience/call-limits.ts';
 import { prefillPaused, startBenchWorker } from './lib/askq.ts';
 import { type BenchResult, ceilPercent, floorTo, fmt, runAsScript } from './lib/bench-result.ts';
 import { questions } from './lib/instant-ports.ts';
@@ -135,7 +136,7 @@ export async function run(options: ProviderLimitsOptions = {}): Promise<BenchRes
     ],
     notes: implemented
       ? [
-          `How askq limits: ASKQ_LLM_RPM is taken at each chat (and grader) call, not at job start. Before the call, one Redis script shared by every worker (src/worker/resilience/call-limits.ts \`CallLimits\`, on Redis’s clock) books the call’s turn: turns are spaced 60000 ÷ rpm ms apart (here ${fmt(MINUTE / rpm)} ms) whichever worker asks, so no window of the provider’s, however aligned, gets more than its share; the call waits for its turn under its job’s signal. ASKQ_LLM_TPM, when set, is charged in the same script before the call (prompt estimate + max tokens) and corrected with the reported usage after. A turn further away than ASKQ_CALL_TIMEOUT_MS is not booked: the job goes back to the queue, paused for the excess (no attempt used). The queue itself has no limiter. A 429 that still comes pauses the queue for its retry-after and the job is retried.`,
+          `How askq limits: ASKQ_LLM_RPM is taken at each chat (and grader) call, not at job start. Before the call, one Redis script shared by every worker (src/worker/resilience/call-limits.ts \`CallLimits\`, on Redis’s clock) books the call’s turn: turns are spaced 60000 ÷ rpm ms apart plus ${fmt((SPACING_HEADROOM - 1) * 100)} % (here ${fmt((MINUTE / rpm) * SPACING_HEADROOM)} ms) whichever worker asks, so no window of the provider’s, however aligned, gets more than its share, and a call reaching the provider up to 50 ms a second later than the one before it still lands in its own window (throughput ÷ limit is at most ${fmt(1 / SPACING_HEADROOM, 2)} by design); the call waits for its turn under its job’s signal. ASKQ_LLM_TPM, when set, is charged in the same script before the call (prompt estimate + max tokens) and corrected with the reported usage after. A turn further away than ASKQ_CALL_TIMEOUT_MS is not booked: the job goes back to the queue, paused for the excess (no attempt used). The queue itself has no limiter. A 429 that still comes pauses the queue for its retry-after and the job is retried.`,
         ]
       : [
           'ASKQ_LLM_RPM is not in this build’s configuration schema yet, so askq ran without a limiter, relying on its 429 handling (queue-wide pause for the provider’s retry-after).',

@@ -296,7 +296,7 @@ const envSchema = z.object({
   ),
   ASKQ_LLM_RPM: doc(
     int(1, 10_000_000).optional(),
-    "Model requests per minute across all workers (chat and grader calls, eval-batch's online ones included), taken at each call: calls are spaced `60000 / rpm` ms apart through a Redis script shared by every worker, so no provider window, however aligned, gets more than its share. A call waits for its turn (its job's cancellation stops the wait); a turn more than `ASKQ_CALL_TIMEOUT_MS` away is not waited for: the job goes back to the queue, paused for the excess, its attempt given back.",
+    "Model requests per minute across all workers (chat and grader calls, eval-batch's online ones included), taken at each call: calls are spaced `60000 / rpm` ms apart, plus 5 % for the varying time a call takes to reach the provider, through a Redis script shared by every worker, so no provider window, however aligned, gets more than its share. A call waits for its turn (its job's cancellation stops the wait); a turn more than `ASKQ_CALL_TIMEOUT_MS` away is not waited for: the job goes back to the queue, paused for the excess, its attempt given back.",
     'unlimited',
   ),
   ASKQ_LLM_TPM: doc(

@@ -58,6 +58,14 @@ redis.call('PEXPIRE', KEYS[1], math.ceil((cap - tokens) / perMs) + 1000)
 return 1
 `;
 
+/**
+ * Turns are spaced this much wider than the limit asks. A call reaches the provider some ms
+ * after its turn, and that delay varies (a busy event loop, GC, the network): with no slack, a
+ * call delayed a little more than the one before it can cross into the provider's next window
+ * while that window's share is still to come. 5 % leaves 50 ms a second of it.
+ */
+export const SPACING_HEADROOM = 1.05;
+
 export interface CallLimitsOptions {
   redis: Redis;
   /** Keys live under `<prefix>:limits:`. */
@@ -97,7 +105,7 @@ export interface CallCost {
 /**
  * Requests and tokens per minute shared by every worker through Redis, taken at the model
  * call itself. {@link acquire} books the call's turn in one atomic script — requests spaced
- * `60000 / rpm` ms apart, tokens charged up front with an estimate (prompt + max output) —
+ * `60000 / rpm` ms apart (5 % more, see {@link SPACING_HEADROOM}), tokens charged up front with an estimate (prompt + max output) —
  * and waits for it, as long as the job's signal allows; the permit then corrects the charge
  * with the reported usage. So N workers together stay under the limits whatever each does.
  */
@@ -111,7 +119,9 @@ export class CallLimits {
   constructor(options: CallLimitsOptions) {
     this.#redis = options.redis;
     this.#keys = [`${options.prefix}:limits:rpm`, `${options.prefix}:limits:tpm`];
-    this.#intervalMs = options.requestsPerMinute ? MINUTE / options.requestsPerMinute : 0;
+    this.#intervalMs = options.requestsPerMinute
+      ? (MINUTE / options.requestsPerMinute) * SPACING_HEADROOM
+      : 0;
     this.#tokensPerMinute = options.tokensPerMinute ?? 0;
     this.#maxWaitMs = options.maxWaitMs;
   }

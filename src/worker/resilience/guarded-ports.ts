@@ -31,8 +31,9 @@ export interface GuardPortsOptions {
 /**
  * Wraps each port so every call runs through its dependency's policy (pause, breaker,
  * classification, per-call timeout) inside a client span named and attributed after the OTel
- * GenAI and database conventions. The ports still take a signal per call (the job's); the
- * pipeline receives them bound to it and never sees opossum or OTel.
+ * GenAI and database conventions; a chat or grader call first waits for its turn under the
+ * model-call limits (ASKQ_LLM_RPM, ASKQ_LLM_TPM). The ports still take a signal per call (the
+ * job's); the pipeline receives them bound to it and never sees opossum or OTel.
  */
 export function guardPorts(
   ports: Ports,
@@ -154,8 +155,9 @@ export function guardPorts(
 }
 
 /**
- * The grader behind its own policy (pause, breaker, classification, timeout) and token budget,
- * in a `chat <model>` client span; its calls are reported as model calls like answering's.
+ * The grader behind its own policy (pause, breaker, classification, timeout) and the model-call
+ * limits, in a `chat <model>` client span; its calls are reported as model calls like
+ * answering's.
  * Also used for the graders a job names (`--grader`), built after the worker started.
  */
 export function guardGrader(
