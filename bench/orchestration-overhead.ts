@@ -57,6 +57,8 @@ interface Side {
   window: { startUs: number; endUs: number };
   /** Bytes sent to Redis per job (INFO total_net_input_bytes over the window). */
   redis: { bytesInPerJob: number };
+  /** This process's CPU time (user + system) per job over the window, in µs. */
+  cpuUsPerJob: number;
 }
 
 /** INFO total_net_input_bytes: what clients have sent Redis so far. */
@@ -102,9 +104,11 @@ async function runSide(
   const before = await redisStats(connection);
   const started = performance.now();
   const startUs = monotonicUs();
+  const cpu = process.cpuUsage();
   await queue.resume();
   await done;
   const seconds = (performance.now() - started) / 1000;
+  const used = process.cpuUsage(cpu);
   const endUs = monotonicUs();
   const after = await redisStats(connection);
   const redis = { bytesInPerJob: (after.bytesIn - before.bytesIn) / jobs };
@@ -112,7 +116,14 @@ async function runSide(
   else await worker.close();
   await queue.close();
   connection.disconnect();
-  return { kind, seconds, jobsPerSecond: jobs / seconds, window: { startUs, endUs }, redis };
+  return {
+    kind,
+    seconds,
+    jobsPerSecond: jobs / seconds,
+    window: { startUs, endUs },
+    redis,
+    cpuUsPerJob: (used.user + used.system) / jobs,
+  };
 }
 
 /** Runs both sides in alternation (bare first) and, in a child process, profiles askq's side. */
@@ -164,6 +175,12 @@ export async function run(options: OrchestrationOptions = {}): Promise<BenchResu
     {
       figure: 'wall per job, best round: askq vs bare',
       measured: `${fmt(1000 / askq, 3)} ms vs ${fmt(1000 / bare, 3)} ms`,
+    },
+    {
+      // Less sensitive to the shared machine's load than wall time: what each side costs this
+      // process (BullMQ's client side on both; askq's own work on one).
+      figure: 'CPU per job of this process, median round: askq vs bare',
+      measured: `${fmt(medianOf(of('askq').map((s) => s.cpuUsPerJob)))} µs vs ${fmt(medianOf(of('bare').map((s) => s.cpuUsPerJob)))} µs`,
     },
     {
       figure: 'bytes sent to Redis per job: askq vs bare',
@@ -256,6 +273,10 @@ async function profileChild(jobs: number, concurrency: number): Promise<void> {
     await sink.close();
     await redis.stop();
   }
+}
+
+function medianOf(values: number[]): number {
+  return [...values].sort((a, b) => a - b)[Math.floor((values.length - 1) / 2)]!;
 }
 
 function pct(share: number): string {

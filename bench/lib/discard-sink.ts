@@ -23,7 +23,10 @@ export async function startDiscardSink(): Promise<DiscardSink> {
       if (req.url?.startsWith('/v1/traces')) requests.traces += 1;
       else if (req.url?.startsWith('/v1/metrics')) requests.metrics += 1;
       else requests.other += 1;
-      res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+      // An empty export response in the request's encoding: full success.
+      if (req.headers['content-type']?.startsWith('application/x-protobuf')) {
+        res.writeHead(200, { 'content-type': 'application/x-protobuf' }).end();
+      } else res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
     });
   });
   server.listen(0, '127.0.0.1');

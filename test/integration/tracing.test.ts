@@ -91,6 +91,9 @@ describe('tracing across the CLI and a worker process', () => {
         byName(all, traceId, 'chat gpt-4o-mini').length > 0 &&
         byName(all, traceId, 'add questions.answer').length > 0,
     );
+    // Both processes export spans in protobuf (and the sink decodes them).
+    expect(sink.traceRequests).toMatchObject({ json: 0 });
+    expect(sink.traceRequests.protobuf).toBeGreaterThan(0);
     const [producer] = byName(spans, traceId, 'add questions.answer');
     const [consumer] = byName(spans, traceId, 'process questions');
     const [retrieve] = byName(spans, traceId, 'retrieve');
@@ -112,6 +115,10 @@ describe('tracing across the CLI and a worker process', () => {
       'askq.attempt': 1,
     });
     expect(consumer!.attributes['messaging.message.id']).toBeTruthy();
+    // BullMQ's own names for the same facts are not sent twice, nor its result event.
+    expect(Object.keys(consumer!.attributes)).not.toContain('bullmq.queue.name');
+    expect(Object.keys(consumer!.attributes)).not.toContain('bullmq.job.id');
+    expect(consumer!.events.map((e) => e.name)).not.toContain('job completed');
     expect(retrieve!.parentSpanId).toBe(consumer!.spanId);
     expect(embeddings!.parentSpanId).toBe(retrieve!.spanId);
     expect(query!.parentSpanId).toBe(retrieve!.spanId);

@@ -2,6 +2,8 @@ import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
+import protobuf from 'protobufjs';
+
 /** One exported span, flattened from OTLP/HTTP JSON. */
 export interface SinkSpan {
   service: string;
@@ -17,16 +19,71 @@ export interface SinkSpan {
   status: { code?: number; message?: string };
 }
 
-/** An in-process OTLP/HTTP (JSON) receiver: what a collector would get. */
+/** An in-process OTLP/HTTP receiver (protobuf or JSON, by content type): what a collector would get. */
 export interface OtlpSink {
   /** Base URL, for OTEL_EXPORTER_OTLP_ENDPOINT. */
   readonly url: string;
   readonly spans: SinkSpan[];
-  /** Every request body received, raw (for the canary grep). */
+  /** Trace requests received, by encoding. */
+  readonly traceRequests: { protobuf: number; json: number };
+  /** Every request body received, raw (for the canary grep; protobuf bodies as UTF-8 text). */
   readonly raw: string[];
   /** Resolves once `predicate` holds for the spans received so far (checked on each arrival). */
   waitFor(predicate: (spans: SinkSpan[]) => boolean, timeoutMs?: number): Promise<SinkSpan[]>;
   close(): Promise<void>;
+}
+
+/**
+ * The part of opentelemetry-proto's trace service a test reads (trace/v1/trace.proto,
+ * common/v1/common.proto; field numbers as there). Decoding skips the fields left out.
+ * protobufjs names fields in camelCase, as OTLP/JSON does, so both decode to one shape.
+ */
+const TRACE_PROTO = `
+syntax = "proto3";
+message ExportTraceServiceRequest { repeated ResourceSpans resource_spans = 1; }
+message ResourceSpans { Resource resource = 1; repeated ScopeSpans scope_spans = 2; }
+message Resource { repeated KeyValue attributes = 1; }
+message ScopeSpans { repeated Span spans = 2; }
+message Span {
+  bytes trace_id = 1;
+  bytes span_id = 2;
+  bytes parent_span_id = 4;
+  string name = 5;
+  int32 kind = 6;
+  repeated KeyValue attributes = 9;
+  repeated Event events = 11;
+  repeated Link links = 13;
+  Status status = 15;
+}
+message Event { string name = 2; repeated KeyValue attributes = 3; }
+message Link { bytes trace_id = 1; bytes span_id = 2; }
+message Status { string message = 2; int32 code = 3; }
+message KeyValue { string key = 1; AnyValue value = 2; }
+message AnyValue {
+  oneof value {
+    string string_value = 1;
+    bool bool_value = 2;
+    int64 int_value = 3;
+    double double_value = 4;
+    ArrayValue array_value = 5;
+  }
+}
+message ArrayValue { repeated AnyValue values = 1; }
+`;
+const ExportTraceServiceRequest = protobuf
+  .parse(TRACE_PROTO)
+  .root.lookupType('ExportTraceServiceRequest');
+
+/** A decoded protobuf request in OTLP/JSON's shape (ids as hex, int64 as numbers). */
+function decodeTraces(body: Buffer): TracesBody {
+  const message = ExportTraceServiceRequest.decode(body);
+  return ExportTraceServiceRequest.toObject(message, { longs: Number }) as TracesBody;
+}
+
+/** A trace or span id: hex in OTLP/JSON, bytes in protobuf. */
+function hexId(id: string | Uint8Array | undefined): string {
+  if (id === undefined) return '';
+  return typeof id === 'string' ? id : Buffer.from(id).toString('hex');
 }
 
 type OtlpValue = {
@@ -58,12 +115,12 @@ interface TracesBody {
       spans?: {
         name: string;
         kind: number;
-        traceId: string;
-        spanId: string;
-        parentSpanId?: string;
+        traceId: string | Uint8Array;
+        spanId: string | Uint8Array;
+        parentSpanId?: string | Uint8Array;
         attributes?: OtlpKeyValue[];
         events?: { name: string; attributes?: OtlpKeyValue[] }[];
-        links?: { traceId: string; spanId: string }[];
+        links?: { traceId: string | Uint8Array; spanId: string | Uint8Array }[];
         status?: { code?: number; message?: string };
       }[];
     }[];
@@ -73,16 +130,21 @@ interface TracesBody {
 export async function startOtlpSink(): Promise<OtlpSink> {
   const spans: SinkSpan[] = [];
   const raw: string[] = [];
+  const traceRequests = { protobuf: 0, json: 0 };
   const waiters = new Set<() => void>();
   const server: Server = createServer((req, res) => {
-    let body = '';
-    req.setEncoding('utf8');
-    req.on('data', (c: string) => (body += c));
+    const chunks: Buffer[] = [];
+    const isProtobuf = req.headers['content-type']?.startsWith('application/x-protobuf') ?? false;
+    req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      raw.push(body);
+      const body = Buffer.concat(chunks);
+      raw.push(body.toString('utf8'));
       if (req.url?.startsWith('/v1/traces')) {
+        traceRequests[isProtobuf ? 'protobuf' : 'json'] += 1;
         try {
-          const parsed = JSON.parse(body) as TracesBody;
+          const parsed = isProtobuf
+            ? decodeTraces(body)
+            : (JSON.parse(body.toString('utf8')) as TracesBody);
           for (const rs of parsed.resourceSpans ?? []) {
             const service = String(attrs(rs.resource?.attributes)['service.name'] ?? '');
             for (const ss of rs.scopeSpans ?? []) {
@@ -91,15 +153,18 @@ export async function startOtlpSink(): Promise<OtlpSink> {
                   service,
                   name: s.name,
                   kind: s.kind,
-                  traceId: s.traceId,
-                  spanId: s.spanId,
-                  parentSpanId: s.parentSpanId ?? '',
+                  traceId: hexId(s.traceId),
+                  spanId: hexId(s.spanId),
+                  parentSpanId: hexId(s.parentSpanId),
                   attributes: attrs(s.attributes),
                   events: (s.events ?? []).map((e) => ({
                     name: e.name,
                     attributes: attrs(e.attributes),
                   })),
-                  links: (s.links ?? []).map((l) => ({ traceId: l.traceId, spanId: l.spanId })),
+                  links: (s.links ?? []).map((l) => ({
+                    traceId: hexId(l.traceId),
+                    spanId: hexId(l.spanId),
+                  })),
                   status: s.status ?? {},
                 });
               }
@@ -109,7 +174,9 @@ export async function startOtlpSink(): Promise<OtlpSink> {
           // A body we cannot parse is kept in `raw` only.
         }
       }
-      res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+      // An empty ExportTraceServiceResponse in the request's encoding: full success.
+      if (isProtobuf) res.writeHead(200, { 'content-type': 'application/x-protobuf' }).end();
+      else res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
       for (const w of waiters) w();
     });
   });
@@ -119,6 +186,7 @@ export async function startOtlpSink(): Promise<OtlpSink> {
   return {
     url: `http://127.0.0.1:${port}`,
     spans,
+    traceRequests,
     raw,
     waitFor(predicate, timeoutMs = 20_000) {
       return new Promise((resolve, reject) => {

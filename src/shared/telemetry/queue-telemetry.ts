@@ -25,9 +25,22 @@ export interface QueueTelemetryOptions {
 }
 
 /**
- * The official bullmq-otel telemetry for Queue, Worker and FlowProducer, with the OTel
- * messaging attributes added to every queue span and BullMQ's `job completed` event stripped
- * of the job's result (the answer text) unless content capture is on.
+ * BullMQ's attributes under the OTel messaging names, or `null` for those dropped: the queue's
+ * operation is `messaging.operation.name` already, and the attempt's timestamps are the span's
+ * own start and end.
+ */
+const RENAMED = new Map<string, string | null>([
+  ['bullmq.queue.name', MESSAGING.destination],
+  ['bullmq.job.id', MESSAGING.messageId],
+  ['bullmq.queue.operation', null],
+  ['bullmq.job.attempt_finished_timestamp', null],
+  ['bullmq.job.processed.timestamp', null],
+]);
+
+/**
+ * The official bullmq-otel telemetry for Queue, Worker and FlowProducer, with BullMQ's
+ * attributes under the OTel messaging names ({@link RENAMED}) and BullMQ's `job completed`
+ * event (the job's result, i.e. the answer text) recorded only when content capture is on.
  */
 export function createQueueTelemetry(options: QueueTelemetryOptions = {}): Telemetry {
   const otel = new BullMQOtel({ tracerName: 'askq-bullmq' });
@@ -96,20 +109,17 @@ class MessagingSpan implements Span {
   }
 
   setAttributes(attributes: Attributes): void {
-    const extra: Attributes = {};
-    const queue = attributes['bullmq.queue.name'];
-    if (queue !== undefined) extra[MESSAGING.destination] = queue;
-    const jobId = attributes['bullmq.job.id'];
-    if (jobId !== undefined) extra[MESSAGING.messageId] = jobId;
-    this.#span.setAttributes({ ...attributes, ...extra });
+    const renamed: Attributes = {};
+    for (const key in attributes) {
+      const name = RENAMED.has(key) ? RENAMED.get(key) : key;
+      if (name) renamed[name] = attributes[key];
+    }
+    this.#span.setAttributes(renamed);
   }
 
   addEvent(name: string, attributes?: Attributes): void {
-    if (attributes && !this.#captureContent && 'bullmq.job.result' in attributes) {
-      const { 'bullmq.job.result': _result, ...rest } = attributes;
-      this.#span.addEvent(name, rest);
-      return;
-    }
+    // Its one attribute is the result; without it the event says what the span's end says.
+    if (attributes && 'bullmq.job.result' in attributes && !this.#captureContent) return;
     this.#span.addEvent(name, attributes);
   }
 

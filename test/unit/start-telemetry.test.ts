@@ -1,0 +1,32 @@
+import { describe, expect, it } from 'vitest';
+
+import {
+  BATCH_SPAN_DEFAULTS,
+  batchSpanSettings,
+} from '../../src/shared/telemetry/start-telemetry.ts';
+
+describe('batchSpanSettings', () => {
+  it("uses askq's defaults where OTEL_BSP_* is unset", () => {
+    expect(batchSpanSettings({})).toEqual(BATCH_SPAN_DEFAULTS);
+  });
+
+  it('takes each OTEL_BSP_* variable that is a number, ignoring the rest', () => {
+    expect(
+      batchSpanSettings({
+        OTEL_BSP_MAX_QUEUE_SIZE: '4096',
+        OTEL_BSP_MAX_EXPORT_BATCH_SIZE: '256',
+        OTEL_BSP_SCHEDULE_DELAY: '0',
+        OTEL_BSP_EXPORT_TIMEOUT: 'soon',
+      }),
+    ).toEqual({
+      maxQueueSize: 4096,
+      maxExportBatchSize: 256,
+      scheduledDelayMillis: 0,
+      exportTimeoutMillis: BATCH_SPAN_DEFAULTS.exportTimeoutMillis,
+    });
+  });
+
+  it('never makes a batch larger than the queue', () => {
+    expect(batchSpanSettings({ OTEL_BSP_MAX_QUEUE_SIZE: '100' }).maxExportBatchSize).toBe(100);
+  });
+});
