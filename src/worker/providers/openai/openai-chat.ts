@@ -1,5 +1,9 @@
-import type { AIMessage } from '@langchain/core/messages';
-import { ChatPromptTemplate } from '@langchain/core/prompts';
+import {
+  type AIMessage,
+  type BaseMessage,
+  HumanMessage,
+  SystemMessage,
+} from '@langchain/core/messages';
 import type { Runnable } from '@langchain/core/runnables';
 import { ChatOpenAI, convertMessagesToCompletionsMessageParams } from '@langchain/openai';
 
@@ -39,15 +43,10 @@ const SYSTEM_PROMPT = [
   'the question instead of guessing. Answer in the language of the question.',
 ].join(' ');
 
-const HUMAN_PROMPT = 'Context:\n{context}\n\nQuestion: {question}';
-
-type ChainInput = { system: string; context: string; question: string };
-
-/** A model and temperature's chain, with its primary model and prompt (for request bodies). */
-interface ChainEntry {
-  chain: Runnable<ChainInput, AIMessage>;
+/** A model and temperature's runnable (with its fallback, if any) and its primary model. */
+interface ModelEntry {
+  llm: Runnable<BaseMessage[], AIMessage>;
   primary: ChatOpenAI;
-  prompt: ChatPromptTemplate;
 }
 
 /** What the prompt says when retrieval found nothing (or was skipped because it was down). */
@@ -64,8 +63,8 @@ export class OpenAIChat implements ChatPort {
   readonly serverAddress: string;
   readonly maxOutputTokens: number;
   readonly #options: OpenAIChatOptions;
-  /** One chain per model and temperature asked for (the configured one first). */
-  readonly #chains = new Map<string, ChainEntry>();
+  /** One model per model name and temperature asked for (the configured one first). */
+  readonly #models = new Map<string, ModelEntry>();
 
   constructor(options: OpenAIChatOptions) {
     if (!options.apiKey) throw new TypeError('OpenAIChat needs an apiKey (OPENAI_API_KEY)');
@@ -74,15 +73,15 @@ export class OpenAIChat implements ChatPort {
     this.serverAddress = hostOf(options.baseURL);
     this.maxOutputTokens = options.maxTokens ?? DEFAULTS.maxTokens;
     this.#options = options;
-    this.#chainFor({});
+    this.#modelFor({});
   }
 
-  #chainFor(settings: ChatSettings): ChainEntry {
+  #modelFor(settings: ChatSettings): ModelEntry {
     const options = this.#options;
     const model = settings.model ?? options.model;
     const temperature = settings.temperature ?? options.temperature ?? DEFAULTS.temperature;
     const key = `${model}\u0000${temperature}`;
-    const cached = this.#chains.get(key);
+    const cached = this.#models.get(key);
     if (cached) return cached;
     const chatModel = (name: string, apiKey: string, baseURL: string | undefined) =>
       new ChatOpenAI({
@@ -102,32 +101,23 @@ export class OpenAIChat implements ChatPort {
           chatModel(fb.model, fb.apiKey ?? options.apiKey, fb.baseURL ?? options.baseURL),
         ])
       : primary;
-    // The system prompt is a variable, not template text: a variant's prompt may hold braces.
-    const prompt = ChatPromptTemplate.fromMessages([
-      ['system', '{system}'],
-      ['human', HUMAN_PROMPT],
-    ]);
-    const entry = { chain: prompt.pipe(llm) as Runnable<ChainInput, AIMessage>, primary, prompt };
-    this.#chains.set(key, entry);
+    const entry = { llm: llm as Runnable<BaseMessage[], AIMessage>, primary };
+    this.#models.set(key, entry);
     return entry;
   }
 
   /**
    * The chat completions request body {@link answer} sends (the primary model's), for a Batch
-   * API line: built by the same LangChain model and prompt, so both lanes ask the same thing.
+   * API line: the same messages and the same LangChain model's parameters, so both lanes ask
+   * the same thing.
    */
   async requestBody(input: ChatInput): Promise<Record<string, unknown>> {
     const settings = input.settings ?? {};
-    const { primary, prompt } = this.#chainFor(settings);
-    const messages = await prompt.formatMessages({
-      system: settings.systemPrompt ?? SYSTEM_PROMPT,
-      context: formatContext(input.context),
-      question: input.question,
-    });
+    const { primary } = this.#modelFor(settings);
     return {
       ...primary.invocationParams({}),
       messages: convertMessagesToCompletionsMessageParams({
-        messages,
+        messages: chatMessages(input),
         model: settings.model ?? this.model,
       }),
     };
@@ -146,17 +136,14 @@ export class OpenAIChat implements ChatPort {
     ]);
   }
 
-  /** Answers from the context; `signal` aborts the HTTP request, response body included. */
+  /**
+   * Answers from the context; `signal` aborts the HTTP request, response body included. The
+   * model is invoked with the messages directly: no prompt template or runnable sequence in
+   * between, and no callback handlers (none is passed, so LangChain builds no callback manager).
+   */
   async answer(input: ChatInput, signal?: AbortSignal): Promise<ChatOutput> {
     const settings = input.settings ?? {};
-    const message = await this.#chainFor(settings).chain.invoke(
-      {
-        system: settings.systemPrompt ?? SYSTEM_PROMPT,
-        context: formatContext(input.context),
-        question: input.question,
-      },
-      { signal },
-    );
+    const message = await this.#modelFor(settings).llm.invoke(chatMessages(input), { signal });
     const metadata = message.response_metadata as { model_name?: unknown; finish_reason?: unknown };
     const finishReason =
       typeof metadata.finish_reason === 'string' ? metadata.finish_reason : undefined;
@@ -173,6 +160,17 @@ export class OpenAIChat implements ChatPort {
       ...(finishReason ? { finishReason } : {}),
     };
   }
+}
+
+/**
+ * The job's two messages: the system prompt (the configured one, or a variant's, taken as
+ * plain text so braces in it mean nothing) and the context and question.
+ */
+export function chatMessages(input: ChatInput): BaseMessage[] {
+  return [
+    new SystemMessage(input.settings?.systemPrompt ?? SYSTEM_PROMPT),
+    new HumanMessage(`Context:\n${formatContext(input.context)}\n\nQuestion: ${input.question}`),
+  ];
 }
 
 /** Numbered passages, best first, each headed by its source so the model can cite it. */
