@@ -68,7 +68,29 @@ const HOUSEKEEPING = new Set([
 ]);
 
 function isHousekeeping(spanName: string): boolean {
-  return HOUSEKEEPING.has(spanName.split(' ')[0] ?? '');
+  return HOUSEKEEPING.has(operationOf(spanName));
+}
+
+/** A span name's first word: BullMQ names its spans `<operation> <queue>`. */
+function operationOf(spanName: string): string {
+  const space = spanName.indexOf(' ');
+  return space === -1 ? spanName : spanName.slice(0, space);
+}
+
+/** The messaging attributes every span of an operation starts with, built once per operation. */
+const operationAttributes = new Map<string, Attributes>();
+function attributesOf(operation: string): Attributes {
+  let attributes = operationAttributes.get(operation);
+  if (!attributes) {
+    const type = Object.hasOwn(OPERATION_TYPES, operation) ? OPERATION_TYPES[operation] : undefined;
+    attributes = {
+      [MESSAGING.system]: 'bullmq',
+      [MESSAGING.operationName]: operation,
+      ...(type ? { [MESSAGING.operationType]: type } : {}),
+    };
+    operationAttributes.set(operation, attributes);
+  }
+  return attributes;
 }
 
 /** A span that records nothing and leaves the active context as it is. */
@@ -88,16 +110,12 @@ class MessagingSpan implements Span {
   constructor(span: Span, name: string, captureContent: boolean) {
     this.#span = span;
     this.#captureContent = captureContent;
-    const operation = name.split(' ')[0] ?? name;
-    const requestId = OPERATION_TYPES[operation] === 'send' ? activeRequestId() : undefined;
-    span.setAttributes({
-      ...(requestId ? { [REQUEST_ID_ATTRIBUTE]: requestId } : {}),
-      [MESSAGING.system]: 'bullmq',
-      [MESSAGING.operationName]: operation,
-      ...(OPERATION_TYPES[operation]
-        ? { [MESSAGING.operationType]: OPERATION_TYPES[operation] }
-        : {}),
-    });
+    const attributes = attributesOf(operationOf(name));
+    const requestId =
+      attributes[MESSAGING.operationType] === 'send' ? activeRequestId() : undefined;
+    span.setAttributes(
+      requestId ? { [REQUEST_ID_ATTRIBUTE]: requestId, ...attributes } : attributes,
+    );
   }
 
   setSpanOnContext(ctx: unknown): unknown {
