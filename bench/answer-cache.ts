@@ -17,9 +17,9 @@ import { AskqClient } from '../src/producer/askq-client.ts';
 import { ingest } from '../src/producer/ingest.ts';
 import { CONFIG_KEYS } from '../src/shared/config.ts';
 import type { AnswerResult } from '../src/shared/contracts.ts';
-import { type LocalRedis, startLocalRedis } from '../src/shared/local-redis.ts';
 import { startFakeOpenAI } from '../test/support/fake-openai-server.ts';
 import { startBenchWorker } from './lib/askq.ts';
+import { type BenchRedis, benchRedis } from './lib/bench-redis.ts';
 import { type BenchResult, type Figure, fmt, runAsScript } from './lib/bench-result.ts';
 import { questions } from './lib/instant-ports.ts';
 import { waitForCompleted } from './lib/wait.ts';
@@ -47,10 +47,10 @@ export async function run(options: AnswerCacheOptions = {}): Promise<BenchResult
   const implemented = (CONFIG_KEYS as string[]).includes('ASKQ_CACHE');
   const fake = await startFakeOpenAI({ latencyMs: 20 });
   const dir = await mkdtemp(join(tmpdir(), 'askq-bench-cache-'));
-  let redis: LocalRedis | undefined;
+  let redis: BenchRedis | undefined;
   const passes: Pass[] = [];
   try {
-    redis = await startLocalRedis();
+    redis = await benchRedis('answer-cache');
     const prefix = 'bench-cache';
     const env = {
       REDIS_URL: redis.url,

@@ -19,10 +19,10 @@ import { parseArgs } from 'node:util';
 import { AskqClient } from '../src/producer/askq-client.ts';
 import { loadConfig } from '../src/shared/config.ts';
 import type { AnswerResult } from '../src/shared/contracts.ts';
-import { type LocalRedis, startLocalRedis } from '../src/shared/local-redis.ts';
 import { createProviders } from '../src/worker/providers/create-providers.ts';
 import { providerOptionsFromConfig } from '../src/worker/providers/provider-options.ts';
 import { startBenchWorker } from './lib/askq.ts';
+import { type BenchRedis, benchRedis } from './lib/bench-redis.ts';
 import { type BenchResult, fmt, mean, percentile, runAsScript } from './lib/bench-result.ts';
 import { instantPorts, questions } from './lib/instant-ports.ts';
 import { startFakeProcess } from './lib/processes.ts';
@@ -103,11 +103,11 @@ export async function run(options: EmbeddingsBatchingOptions = {}): Promise<Benc
   const concurrency = options.concurrency ?? 64;
   const latencyMs = options.latencyMs ?? 20;
   const t0 = performance.now();
-  let redis: LocalRedis | undefined;
+  let redis: BenchRedis | undefined;
   let on: Mode;
   let off: Mode;
   try {
-    redis = await startLocalRedis();
+    redis = await benchRedis('embeddings-batching');
     off = await runMode(false, redis.url, jobs, concurrency, latencyMs);
     on = await runMode(true, redis.url, jobs, concurrency, latencyMs);
   } finally {

@@ -20,9 +20,9 @@ import { pathToFileURL } from 'node:url';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
-import { startLocalRedis } from '../src/shared/local-redis.ts';
 import { launchChromium } from '../test/support/browser.ts';
 import { startBenchWorker } from './lib/askq.ts';
+import { benchRedis } from './lib/bench-redis.ts';
 import { type BenchResult, RESULT_MARKER } from './lib/bench-result.ts';
 import { instantPorts, questions as questionTexts } from './lib/instant-ports.ts';
 
@@ -39,7 +39,7 @@ const concurrency = Number(values.concurrency);
 const FAIL_EVERY = 10;
 
 const benchStarted = performance.now();
-const redis = await startLocalRedis();
+const redis = await benchRedis('eval-100k');
 const tmp = await mkdtemp(join(tmpdir(), 'askq-bench-eval-100k-'));
 const env = {
   PATH: process.env.PATH ?? '',

@@ -6,8 +6,8 @@
  *
  *   node bench/eval-run.ts [--questions 2000] [--latency 200] [--concurrency 100]
  *
- * Uses REDIS_URL when set, else starts a private redis-server. Prints a table, then one
- * `BENCH_RESULT {json}` line for bench/run-all.ts.
+ * Starts a private redis-server, or uses ASKQ_BENCH_REDIS_URL (never REDIS_URL). Prints a
+ * table, then one `BENCH_RESULT {json}` line for bench/run-all.ts.
  */
 import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -18,9 +18,9 @@ import { parseArgs } from 'node:util';
 
 import { ingest } from '../src/producer/ingest.ts';
 import { loadConfig } from '../src/shared/config.ts';
-import { type LocalRedis, startLocalRedis } from '../src/shared/local-redis.ts';
 import { AskqWorker, workerOptionsFromConfig } from '../src/worker/askq-worker.ts';
 import { startFakeOpenAI } from '../test/support/fake-openai-server.ts';
+import { type BenchRedis, benchRedis } from './lib/bench-redis.ts';
 import { type BenchResult, RESULT_MARKER } from './lib/bench-result.ts';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
@@ -36,8 +36,8 @@ const latencyMs = Number(values.latency);
 const concurrency = Number(values.concurrency);
 
 const benchStarted = performance.now();
-let redis: LocalRedis | undefined;
-const redisUrl = process.env.REDIS_URL ?? (redis = await startLocalRedis()).url;
+const redis: BenchRedis = await benchRedis('eval-run');
+const redisUrl = redis.url;
 const fake = await startFakeOpenAI({ latencyMs });
 const tmp = await mkdtemp(join(tmpdir(), 'askq-bench-eval-'));
 try {

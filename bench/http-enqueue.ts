@@ -22,8 +22,8 @@ import autocannon from 'autocannon';
 import { Queue } from 'bullmq';
 
 import { QUESTIONS_QUEUE } from '../src/shared/contracts.ts';
-import { type LocalRedis, startLocalRedis } from '../src/shared/local-redis.ts';
 import { createRedisConnection } from '../src/shared/redis.ts';
+import { type BenchRedis, benchRedis } from './lib/bench-redis.ts';
 import { type BenchResult, RESULT_MARKER } from './lib/bench-result.ts';
 
 const CLI = fileURLToPath(new URL('../src/cli.ts', import.meta.url));
@@ -56,7 +56,7 @@ interface Row {
 }
 
 const benchStarted = performance.now();
-const redis: LocalRedis = await startLocalRedis();
+const redis: BenchRedis = await benchRedis('http-enqueue');
 const connection = createRedisConnection(redis.url, 'worker');
 const queue = new Queue(QUESTIONS_QUEUE, { connection, prefix: PREFIX });
 let server: ChildProcess | undefined;

@@ -20,11 +20,11 @@ import { parseArgs } from 'node:util';
 import { Queue } from 'bullmq';
 
 import { QUESTIONS_QUEUE } from '../src/shared/contracts.ts';
-import { type LocalRedis, startLocalRedis } from '../src/shared/local-redis.ts';
 import type { ChatPort } from '../src/shared/ports.ts';
 import { createRedisConnection } from '../src/shared/redis.ts';
 import { OpenAIChat } from '../src/worker/providers/openai/openai-chat.ts';
 import { prefillPaused, startBenchWorker } from './lib/askq.ts';
+import { type BenchRedis, benchRedis } from './lib/bench-redis.ts';
 import { type BenchResult, type Figure, floorTo, fmt, runAsScript } from './lib/bench-result.ts';
 import type { ProfileSummary } from './lib/cpu-profile.ts';
 import { InProcessProfiler } from './lib/in-process-profiler.ts';
@@ -77,14 +77,14 @@ export async function run(options: LlmScalingOptions = {}): Promise<BenchResult>
   const perSlot = options.jobsPerSlot ?? 10;
   const t0 = performance.now();
   const fake = await startFakeProcess({ latencyMs });
-  let redis: LocalRedis | undefined;
+  let redis: BenchRedis | undefined;
   const results: Level[] = [];
   let profile: Profiled | undefined;
   try {
-    redis = await startLocalRedis();
+    redis = await benchRedis('llm-scaling');
     const ports = await instantPorts();
     const chat = new OpenAIChat({ apiKey: 'sk-bench', baseURL: fake.url, model: 'gpt-4o-mini' });
-    const setup = { redisUrl: redis.url, redisPid: redis.process.pid, fakePid: fake.pid, chat };
+    const setup = { redisUrl: redis.url, redisPid: redis.pid!, fakePid: fake.pid, chat };
     const level = (concurrency: number, jobs: number, profiler?: InProcessProfiler) =>
       runLevel({ ...setup, ports, latencyMs, concurrency, jobs }, profiler);
     // A warm-up (JIT, first connections), not reported.

@@ -23,11 +23,11 @@ import { parseArgs } from 'node:util';
 import { Queue, Worker } from 'bullmq';
 
 import { QUESTIONS_QUEUE } from '../src/shared/contracts.ts';
-import { type LocalRedis, startLocalRedis } from '../src/shared/local-redis.ts';
 import { createRedisConnection } from '../src/shared/redis.ts';
 import { startTelemetry } from '../src/shared/telemetry/start-telemetry.ts';
 import type { AskqWorker } from '../src/worker/askq-worker.ts';
 import { prefillPaused, startBenchWorker } from './lib/askq.ts';
+import { type BenchRedis, benchRedis } from './lib/bench-redis.ts';
 import { type BenchResult, type Figure, floorTo, fmt, runAsScript } from './lib/bench-result.ts';
 import { type ProfileSummary, summarizeCpuProfile } from './lib/cpu-profile.ts';
 import { startDiscardSink } from './lib/discard-sink.ts';
@@ -136,10 +136,10 @@ export async function run(options: OrchestrationOptions = {}): Promise<BenchResu
   process.env.OTEL_EXPORTER_OTLP_ENDPOINT = sink.url;
   process.env.OTEL_METRIC_EXPORT_INTERVAL ??= '60000';
   const telemetry = startTelemetry('askq-worker');
-  let redis: LocalRedis | undefined;
+  let redis: BenchRedis | undefined;
   const sides: Side[] = [];
   try {
-    redis = await startLocalRedis();
+    redis = await benchRedis('orchestration-overhead');
     // A short warm-up of each side (JIT, connections), not counted.
     await runSide('bare', redis.url, 500, concurrency);
     await runSide('askq', redis.url, 500, concurrency);
@@ -263,7 +263,7 @@ async function profileChild(jobs: number, concurrency: number): Promise<void> {
   process.env.OTEL_EXPORTER_OTLP_ENDPOINT = sink.url;
   process.env.OTEL_METRIC_EXPORT_INTERVAL ??= '60000';
   const telemetry = startTelemetry('askq-worker');
-  const redis = await startLocalRedis();
+  const redis = await benchRedis('orchestration-overhead');
   try {
     await runSide('askq', redis.url, 500, concurrency);
     const side = await runSide('askq', redis.url, jobs, concurrency);

@@ -17,11 +17,11 @@ import { Queue } from 'bullmq';
 
 import { CONFIG_KEYS } from '../src/shared/config.ts';
 import { QUESTIONS_QUEUE } from '../src/shared/contracts.ts';
-import { type LocalRedis, startLocalRedis } from '../src/shared/local-redis.ts';
 import { createRedisConnection } from '../src/shared/redis.ts';
 import { MINUTE } from '../src/shared/time.ts';
 import { SPACING_HEADROOM } from '../src/worker/resilience/call-limits.ts';
 import { prefillPaused, startBenchWorker } from './lib/askq.ts';
+import { type BenchRedis, benchRedis } from './lib/bench-redis.ts';
 import { type BenchResult, ceilPercent, floorTo, fmt, runAsScript } from './lib/bench-result.ts';
 import { questions } from './lib/instant-ports.ts';
 import { startFakeProcess } from './lib/processes.ts';
@@ -47,11 +47,11 @@ export async function run(options: ProviderLimitsOptions = {}): Promise<BenchRes
   const implemented = (CONFIG_KEYS as string[]).includes('ASKQ_LLM_RPM');
   const fake = await startFakeProcess({ latencyMs: 50, rpm });
   const dir = await mkdtemp(join(tmpdir(), 'askq-bench-limits-'));
-  let redis: LocalRedis | undefined;
+  let redis: BenchRedis | undefined;
   const m = { completed: 0, seconds: 0, failed: 0, perWorker: [] as number[] };
   const counted = { calls: { chat: 0, embeddings: 0, models: 0, rateLimited: 0 } };
   try {
-    redis = await startLocalRedis();
+    redis = await benchRedis('provider-limits');
     const prefix = 'bench-limits';
     const connection = createRedisConnection(redis.url, 'worker');
     const queue = new Queue(QUESTIONS_QUEUE, { connection, prefix });

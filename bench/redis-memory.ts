@@ -15,9 +15,11 @@
 import { parseArgs } from 'node:util';
 
 import { AskqClient } from '../src/producer/askq-client.ts';
-import { type LocalRedis, startLocalRedis } from '../src/shared/local-redis.ts';
+import type { AnswerResult } from '../src/shared/contracts.ts';
+import { DEFAULTS } from '../src/shared/defaults.ts';
 import { createRedisConnection, type Redis } from '../src/shared/redis.ts';
 import { startBenchWorker } from './lib/askq.ts';
+import { type BenchRedis, benchRedis } from './lib/bench-redis.ts';
 import { type BenchResult, type Figure, fmt, runAsScript } from './lib/bench-result.ts';
 import { instantPorts, questions } from './lib/instant-ports.ts';
 import { waitForCompleted } from './lib/wait.ts';
@@ -44,12 +46,12 @@ export async function run(options: RedisMemoryOptions = {}): Promise<BenchResult
   const round = options.round ?? 10_000;
   const concurrency = options.concurrency ?? 50;
   const t0 = performance.now();
-  let redis: LocalRedis | undefined;
+  let redis: BenchRedis | undefined;
   const figures: Figure[] = [];
   const notes: string[] = [];
   const out = { extra: '' };
   try {
-    redis = await startLocalRedis();
+    redis = await benchRedis('redis-memory');
     const admin = createRedisConnection(redis.url, 'worker');
     const ports = await instantPorts();
 
@@ -81,8 +83,24 @@ export async function run(options: RedisMemoryOptions = {}): Promise<BenchResult
       const eventsKey = `${prefix}:questions:events`;
       const eventsBytes = Number(await admin.memory('USAGE', eventsKey, 'SAMPLES', '0'));
       const eventsLen = await admin.xlen(eventsKey);
-      const resultChars = JSON.stringify(job!.returnvalue).length;
-      const dataChars = JSON.stringify(job!.data).length;
+      const fields = await admin.hgetall(jobKey);
+      const valueBytes = (name: string) => Buffer.byteLength(fields[name] ?? '');
+      const allValueBytes = Object.keys(fields).reduce(
+        (n, f) => n + Buffer.byteLength(f) + valueBytes(f),
+        0,
+      );
+      const encoding = String(await admin.object('ENCODING', jobKey));
+      const completedKey = `${prefix}:questions:completed`;
+      const completedBytes = Number(await admin.memory('USAGE', completedKey, 'SAMPLES', '0'));
+      const result = job!.returnvalue as AnswerResult;
+      const resultBytes = valueBytes('returnvalue');
+      const answerBytes = Buffer.byteLength(JSON.stringify(result.answer));
+      const sourceTextBytes = result.sources.reduce(
+        (n, s) => n + Buffer.byteLength(JSON.stringify(s.text)),
+        0,
+      );
+      const otherFields = Object.keys(fields).filter((f) => f !== 'returnvalue');
+      const otherBytes = otherFields.reduce((n, f) => n + valueBytes(f), 0);
       const perJob = (after - before) / retained;
       figures.push(
         {
@@ -93,21 +111,33 @@ export async function run(options: RedisMemoryOptions = {}): Promise<BenchResult
           met: perJob <= 2048,
         },
         {
-          figure:
-            'of which: one job hash (MEMORY USAGE … SAMPLES 0); its result JSON; its data JSON',
-          measured: `${fmt(keyBytes)} B; result ${fmt(resultChars)} chars; data ${fmt(dataChars)} chars`,
+          figure: `of which: one job hash (MEMORY USAGE … SAMPLES 0; ${fmt(otherFields.length + 1)} fields, encoding ${encoding})`,
+          measured: `${fmt(keyBytes)} B`,
         },
         {
-          figure: 'of which: BullMQ events stream (MEMORY USAGE; entries), per job',
+          figure:
+            "… its result (returnvalue): the answer; the sources' text (topK excerpts); the rest (ids, scores, usage, timings…)",
+          measured: `${fmt(resultBytes)} B: ${fmt(answerBytes)}; ${fmt(sourceTextBytes)} (${result.sources.length} × ≤ ${fmt(DEFAULTS.sourceTextChars)} chars); ${fmt(resultBytes - answerBytes - sourceTextBytes)}`,
+        },
+        {
+          figure: `… BullMQ's other fields (${otherFields.join(', ')}): values; data; opts`,
+          measured: `${fmt(otherBytes)} B; ${fmt(valueBytes('data'))} B; ${fmt(valueBytes('opts'))} B`,
+        },
+        {
+          figure: "… the hash's own overhead (MEMORY USAGE − field names and values)",
+          measured: `${fmt(keyBytes - allValueBytes)} B`,
+        },
+        {
+          figure: "of which: its entry in BullMQ's completed set (MEMORY USAGE ÷ retained)",
+          measured: `${fmt(completedBytes / retained)} B`,
+        },
+        {
+          figure: `of which: BullMQ events stream (MEMORY USAGE; entries, cap ${fmt(DEFAULTS.eventsMaxLen)}), per job`,
           measured: `${fmt(eventsBytes / 1e6, 2)} MB; ${fmt(eventsLen)} entries; ${fmt(eventsBytes / retained)} B per job`,
         },
       );
-      const sourceChars = (job!.returnvalue as { sources: { text: string }[] }).sources.reduce(
-        (n, s) => n + s.text.length,
-        0,
-      );
       notes.push(
-        `A retained job costs its hash (${fmt(keyBytes)} B, mostly the result: ${fmt(resultChars)} characters of JSON, ${fmt(sourceChars)} of them the sources' chunk text, topK 4 × 800-character chunks at askq's defaults) plus its share of BullMQ's events stream (${fmt(eventsBytes / retained)} B per job here): every job writes about ${fmt(eventsLen / retainedN, 1)} stream entries (added, waiting, active, completed) and the \`completed\` entry carries the whole return value again. The stream is capped (BullMQ's \`streams.events.maxLen\`, default 10,000 entries, trimmed approximately), so its share shrinks per job once the cap is hit, but with 4 entries per job the cap is reached after ~2,500 jobs and then holds ≈ ${fmt(((eventsBytes / eventsLen) * 10_000) / 1e6, 1)} MB. ${perJob <= 2048 ? '' : 'To reach ≤ 2 KB per retained job: keep sources as ids + scores + a short excerpt instead of full chunk text (or make the text opt-in), and cap the events stream lower (Worker/Queue option `streams.events.maxLen`) — the result then no longer travels twice.'}`,
+        `What a retained job costs, at default settings: its hash (${fmt(keyBytes)} B), its entry in the completed set (${fmt(completedBytes / retained)} B), its key in the keyspace, and a share of the events stream (${fmt(eventsBytes / retained)} B per job here; a fixed ${fmt(eventsBytes / 1e6, 2)} MB at the cap of ASKQ_EVENTS_MAX_LEN = ${fmt(DEFAULTS.eventsMaxLen)} entries, whatever the retention, so its share per job falls as more jobs are kept). The hash is mostly the result: ${fmt(answerBytes)} B of answer (the model's, here the instant fake's echo of the context), ${fmt(sourceTextBytes)} B of source excerpts (ASKQ_SOURCE_TEXT_CHARS = ${fmt(DEFAULTS.sourceTextChars)} × topK ${result.sources.length}; \`sourceText: "full"\` per job gives whole chunks), ${fmt(resultBytes - answerBytes - sourceTextBytes)} B of the rest of the contract. Any field value over \`hash-max-listpack-value\` (64 B) makes Redis store the hash as a hashtable, which costs ${fmt(keyBytes - allValueBytes)} B over the ${fmt(allValueBytes)} B of names and values here (${fmt((keyBytes - allValueBytes) / (otherFields.length + 1))} B per field): BullMQ's ${otherFields.length + 1} fields with a result that cannot fit in 64 B. ${perJob <= 2048 ? '' : `So the goal is out of reach at these defaults: the answer and the excerpts alone are ${fmt(answerBytes + sourceTextBytes)} B, before BullMQ's fields, the hashtable and the completed set. Smaller settings reach it: ASKQ_SOURCE_TEXT_CHARS=0 takes ${fmt(sourceTextBytes)} B off each job.`}`,
       );
       await client.queue.obliterate({ force: true });
       await client.close();

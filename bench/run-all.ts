@@ -5,6 +5,11 @@
  *
  *   npm run bench                       # everything, writes BENCHMARKS.md
  *   node bench/run-all.ts --only llm-scaling,redis-memory --no-write
+ *   npm run bench -- --redis-url redis://host:6379   # an external Redis, where a benchmark can
+ *
+ * Each benchmark starts its own private redis-server unless `--redis-url` (passed on as
+ * ASKQ_BENCH_REDIS_URL) names an external one; REDIS_URL and the other Redis variables of
+ * this shell are not passed on at all (bench/lib/bench-redis.ts).
  */
 import { spawn } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
@@ -13,6 +18,8 @@ import { parseArgs } from 'node:util';
 
 import { format, resolveConfig } from 'prettier';
 
+import { redactRedisUrl } from '../src/shared/redis-settings.ts';
+import { BENCH_REDIS_ENV, PRIVATE_ONLY } from './lib/bench-redis.ts';
 import {
   type BenchResult,
   formatFigures,
@@ -45,10 +52,25 @@ interface Outcome {
   seconds: number;
 }
 
-async function runOne(id: string, timeoutS: number): Promise<Outcome> {
+/**
+ * The benchmarks' environment: this one without any variable that names a Redis (REDIS_URL,
+ * REDIS_*, ASKQ_REDIS_*, ASKQ_BENCH_REDIS_URL), plus ASKQ_BENCH_REDIS_URL when `--redis-url`
+ * asks for an external Redis.
+ */
+function benchEnv(redisUrl: string | undefined): NodeJS.ProcessEnv {
+  const env = Object.fromEntries(
+    Object.entries(process.env).filter(
+      ([k]) => !/^(REDIS_|ASKQ_REDIS_)/.test(k) && k !== BENCH_REDIS_ENV,
+    ),
+  );
+  return redisUrl ? { ...env, [BENCH_REDIS_ENV]: redisUrl } : env;
+}
+
+async function runOne(id: string, timeoutS: number, env: NodeJS.ProcessEnv): Promise<Outcome> {
   const started = performance.now();
   const child = spawn(process.execPath, [fileURLToPath(new URL(`./${id}.ts`, import.meta.url))], {
     cwd: ROOT,
+    env,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
@@ -80,7 +102,23 @@ async function runOne(id: string, timeoutS: number): Promise<Outcome> {
   return { id, error: `${why}: ${err.trim().split('\n').slice(-8).join('\n')}`, seconds };
 }
 
-function markdown(outcomes: Outcome[], machine: Machine, command: string, totalS: number): string {
+/** The header's sentence on which Redis the benchmarks ran against. */
+function redisSentence(redisUrl: string | undefined): string {
+  const privateOnly = Object.entries(PRIVATE_ONLY)
+    .map(([id, why]) => `${id} (it ${why})`)
+    .join(', ');
+  return redisUrl
+    ? `Redis: this run was given an external Redis (\`--redis-url\`), which every benchmark used except these, which start their own private redis-server (\`noeviction\`, no persistence) whatever they are given: ${privateOnly}. Fake servers run on 127.0.0.1.`
+    : `Redis: each benchmark starts its own private redis-server (\`noeviction\`, no persistence) and fake servers on 127.0.0.1, and stops them; REDIS_URL and the other Redis variables of the shell are not passed to the benchmarks. \`npm run bench -- --redis-url <url>\` (or ASKQ_BENCH_REDIS_URL for one benchmark) runs them against an external Redis instead, except ${privateOnly}.`;
+}
+
+function markdown(
+  outcomes: Outcome[],
+  machine: Machine,
+  command: string,
+  totalS: number,
+  redisUrl: string | undefined,
+): string {
   const date = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
   const esc = (s: string) => s.replace(/\|/g, '\\|');
   const lines = [
@@ -88,7 +126,9 @@ function markdown(outcomes: Outcome[], machine: Machine, command: string, totalS
     '',
     `Written by \`${command}\` (bench/run-all.ts) on ${date}; the whole run took ${Math.round(totalS)} s. Every figure below is from that one run; nothing is carried over from earlier runs. Each goal figure says what it is: _side-by-side_, a ratio of two things measured in the same run (robust to this shared machine's load), or _absolute_, a count, size, rate or time held against a fixed number (it drifts with the load). Figures are truncated or rounded against the goal, never in its favour.`,
     '',
-    `Machine: \`nproc\` ${machine.cores}, ${machine.cpu}, ${machine.memoryGiB} GiB RAM, Node ${machine.node}, redis-server ${machine.redis}; load average at the start ${machine.loadAverage} (the VM is shared with other engineers' test runs). Each benchmark starts its own private redis-server (\`noeviction\`, no persistence) and fake servers on 127.0.0.1 and stops them.`,
+    `Machine: \`nproc\` ${machine.cores}, ${machine.cpu}, ${machine.memoryGiB} GiB RAM, Node ${machine.node}, redis-server ${machine.redis}; load average at the start ${machine.loadAverage} (the VM is shared with other engineers' test runs).`,
+    '',
+    redisSentence(redisUrl),
     '',
     '| benchmark | goal | measured | status |',
     '| --- | --- | --- | --- |',
@@ -131,11 +171,16 @@ const { values } = parseArgs({
   options: {
     only: { type: 'string' },
     'no-write': { type: 'boolean', default: false },
+    'redis-url': { type: 'string' },
   },
 });
+const redisUrl = values['redis-url'];
+const env = benchEnv(redisUrl);
 const only = values.only?.split(',');
 const selected = BENCHMARKS.filter((b) => !only || only.includes(b.id));
-const command = `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`;
+// A Redis URL's password never reaches the output or BENCHMARKS.md.
+const args = process.argv.slice(2).map((a) => a.replace(/rediss?:\/\/\S+/, redactRedisUrl));
+const command = `npm run bench${args.length > 0 ? ` -- ${args.join(' ')}` : ''}`;
 const machine = machineInfo();
 console.log(
   `askq benchmarks: ${selected.length} of ${BENCHMARKS.length}; ${machine.cores} cores (${machine.cpu}), Node ${machine.node}, redis-server ${machine.redis}, load ${machine.loadAverage}`,
@@ -144,7 +189,7 @@ const t0 = performance.now();
 const outcomes: Outcome[] = [];
 for (const b of selected) {
   console.log(`\n▶ ${b.id}`);
-  const outcome = await runOne(b.id, b.timeoutS);
+  const outcome = await runOne(b.id, b.timeoutS, env);
   outcomes.push(outcome);
   if (outcome.result) console.log(formatFigures(outcome.result.figures));
   else console.log(`  ${b.id} did not finish: ${outcome.error}`);
@@ -174,7 +219,7 @@ for (const r of rows) {
 if (!values['no-write'] && !only) {
   const file = fileURLToPath(new URL('../BENCHMARKS.md', import.meta.url));
   // Formatted as the repository's Prettier config would, so `prettier --check` stays clean.
-  const text = await format(markdown(outcomes, machine, command, totalS), {
+  const text = await format(markdown(outcomes, machine, command, totalS, redisUrl), {
     ...(await resolveConfig(file)),
     parser: 'markdown',
   });

@@ -15,10 +15,10 @@ import { parseArgs } from 'node:util';
 import { Queue } from 'bullmq';
 
 import { QUESTIONS_QUEUE } from '../src/shared/contracts.ts';
-import { type LocalRedis, startLocalRedis } from '../src/shared/local-redis.ts';
 import { createRedisConnection } from '../src/shared/redis.ts';
 import { spawnCli } from '../test/support/run-cli.ts';
 import { prefillPaused } from './lib/askq.ts';
+import { type BenchRedis, benchRedis } from './lib/bench-redis.ts';
 import { type BenchResult, type Figure, floorTo, fmt, runAsScript } from './lib/bench-result.ts';
 import { questions } from './lib/instant-ports.ts';
 import { measureProcesses } from './lib/measure.ts';
@@ -52,10 +52,10 @@ export async function run(options: ScaleOutOptions = {}): Promise<BenchResult> {
   const t0 = performance.now();
   const fake = await startFakeProcess({ latencyMs });
   const dir = await mkdtemp(join(tmpdir(), 'askq-bench-scale-'));
-  let redis: LocalRedis | undefined;
+  let redis: BenchRedis | undefined;
   const results: Step[] = [];
   try {
-    redis = await startLocalRedis();
+    redis = await benchRedis('scale-out');
     for (const n of steps) {
       const prefix = `bench-scale-${n}`;
       const env = {
