@@ -104,6 +104,10 @@ async function main(argv: string[]): Promise<number> {
     .option('--json', 'print the result (job.returnvalue) as JSON')
     .option('-n, --namespace <ns>', 'vector store namespace')
     .option('-k, --top-k <k>', 'sources to retrieve', intInRange(1, 50))
+    .option(
+      '--full-sources',
+      "the result carries each source's whole chunk text (default: an excerpt of ASKQ_SOURCE_TEXT_CHARS)",
+    )
     .addOption(
       new Option('-t, --timeout <seconds>', 'how long --wait waits')
         .argParser(seconds)

@@ -1,5 +1,6 @@
 import { Queue } from 'bullmq';
 
+import { eventStreamOptions } from '../shared/queue-options.ts';
 import { createRedisConnection } from '../shared/redis.ts';
 import type { RedisTarget } from '../shared/redis-settings.ts';
 import { MINUTE, SECOND } from '../shared/time.ts';
@@ -37,7 +38,11 @@ export function warnWhileNoWorker(options: NoWorkerWarningOptions): () => Promis
   const opts = { ...NO_WORKER_WARNING_DEFAULTS, ...options };
   const write = opts.write ?? ((line: string) => process.stderr.write(`${line}\n`));
   const connection = createRedisConnection(opts.redis, 'producer');
-  const queue = new Queue(opts.queueName, { connection, prefix: opts.prefix });
+  const queue = new Queue(opts.queueName, {
+    connection,
+    prefix: opts.prefix,
+    ...eventStreamOptions(undefined),
+  });
   queue.on('error', () => {});
   let lastWarnedAt = -Infinity;
   let stopped = false;

@@ -16,6 +16,8 @@ export interface RunAskOptions {
   json?: boolean;
   namespace?: string;
   topK?: number;
+  /** `--full-sources`: the result carries each source's whole chunk, not an excerpt. */
+  fullSources?: boolean;
   /** Seconds to wait with --wait. */
   timeout?: number;
 }
@@ -36,6 +38,7 @@ export async function runAsk(
       question,
       ...(options.namespace ? { namespace: options.namespace } : {}),
       ...(options.topK ? { topK: options.topK } : {}),
+      ...(options.fullSources ? { sourceText: 'full' as const } : {}),
     });
     if (!options.wait) {
       process.stdout.write(options.json ? `${JSON.stringify({ id })}\n` : `${id}\n`);

@@ -3,12 +3,17 @@ import { Queue } from 'bullmq';
 import { listDeadLetters, retryDeadLetters } from '../producer/dead-letters.ts';
 import type { Config } from '../shared/config.ts';
 import { QUESTIONS_QUEUE } from '../shared/contracts.ts';
+import { eventStreamOptions } from '../shared/queue-options.ts';
 import { createRedisConnection } from '../shared/redis.ts';
 import { redisSettingsFrom } from '../shared/redis-settings.ts';
 
 async function withQueue<T>(config: Config, fn: (queue: Queue) => Promise<T>): Promise<T> {
   const connection = createRedisConnection(redisSettingsFrom(config), 'producer');
-  const queue = new Queue(QUESTIONS_QUEUE, { connection, prefix: config.ASKQ_PREFIX });
+  const queue = new Queue(QUESTIONS_QUEUE, {
+    connection,
+    prefix: config.ASKQ_PREFIX,
+    ...eventStreamOptions(config.ASKQ_EVENTS_MAX_LEN),
+  });
   queue.on('error', () => {});
   try {
     return await fn(queue);

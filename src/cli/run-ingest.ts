@@ -29,6 +29,7 @@ export async function runIngest(
     summary = await ingest(paths, {
       redis: redisSettingsFrom(config),
       prefix: config.ASKQ_PREFIX,
+      eventsMaxLen: config.ASKQ_EVENTS_MAX_LEN,
       chunkSize: config.ASKQ_CHUNK_SIZE,
       chunkOverlap: config.ASKQ_CHUNK_OVERLAP,
       highWaterPercent: config.ASKQ_REDIS_HIGH_WATER,

@@ -21,6 +21,7 @@ import {
   ValidationError,
 } from '../shared/errors.ts';
 import type { Logger } from '../shared/logger.ts';
+import { eventStreamOptions } from '../shared/queue-options.ts';
 import { createRedisConnection, type Redis } from '../shared/redis.ts';
 import {
   assertClusterPrefix,
@@ -69,6 +70,8 @@ export interface AskqClientOptions extends RetentionOptions {
   connection?: Redis;
   /** BullMQ key prefix. @defaultValue askq */
   prefix?: string;
+  /** Entries kept in the queue's BullMQ events stream (ASKQ_EVENTS_MAX_LEN). @defaultValue 1000 */
+  eventsMaxLen?: number;
   /** Jobs per addBulk call in {@link AskqClient.askMany}. @defaultValue 500 */
   bulkChunkSize?: number;
   /** How often a wait also looks at the job's state, besides listening for events. @defaultValue 2000 */
@@ -95,6 +98,7 @@ export const ASKQ_CLIENT_DEFAULTS = {
   waitReplicas: DEFAULTS.redisWaitReplicas,
   waitTimeoutMs: DEFAULTS.redisWaitTimeoutMs,
   bulkChunkSize: 500,
+  eventsMaxLen: DEFAULTS.eventsMaxLen,
   pollIntervalMs: 2 * SECOND,
   telemetry: true,
   highWaterPercent: ADMISSION_DEFAULTS.highWaterPercent,
@@ -143,6 +147,7 @@ export class AskqClient {
     this.queue = new Queue(QUESTIONS_QUEUE, {
       connection: this.connection,
       prefix: this.#opts.prefix,
+      ...eventStreamOptions(this.#opts.eventsMaxLen),
       // The producer span; its context travels in the job so the worker's spans join the trace.
       ...(this.#opts.telemetry ? { telemetry: createQueueTelemetry() } : {}),
     });
@@ -380,6 +385,7 @@ export function clientOptionsFromConfig(config: Config): AskqClientOptions {
     keepCompleted: config.ASKQ_KEEP_COMPLETED,
     keepFailed: config.ASKQ_KEEP_FAILED,
     keepSeconds: config.ASKQ_KEEP_SECONDS,
+    eventsMaxLen: config.ASKQ_EVENTS_MAX_LEN,
     highWaterPercent: config.ASKQ_REDIS_HIGH_WATER,
   };
 }

@@ -3,6 +3,7 @@ import { Queue, QueueEvents } from 'bullmq';
 
 import { INGEST_QUEUE, type IngestChunk } from '../shared/contracts.ts';
 import { DEFAULTS } from '../shared/defaults.ts';
+import { eventStreamOptions } from '../shared/queue-options.ts';
 import { createRedisConnection } from '../shared/redis.ts';
 import type { RedisTarget } from '../shared/redis-settings.ts';
 import { Admission, ADMISSION_DEFAULTS } from './admission.ts';
@@ -21,6 +22,8 @@ export interface IngestOptions {
   redis: RedisTarget;
   /** BullMQ key prefix. @defaultValue askq */
   prefix?: string;
+  /** Entries kept in the ingest queue's BullMQ events stream. @defaultValue 1000 */
+  eventsMaxLen?: number;
   /** Vector store namespace; the worker's default when omitted (required with `sync`). */
   namespace?: string;
   /** Chunk size in characters. @defaultValue 800 */
@@ -58,6 +61,7 @@ export interface IngestOptions {
 
 export const INGEST_DEFAULTS = {
   prefix: DEFAULTS.prefix,
+  eventsMaxLen: DEFAULTS.eventsMaxLen,
   chunkSize: DEFAULTS.chunkSize,
   chunkOverlap: DEFAULTS.chunkOverlap,
   batchSize: DEFAULTS.ingestBatchSize,
@@ -127,7 +131,11 @@ export async function ingest(paths: string[], options: IngestOptions): Promise<I
   });
   const connection = createRedisConnection(opts.redis, 'producer');
   const eventsConnection = createRedisConnection(opts.redis, 'worker');
-  const queue = new Queue(INGEST_QUEUE, { connection, prefix: opts.prefix });
+  const queue = new Queue(INGEST_QUEUE, {
+    connection,
+    prefix: opts.prefix,
+    ...eventStreamOptions(opts.eventsMaxLen),
+  });
   const events = new QueueEvents(INGEST_QUEUE, {
     connection: eventsConnection,
     prefix: opts.prefix,

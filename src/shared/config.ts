@@ -194,6 +194,10 @@ const envSchema = z.object({
     int(1, 50).default(DEFAULTS.topK),
     'Sources retrieved per question unless the job says otherwise.',
   ),
+  ASKQ_SOURCE_TEXT_CHARS: doc(
+    int(0, 1_000_000).default(DEFAULTS.sourceTextChars),
+    'Characters of each source\'s chunk text an answer carries (`sources[].text`, an excerpt); `0` for none (an empty string). A job with `sourceText: "full"` gets the whole chunk. Scoring always sees the whole chunk.',
+  ),
   ASKQ_NAMESPACE: doc(
     z.string().min(1).max(128).default(DEFAULTS.namespace),
     'Vector store namespace used when a job names none.',
@@ -230,6 +234,10 @@ const envSchema = z.object({
   ASKQ_KEEP_FAILED: doc(
     int(0, 10_000_000).default(DEFAULTS.keepFailed),
     'Failed jobs kept (count).',
+  ),
+  ASKQ_EVENTS_MAX_LEN: doc(
+    int(100, 10_000_000).default(DEFAULTS.eventsMaxLen),
+    "Entries kept in each queue's BullMQ events stream (trimmed approximately). Only live listeners (QueueEvents) read it: a listener that falls further behind misses events, and askq's own fall back to reading the job. Every askq process writing a queue must use the same value.",
   ),
   ASKQ_KEEP_SECONDS: doc(
     int(60, 365 * 86_400).default(DEFAULTS.keepSeconds),

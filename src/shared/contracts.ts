@@ -18,6 +18,10 @@ export const INGEST_JOB = 'ingest';
 
 export const MAX_QUESTION_CHARS = 8000;
 
+/** What a result's `sources[].text` holds: an excerpt of the chunk (the default) or all of it. */
+export const SOURCE_TEXT_MODES = ['excerpt', 'full'] as const;
+export type SourceTextMode = (typeof SOURCE_TEXT_MODES)[number];
+
 const question = z
   .string({
     error: (i) => (i.input === undefined ? 'question is required' : 'question must be a string'),
@@ -67,6 +71,12 @@ const answerJobFields = {
   grader: z.string().min(1).max(200).optional(),
   /** Settings of an evaluation variant, over the job's and the worker's. */
   variant: answerVariantSchema.optional(),
+  /**
+   * How much of each source's chunk text the result carries: `excerpt`, its first
+   * ASKQ_SOURCE_TEXT_CHARS characters (none when that is 0), or `full`, the whole chunk.
+   * Scoring sees the whole chunk either way. @defaultValue excerpt
+   */
+  sourceText: z.enum(SOURCE_TEXT_MODES).optional(),
 };
 
 /** Job data as producers (the API, the client) must send it: unknown fields are rejected. */
@@ -113,6 +123,10 @@ export const sourceSchema = z.object({
   chunk: z.number().int().min(0),
   /** Similarity, higher is better. */
   score: z.number(),
+  /**
+   * The chunk's text: its first ASKQ_SOURCE_TEXT_CHARS characters (300 by default; empty when
+   * 0), or the whole chunk when the job asked for `sourceText: "full"`.
+   */
   text: z.string(),
   /** 1-based page of a PDF the chunk comes from; chunks never span two pages. */
   page: z.number().int().min(1).optional(),

@@ -35,6 +35,7 @@ export const DEFAULTS = {
   breakerWindowMs: 10 * SECOND,
   breakerResetMs: 30 * SECOND,
   topK: 4,
+  sourceTextChars: 300,
   namespace: 'default',
   cache: false,
   cacheTtlSeconds: DAY / SECOND,
@@ -44,6 +45,8 @@ export const DEFAULTS = {
   keepCompleted: 10_000,
   keepFailed: 50_000,
   keepSeconds: (7 * DAY) / SECOND,
+  // Entries kept in each queue's BullMQ events stream (what QueueEvents listeners read live)
+  eventsMaxLen: 1000,
 
   // Admission control (producers): percent of Redis maxmemory past which new work is refused
   redisHighWaterPercent: 85,

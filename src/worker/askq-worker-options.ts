@@ -67,6 +67,13 @@ export interface AskqWorkerOptions {
   namespace?: string;
   /** Sources per question when a job names none. @defaultValue 4 */
   topK?: number;
+  /**
+   * Characters of each source's chunk text a result carries, unless the job asks for
+   * `sourceText: "full"`; 0 for none. @defaultValue 300
+   */
+  sourceTextChars?: number;
+  /** Entries kept in each queue's BullMQ events stream. @defaultValue 1000 */
+  eventsMaxLen?: number;
   /** A job's lock; not renewed for this long, it is stalled. @defaultValue 30000 */
   lockDurationMs?: number;
   /** How often to look for stalled jobs. @defaultValue 30000 */
@@ -134,6 +141,8 @@ export const WORKER_DEFAULTS = {
   chatFallbackAfterMs: DEFAULTS.chatFallbackAfterMs,
   namespace: DEFAULTS.namespace,
   topK: DEFAULTS.topK,
+  sourceTextChars: DEFAULTS.sourceTextChars,
+  eventsMaxLen: DEFAULTS.eventsMaxLen,
   lockDurationMs: DEFAULTS.lockDurationMs,
   stalledIntervalMs: DEFAULTS.stalledIntervalMs,
   maxStalledCount: DEFAULTS.maxStalledCount,
@@ -180,6 +189,8 @@ export function workerOptionsFromConfig(config: Config): AskqWorkerOptions {
     chatFallbackAfterMs: config.ASKQ_CHAT_FALLBACK_AFTER_MS,
     namespace: config.ASKQ_NAMESPACE,
     topK: config.ASKQ_TOP_K,
+    sourceTextChars: config.ASKQ_SOURCE_TEXT_CHARS,
+    eventsMaxLen: config.ASKQ_EVENTS_MAX_LEN,
     lockDurationMs: config.ASKQ_LOCK_DURATION_MS,
     stalledIntervalMs: config.ASKQ_STALLED_INTERVAL_MS,
     maxStalledCount: config.ASKQ_MAX_STALLED_COUNT,

@@ -7,6 +7,7 @@ import { DEFAULTS } from '../shared/defaults.ts';
 import { assertNoEviction } from '../shared/eviction-check.ts';
 import { createLogger, type Logger } from '../shared/logger.ts';
 import type { ChatPort, Ports } from '../shared/ports.ts';
+import { eventStreamOptions } from '../shared/queue-options.ts';
 import { createRedisConnection, type Redis, waitUntilReady } from '../shared/redis.ts';
 import { createQueueTelemetry } from '../shared/telemetry/queue-telemetry.ts';
 import { SECOND } from '../shared/time.ts';
@@ -97,8 +98,16 @@ export class AskqWorker extends EventEmitter<AskqWorkerEvents> {
     });
     // Queue handles only for the queue-wide rate limit that pauses every worker.
     this.#queues = {
-      questions: new Queue(QUESTIONS_QUEUE, { connection, prefix: o.prefix }),
-      ingest: new Queue(INGEST_QUEUE, { connection, prefix: o.prefix }),
+      questions: new Queue(QUESTIONS_QUEUE, {
+        connection,
+        prefix: o.prefix,
+        ...eventStreamOptions(o.eventsMaxLen),
+      }),
+      ingest: new Queue(INGEST_QUEUE, {
+        connection,
+        prefix: o.prefix,
+        ...eventStreamOptions(o.eventsMaxLen),
+      }),
     };
     // Connection errors are the workers' to report; these handles would repeat them.
     for (const q of Object.values(this.#queues)) q.on('error', () => {});
@@ -150,6 +159,7 @@ export class AskqWorker extends EventEmitter<AskqWorkerEvents> {
       graderFor,
       defaultNamespace: o.namespace,
       defaultTopK: o.topK,
+      sourceTextChars: o.sourceTextChars,
       retrievalFallback: o.retrievalFallback,
       ...(fallbackChat
         ? { chatFallback: { chat: fallbackChat, afterMs: o.chatFallbackAfterMs } }
@@ -275,6 +285,8 @@ export class AskqWorker extends EventEmitter<AskqWorkerEvents> {
         events: this,
         defaultNamespace: o.namespace,
         defaultTopK: o.topK,
+        sourceTextChars: o.sourceTextChars,
+        eventsMaxLen: o.eventsMaxLen,
         retrievalFallback: o.retrievalFallback,
         wasCancelled: (job) => this.#cancels.wasCancelled(job),
         ...scoring,

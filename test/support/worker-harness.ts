@@ -39,7 +39,13 @@ export async function startHarness(
   await worker.waitUntilReady();
   const client = track(new AskqClient(clientOptionsFromConfig(config)), 'AskqClient');
   const redis = createRedisConnection(redisSettingsFrom(config), 'worker');
-  const queue = new Queue('questions', { connection: redis, prefix: config.ASKQ_PREFIX });
+  // skipMetasUpdate: a BullMQ Queue handle writes the queue's meta (the events-stream cap) as
+  // it starts; this one leaves it as the worker and client set it (ASKQ_EVENTS_MAX_LEN).
+  const queue = new Queue('questions', {
+    connection: redis,
+    prefix: config.ASKQ_PREFIX,
+    skipMetasUpdate: true,
+  });
   return {
     config,
     worker,

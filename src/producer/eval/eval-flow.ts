@@ -4,6 +4,7 @@ import { FlowProducer, Job, type JobsOptions, Queue } from 'bullmq';
 
 import { ANSWER_JOB, type AnswerJobData, QUESTIONS_QUEUE } from '../../shared/contracts.ts';
 import { checkpointOf, type JobState, STATE_KEY } from '../../shared/job-state.ts';
+import { eventStreamOptions } from '../../shared/queue-options.ts';
 import type { Redis } from '../../shared/redis.ts';
 import { CANCELLED_REASON } from '../../shared/tenancy/cancel-channel.ts';
 import type { EvalCase } from './read-cases.ts';
@@ -55,8 +56,10 @@ export class EvalFlow {
     this.#gateId = `run-${opts.runId}-gate`;
     const common = { connection: opts.connection, prefix: opts.prefix };
     this.#flows = new FlowProducer(common);
-    this.#runs = new Queue(EVAL_RUNS_QUEUE, common);
-    this.questions = new Queue(opts.lane?.queue ?? QUESTIONS_QUEUE, common);
+    // The questions queue's events-stream cap is the worker's and producers' to set.
+    const handle = { ...common, ...eventStreamOptions(undefined) };
+    this.#runs = new Queue(EVAL_RUNS_QUEUE, handle);
+    this.questions = new Queue(opts.lane?.queue ?? QUESTIONS_QUEUE, handle);
     this.#flows.on('error', () => {});
     this.#runs.on('error', () => {});
     this.questions.on('error', () => {});

@@ -28,7 +28,7 @@ const metadataSchema = z
  * Strict, so a caller can never set a job id, attempts, priority, model or any job option.
  */
 export const questionRequestSchema = answerJobDataSchema
-  .pick({ question: true, namespace: true, topK: true, degrade: true })
+  .pick({ question: true, namespace: true, topK: true, degrade: true, sourceText: true })
   .extend({ metadata: metadataSchema.optional() })
   .meta({ id: 'QuestionRequest' });
 export type QuestionRequest = z.infer<typeof questionRequestSchema>;

@@ -66,6 +66,8 @@ export interface ApiServerOptions {
   keepFailed?: number;
   /** Seconds a finished job is kept at most. @defaultValue 604800 (7 days) */
   keepSeconds?: number;
+  /** Entries kept in each queue's BullMQ events stream. @defaultValue 1000 */
+  eventsMaxLen?: number;
   /** Percent of Redis's maxmemory past which new questions get 503 queue-full. @defaultValue 85 */
   redisHighWaterPercent?: number;
 }
@@ -92,6 +94,7 @@ export const API_SERVER_DEFAULTS = {
   keepCompleted: DEFAULTS.keepCompleted,
   keepFailed: DEFAULTS.keepFailed,
   keepSeconds: DEFAULTS.keepSeconds,
+  eventsMaxLen: DEFAULTS.eventsMaxLen,
   redisHighWaterPercent: DEFAULTS.redisHighWaterPercent,
 } satisfies Required<Omit<ApiServerOptions, 'logger' | 'board' | 'redis'>>;
 
@@ -130,6 +133,7 @@ export function apiServerOptionsFromConfig(config: Config): ApiServerOptions {
     keepCompleted: config.ASKQ_KEEP_COMPLETED,
     keepFailed: config.ASKQ_KEEP_FAILED,
     keepSeconds: config.ASKQ_KEEP_SECONDS,
+    eventsMaxLen: config.ASKQ_EVENTS_MAX_LEN,
     redisHighWaterPercent: config.ASKQ_REDIS_HIGH_WATER,
   };
 }

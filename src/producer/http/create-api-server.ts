@@ -12,6 +12,7 @@ import {
 import { ConfigError } from '../../shared/config.ts';
 import { INGEST_QUEUE } from '../../shared/contracts.ts';
 import { createLogger } from '../../shared/logger.ts';
+import { eventStreamOptions } from '../../shared/queue-options.ts';
 import { createRedisConnection, type Redis, waitUntilReady } from '../../shared/redis.ts';
 import { describeRedis } from '../../shared/redis-settings.ts';
 import { SECOND } from '../../shared/time.ts';
@@ -88,6 +89,7 @@ export async function createApiServer(options: ApiServerOptions = {}): Promise<A
     waitReplicas: o.waitReplicas,
     waitTimeoutMs: o.waitTimeoutMs,
     keepCompleted: o.keepCompleted,
+    eventsMaxLen: o.eventsMaxLen,
     keepFailed: o.keepFailed,
     keepSeconds: o.keepSeconds,
     connection,
@@ -97,7 +99,11 @@ export async function createApiServer(options: ApiServerOptions = {}): Promise<A
     // part-way is removed again, so it is all or nothing.
     bulkChunkSize: o.maxBatch,
   });
-  const ingestQueue = new Queue(INGEST_QUEUE, { connection, prefix: o.prefix });
+  const ingestQueue = new Queue(INGEST_QUEUE, {
+    connection,
+    prefix: o.prefix,
+    ...eventStreamOptions(o.eventsMaxLen),
+  });
   ingestQueue.on('error', () => {});
   const queues = [client.queue, ingestQueue];
   const waiter = new JobWaiter({ redis, prefix: o.prefix });

@@ -20,8 +20,11 @@ export class JobWaiter {
   /** The same object, untyped: QueueEvents's typings do not list per-job `completed:<id>` events. */
   readonly #emitter: EventEmitter;
   readonly #pending = new Set<() => void>();
+  readonly #recheckMs: number;
 
-  constructor(options: { redis: RedisTarget; prefix: string }) {
+  /** `recheckMs`: how often a wait also reads the job's state. @defaultValue 2000 */
+  constructor(options: { redis: RedisTarget; prefix: string; recheckMs?: number }) {
+    this.#recheckMs = options.recheckMs ?? 2 * SECOND;
     this.#connection = createRedisConnection(options.redis, 'worker');
     this.#events = new QueueEvents(QUESTIONS_QUEUE, {
       connection: this.#connection,
@@ -40,13 +43,21 @@ export class JobWaiter {
   /**
    * Resolves when job `id` finishes, after `timeoutMs`, or when the waiter closes, whichever
    * comes first. `isFinished` runs once the listeners are in place, so a job finishing
-   * between the caller's own check and this wait is not missed.
+   * between the caller's own check and this wait is not missed, and again every
+   * `recheckMs`: the events stream is capped (ASKQ_EVENTS_MAX_LEN), so a finish event can be
+   * trimmed before this listener reads it when the process lags behind a burst of enqueues.
    */
   async wait(id: string, timeoutMs: number, isFinished: () => Promise<boolean>): Promise<void> {
     let release: () => void = () => {};
     const done = new Promise<void>((resolve) => (release = resolve));
     const finish = () => release();
     const timer = setTimeout(finish, timeoutMs);
+    const recheck = setInterval(() => {
+      isFinished().then(
+        (finished) => finished && finish(),
+        () => {},
+      );
+    }, this.#recheckMs);
     this.#emitter.on(`completed:${id}`, finish);
     this.#emitter.on(`failed:${id}`, finish);
     this.#pending.add(finish);
@@ -54,6 +65,7 @@ export class JobWaiter {
       if (!(await isFinished())) await done;
     } finally {
       clearTimeout(timer);
+      clearInterval(recheck);
       this.#emitter.off(`completed:${id}`, finish);
       this.#emitter.off(`failed:${id}`, finish);
       this.#pending.delete(finish);

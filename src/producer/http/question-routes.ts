@@ -240,7 +240,14 @@ export function idempotentJobId(owner: string, key: string): string {
 
 function sameRequest(stored: QuestionRequest, sent: QuestionRequest): boolean {
   const pick = (q: QuestionRequest) =>
-    JSON.stringify([q.question, q.namespace, q.topK, q.degrade, sortedEntries(q.metadata)]);
+    JSON.stringify([
+      q.question,
+      q.namespace,
+      q.topK,
+      q.degrade,
+      q.sourceText,
+      sortedEntries(q.metadata),
+    ]);
   return pick(stored) === pick(sent);
 }
 

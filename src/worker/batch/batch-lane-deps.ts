@@ -65,6 +65,8 @@ export interface BatchLaneDeps {
   events: WorkerEventSink;
   defaultNamespace: string;
   defaultTopK: number;
+  /** Characters of each source's text in a case's result, unless it asks for `full`. */
+  sourceTextChars: number;
   retrievalFallback: 'retry' | 'degrade';
   /** Models a case's variant may name. @defaultValue any */
   allowedModels?: ReadonlySet<string>;

@@ -2,6 +2,7 @@ import { type Job, Queue, UnrecoverableError, Worker, type WorkerOptions } from 
 
 import { BatchApi } from '../../shared/batch/batch-api.ts';
 import { BATCH_JOBS, EVAL_BATCH_QUEUE } from '../../shared/batch/batch-lane.ts';
+import { eventStreamOptions } from '../../shared/queue-options.ts';
 import type { Redis } from '../../shared/redis.ts';
 import { pauseQueue } from '../resilience/pause-queue.ts';
 import {
@@ -25,6 +26,8 @@ export interface BatchLaneStart extends Omit<
   'redis' | 'queue' | 'api' | 'settings' | 'pauseQueue'
 > {
   connection: Redis;
+  /** Entries kept in the lane queue's events stream. */
+  eventsMaxLen: number;
   /** The Batch API's server and key (the chat provider's). */
   openai: { apiKey: string; baseURL?: string };
   /** @defaultValue {@link BATCH_LANE_DEFAULTS} */
@@ -39,8 +42,12 @@ export function startBatchLane(
   start: BatchLaneStart,
   workerOptions: Omit<WorkerOptions, 'connection'>,
 ): BatchLane {
-  const { connection, openai, settings, ...shared } = start;
-  const queue = new Queue(EVAL_BATCH_QUEUE, { connection, prefix: start.prefix });
+  const { connection, openai, settings, eventsMaxLen: _, ...shared } = start;
+  const queue = new Queue(EVAL_BATCH_QUEUE, {
+    connection,
+    prefix: start.prefix,
+    ...eventStreamOptions(start.eventsMaxLen),
+  });
   queue.on('error', () => {});
   const lane: BatchLaneDeps = {
     ...shared,

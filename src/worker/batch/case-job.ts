@@ -22,6 +22,7 @@ import { bindGrader, bindSignal } from '../attempt/bind-signal.ts';
 import { reportSettlement } from '../attempt/run-attempt.ts';
 import { settleFailure } from '../attempt/settle-failure.ts';
 import { cancelledFailure, isCancelRequested } from '../cancellation/cancel-listener.ts';
+import { sourcesForResult } from '../jobs/source-excerpts.ts';
 import { answerQuestion } from '../pipeline/answer-question.ts';
 import type { Generation } from '../pipeline/generate.ts';
 import { graderProblem } from '../pipeline/score.ts';
@@ -165,7 +166,7 @@ export async function runCaseJob(
     }
     const result: AnswerResult = {
       answer: out.answer,
-      sources: out.sources,
+      sources: sourcesForResult(out.sources, data.sourceText, deps.sourceTextChars),
       degraded: out.degraded,
       ...(out.degradedReason ? { degradedReason: out.degradedReason } : {}),
       model: out.model,

@@ -16,12 +16,15 @@ import type { JobHelpers, JobKind } from '../attempt/job-kind.ts';
 import { answerQuestion } from '../pipeline/answer-question.ts';
 import { graderProblem } from '../pipeline/score.ts';
 import { chatFallbackReason, isChatBlocked } from './chat-fallback.ts';
+import { sourcesForResult } from './source-excerpts.ts';
 
 export interface AnswerJobOptions {
   /** Namespace when the job names none. */
   defaultNamespace: string;
   /** topK when the job names none. */
   defaultTopK: number;
+  /** Characters of each source's text in the result, unless the job asks for `full`. */
+  sourceTextChars: number;
   /** `degrade`: answer without context when retrieval is down. */
   retrievalFallback: 'retry' | 'degrade';
   /** The answer cache (ASKQ_CACHE=on). @defaultValue none */
@@ -148,7 +151,7 @@ async function answer(
   );
   const result: AnswerResult = {
     answer: out.answer,
-    sources: out.sources,
+    sources: sourcesForResult(out.sources, data.sourceText, options.sourceTextChars),
     degraded: out.degraded,
     ...(out.degradedReason ? { degradedReason: out.degradedReason } : {}),
     model: out.model,

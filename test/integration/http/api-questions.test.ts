@@ -84,6 +84,27 @@ describe('HTTP API: questions (fastify.inject)', () => {
     expect(bad.body).toMatch(/degrade/);
   });
 
+  it('carries sourceText "full" into the job, in a batch too, and rejects any other mode', async () => {
+    const res = await api.server.app.inject({
+      method: 'POST',
+      url: '/v1/questions/batch',
+      headers: auth(),
+      payload: [{ question: 'What is LCEL?', sourceText: 'full' }, { question: 'And RAG?' }],
+    });
+    expect(res.statusCode).toBe(202);
+    const [full, plain] = res.json<{ ids: string[] }>().ids;
+    expect((await api.queue.getJob(full!))?.data).toMatchObject({ sourceText: 'full' });
+    expect((await api.queue.getJob(plain!))?.data).not.toHaveProperty('sourceText');
+    const bad = await api.server.app.inject({
+      method: 'POST',
+      url: '/v1/questions',
+      headers: auth(),
+      payload: { question: 'What is LCEL?', sourceText: 'all' },
+    });
+    expect(bad.statusCode).toBe(400);
+    expect(bad.body).toMatch(/sourceText/);
+  });
+
   it('maps an Idempotency-Key to one job: same key → same id (200), nothing new enqueued', async () => {
     const send = (question: string, key = 'order-42', who = TEST_API_KEY) =>
       api.server.app.inject({
