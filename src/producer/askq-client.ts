@@ -132,10 +132,16 @@ export class AskqClient {
   readonly #logger: Pick<Logger, 'warn' | 'error'> | undefined;
   #events: QueueEvents | undefined;
   #eventsConnection: Redis | undefined;
+  /** Every job's retention options: built once, shared (BullMQ only reads them). */
+  readonly #retention: Pick<JobsOptions, 'removeOnComplete' | 'removeOnFail'>;
 
   constructor(options: AskqClientOptions = {}) {
     const { connection, redis, redisUrl, logger, admission, ...rest } = options;
     this.#opts = { ...ASKQ_CLIENT_DEFAULTS, ...stripUndefined(rest) };
+    this.#retention = {
+      removeOnComplete: { count: this.#opts.keepCompleted, age: this.#opts.keepSeconds },
+      removeOnFail: { count: this.#opts.keepFailed, age: this.#opts.keepSeconds },
+    };
     this.#logger = logger;
     this.#target = redis ?? redisUrl ?? ASKQ_CLIENT_DEFAULTS.redisUrl;
     assertClusterPrefix(this.#target, this.#opts.prefix);
@@ -179,15 +185,27 @@ export class AskqClient {
     items: AnswerJobData[],
     optionsOf: (index: number) => EnqueueOptions = () => ({}),
   ): Promise<{ ids: string[] }> {
-    const valid = items.map((item, i) => validate(item, `item ${i}: `));
+    return this.askManyValidated(
+      items.map((item, i) => validate(item, `item ${i}: `)),
+      optionsOf,
+    );
+  }
+
+  /**
+   * {@link AskqClient.askMany} for questions already validated against a schema at least as
+   * strict as the contract's (the HTTP API's request schema, checked as the body is read), so
+   * a batch is not validated twice.
+   */
+  async askManyValidated(
+    valid: readonly AnswerJobData[],
+    optionsOf: (index: number) => EnqueueOptions = () => ({}),
+  ): Promise<{ ids: string[] }> {
     // Ids chosen here, before anything is sent, so a failure part-way knows what to take back.
     const jobs = valid.map((data, i) => {
       const options = optionsOf(i);
-      return {
-        name: ANSWER_JOB,
-        data: withOrigin(data, options.origin),
-        opts: this.#jobOptions({ ...options, jobId: options.jobId ?? randomUUID() }),
-      };
+      const opts = this.#jobOptions(options);
+      opts.jobId ??= randomUUID();
+      return { name: ANSWER_JOB, data: withOrigin(data, options.origin), opts };
     });
     const ids = jobs.map((job) => job.opts.jobId!);
     const jobBytes = estimateJobBytes(valid);
@@ -352,12 +370,10 @@ export class AskqClient {
   }
 
   #jobOptions(options: EnqueueOptions): JobsOptions {
-    return {
-      removeOnComplete: { count: this.#opts.keepCompleted, age: this.#opts.keepSeconds },
-      removeOnFail: { count: this.#opts.keepFailed, age: this.#opts.keepSeconds },
-      ...(options.jobId ? { jobId: options.jobId } : {}),
-      ...(options.priority ? { priority: options.priority } : {}),
-    };
+    const opts: JobsOptions = { ...this.#retention };
+    if (options.jobId) opts.jobId = options.jobId;
+    if (options.priority) opts.priority = options.priority;
+    return opts;
   }
 
   async #queueEvents(): Promise<QueueEvents> {

@@ -154,7 +154,12 @@ export async function questionRoutes(
     async (request, reply) => {
       const ids = request.body.map(() => randomUUID());
       await enqueue(request, ids.length, (priorityOf, origin) =>
-        client.askMany(request.body, (i) => ({ jobId: ids[i]!, priority: priorityOf(i), origin })),
+        // The body was validated against the request schema (stricter than the contract).
+        client.askManyValidated(request.body, (i) => ({
+          jobId: ids[i]!,
+          priority: priorityOf(i),
+          origin,
+        })),
       );
       return reply.code(202).send({ ids });
     },
