@@ -84,7 +84,7 @@ export async function run(options: LlmScalingOptions = {}): Promise<BenchResult>
     redis = await benchRedis('llm-scaling');
     const ports = await instantPorts();
     const chat = new OpenAIChat({ apiKey: 'sk-bench', baseURL: fake.url, model: 'gpt-4o-mini' });
-    const setup = { redisUrl: redis.url, redisPid: redis.pid!, fakePid: fake.pid, chat };
+    const setup = { redisUrl: redis.url, redisPid: redis.pid, fakePid: fake.pid, chat };
     const level = (concurrency: number, jobs: number, profiler?: InProcessProfiler) =>
       runLevel({ ...setup, ports, latencyMs, concurrency, jobs }, profiler);
     // A warm-up (JIT, first connections), not reported.
