@@ -29,6 +29,9 @@ const fake = await startFakeOpenAI({
     : {}),
 });
 console.log(`FAKE_URL ${fake.url}`);
+// The parent holds our stdin: when it is gone (killed by bench/run-all.ts's timeout, say), so
+// are we, instead of serving on as an orphan that also keeps the parent's stderr pipe open.
+process.stdin.on('end', () => process.exit(0)).resume();
 process.once('SIGTERM', () => {
   console.log(`FAKE_CALLS ${JSON.stringify({ ...fake.calls, rateLimited: fake.rateLimited })}`);
   void fake.close().then(() => process.exit(0));

@@ -25,7 +25,8 @@ export async function startFakeProcess(
   const child = spawn(
     process.execPath,
     [FAKE_CHILD, '--latency', String(options.latencyMs ?? 0), '--rpm', String(options.rpm ?? 0)],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
+    // stdin is a pipe only so the child sees it close when this process dies (see the child).
+    { stdio: ['pipe', 'pipe', 'inherit'] },
   );
   let out = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
