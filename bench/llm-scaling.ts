@@ -97,7 +97,11 @@ export async function run(options: LlmScalingOptions = {}): Promise<BenchResult>
       const top = Math.max(...levels);
       const profiler = await InProcessProfiler.open();
       const profiled = await level(top, Math.max(top * perSlot, 20), profiler);
-      profile = { ...(await profiler.summary(ROOT, options.profileOut)), level: profiled };
+      profile = {
+        ...(await profiler.summary(ROOT, options.profileOut)),
+        level: profiled,
+        measured: results.find((r) => r.concurrency === top)!,
+      };
     }
   } finally {
     await fake.stop();
@@ -245,7 +249,12 @@ function byOwner(p: Profiled): { owner: string; share: number; usPerJob: number 
     .sort((a, b) => b.share - a.share);
 }
 
-type Profiled = ProfileSummary & { level: Level };
+/**
+ * A profile with its run (`level`) and the unprofiled run of the same concurrency
+ * (`measured`), whose CPU per job is the one split: process.cpuUsage counts every thread,
+ * the sampler's own included.
+ */
+type Profiled = ProfileSummary & { level: Level; measured: Level };
 
 function busyPlaces(p: ProfileSummary): ProfileSummary['places'] {
   return p.places.filter((x) => x.name !== '(idle)' && x.name !== PROFILER_PLACE);
@@ -256,7 +265,8 @@ function busyMs(p: ProfileSummary): number {
 }
 
 function cpuUsPerJob(p: Profiled): number {
-  return (p.level.cpuCores * p.level.seconds * 1e6) / p.level.jobs;
+  const { cpuCores, seconds, jobs } = p.measured;
+  return (cpuCores * seconds * 1e6) / jobs;
 }
 
 /** The profiled run's CPU per job by owner, and the single-thread ceiling it implies. */
@@ -267,7 +277,7 @@ function profileReading(p: Profiled): string {
   const goal = goalAt(level.concurrency);
   const budget = 1e6 / (goal * level.ideal);
   const owners = byOwner(p);
-  return `Where the worker’s CPU goes at concurrency ${level.concurrency} (a profiled run of its own after the measured levels: ${fmt(level.jobs)} jobs, ${fmt(level.achieved)} jobs/s, the worker at ${fmt(level.cpuCores * 100)} % of a core, machine ${fmt(level.machineBusy * 100)} % busy): ${fmt(usPerJob)} µs of CPU per job (process.cpuUsage), split by V8’s sampler as ${owners.map((o) => `${o.owner} ${fmt(o.usPerJob)} µs (${pct(o.share)})`).join(', ')}. At that cost one JavaScript thread with a whole core to itself finishes at most ${fmt(ceiling)} jobs/s, ${floorTo(ceiling / level.ideal)} of the ideal ${fmt(level.ideal)}/s; the goal (${goal} × ideal = ${fmt(goal * level.ideal)} jobs/s) needs ≤ ${fmt(budget)} µs per job and a core of the worker’s own, while on this ${CORES}-core machine the fake and Redis run on the same cores.`;
+  return `Where the worker’s CPU goes at concurrency ${level.concurrency}: ${fmt(usPerJob)} µs of CPU per job in the measured run (process.cpuUsage ÷ jobs), split in the shares of V8’s samples from a profiled run of its own after the measured levels (${fmt(level.jobs)} jobs, ${fmt(level.achieved)} jobs/s, machine ${fmt(level.machineBusy * 100)} % busy): ${owners.map((o) => `${o.owner} ${fmt(o.usPerJob)} µs (${pct(o.share)})`).join(', ')}. At that cost one JavaScript thread with a whole core to itself finishes at most ${fmt(ceiling)} jobs/s, ${floorTo(ceiling / level.ideal)} of the ideal ${fmt(level.ideal)}/s; the goal (${goal} × ideal = ${fmt(goal * level.ideal)} jobs/s) needs ≤ ${fmt(budget)} µs per job and a core of the worker’s own, while on this ${CORES}-core machine the fake and Redis run on the same cores.`;
 }
 
 function pct(share: number): string {
@@ -282,7 +292,7 @@ function profileMarkdown(p: Profiled): string {
   const rows = (items: { name: string; ms: number }[]) =>
     items.slice(0, 15).map((x) => `| \`${esc(x.name)}\` | ${us(x.ms)} | ${pct(x.ms / busy)} |`);
   return [
-    `Profile of the worker at concurrency ${p.level.concurrency} (${fmt(p.level.jobs)} jobs; ${fmt(perJob)} µs of CPU per job, split in the shares of the sampler’s busy samples):`,
+    `Profile of the worker at concurrency ${p.level.concurrency} (${fmt(p.level.jobs)} jobs): the measured run's ${fmt(perJob)} µs of CPU per job, split in the shares of the profiled run's busy samples:`,
     '',
     '| whose | µs per job | share |',
     '| --- | --- | --- |',
