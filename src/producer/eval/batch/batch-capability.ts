@@ -1,4 +1,3 @@
-import { BatchApi, BatchUnavailableError } from '../../../shared/batch/batch-api.ts';
 import type { Config } from '../../../shared/config.ts';
 import { SECOND } from '../../../shared/time.ts';
 
@@ -7,6 +6,8 @@ import { SECOND } from '../../../shared/time.ts';
  * the embedded model (answers in-process), or a server without `GET /v1/batches`.
  */
 export async function assertCanBatch(config: Config): Promise<void> {
+  // The openai SDK is loaded for batch runs only: an online run never needs it.
+  const { BatchApi, BatchUnavailableError } = await import('../../../shared/batch/batch-api.ts');
   if (config.ASKQ_LLM !== 'openai' || !config.OPENAI_API_KEY) {
     throw new BatchUnavailableError(
       '--batch needs an OpenAI-compatible chat model (ASKQ_LLM=openai and OPENAI_API_KEY): ' +

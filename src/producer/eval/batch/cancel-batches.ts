@@ -1,4 +1,4 @@
-import { BatchApi, type BatchApiOptions } from '../../../shared/batch/batch-api.ts';
+import type { BatchApiOptions } from '../../../shared/batch/batch-api.ts';
 import { FINAL_BATCH_STATUSES } from '../../../shared/batch/batch-lane.ts';
 import { BatchStore } from '../../../shared/batch/batch-store.ts';
 import type { Redis } from '../../../shared/redis.ts';
@@ -35,6 +35,8 @@ export async function cancelRunBatches(options: {
       r.batchId && !r.collected && !(FINAL_BATCH_STATUSES as readonly string[]).includes(r.status),
   );
   if (open.length === 0 || !options.api) return [];
+  // The openai SDK is loaded only when there are batches to cancel.
+  const { BatchApi } = await import('../../../shared/batch/batch-api.ts');
   const api = new BatchApi(options.api);
   const cancelled: CancelledBatch[] = [];
   for (const r of open) {
