@@ -20,8 +20,8 @@ import { writeReport } from './render-report.ts';
 import { describeRun } from './reproducibility.ts';
 import { RunFollower } from './run-follower.ts';
 import {
-  latestResults,
   MAX_INVALID_KEPT,
+  openLatestResults,
   openResultsWriter,
   readManifest,
   readResultIndex,
@@ -160,7 +160,9 @@ export async function runEval(options: EvalRunOptions): Promise<EvalOutcome> {
   function count(r: Pick<CaseResult, 'status'>) {
     counts[r.status === 'passed' ? 'passed' : r.status === 'failed' ? 'failed' : 'errored'] += 1;
   }
-  // Ids and statuses of what finished, never the results: memory stays flat however long the run.
+  // Ids and statuses of what finished before this run started (a resume), never the results;
+  // read once, to skip those cases, and dropped once the file is read. A new run needs none:
+  // a case finishes only after it was read, and the file's ids are unique.
   const done =
     opts.mode === 'new'
       ? new Map<string, ResultIndexEntry>()
@@ -244,7 +246,6 @@ export async function runEval(options: EvalRunOptions): Promise<EvalOutcome> {
     },
     onResults: async (batch) => {
       for (const r of batch) {
-        done.set(r.id, { status: r.status });
         retrying.delete(r.id);
         count(r);
         spent += caseCost(prices, r);
@@ -352,6 +353,7 @@ export async function runEval(options: EvalRunOptions): Promise<EvalOutcome> {
         if (batch.length >= opts.chunkSize) await flush();
       }
     }
+    done.clear();
     if (!opts.signal?.aborted) await flush();
     if (opts.signal?.aborted) return await interrupt();
     known = valid * Math.max(1, variants.length) * repeat;
@@ -369,13 +371,14 @@ export async function runEval(options: EvalRunOptions): Promise<EvalOutcome> {
     if (opts.signal?.aborted) return await interrupt();
     await writer.close();
     await lane?.stop();
+    const results = await openLatestResults(dir);
     const summary = await summarize(
       manifest,
-      latestResults(dir),
+      results(),
       opts.prices,
       opts.mode === 'new' ? performance.now() - started : undefined,
     );
-    await writeOutputs(dir, summary, opts.jaegerUrl);
+    await writeOutputs(dir, summary, results, opts.jaegerUrl);
     await flow.finish();
     return { runId: manifest.runId, dir, summary };
   } finally {
@@ -392,16 +395,12 @@ export async function runEval(options: EvalRunOptions): Promise<EvalOutcome> {
 export async function writeOutputs(
   dir: string,
   summary: RunSummary,
+  results: () => AsyncIterable<CaseResult>,
   jaegerUrl?: string,
 ): Promise<void> {
   await writeFile(join(dir, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
-  await writeResultsCsv(join(dir, 'results.csv'), latestResults(dir), Object.keys(summary.metrics));
-  await writeReport(
-    join(dir, 'report.html'),
-    summary,
-    () => latestResults(dir),
-    jaegerUrl ? { jaegerUrl } : {},
-  );
+  await writeResultsCsv(join(dir, 'results.csv'), results(), Object.keys(summary.metrics));
+  await writeReport(join(dir, 'report.html'), summary, results, jaegerUrl ? { jaegerUrl } : {});
 }
 
 /** Rebuilds summary.json, results.csv and report.html of a run from its folder. */
@@ -410,8 +409,9 @@ export async function rebuildReport(
   options: { prices?: PriceTable; jaegerUrl?: string } = {},
 ): Promise<RunSummary> {
   const manifest = await readManifest(dir);
-  const summary = await summarize(manifest, latestResults(dir), options.prices ?? {});
-  await writeOutputs(dir, summary, options.jaegerUrl);
+  const results = await openLatestResults(dir);
+  const summary = await summarize(manifest, results(), options.prices ?? {});
+  await writeOutputs(dir, summary, results, options.jaegerUrl);
   return summary;
 }
 

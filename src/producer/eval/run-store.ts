@@ -159,23 +159,41 @@ async function* lines(dir: string): AsyncIterable<string> {
 
 /**
  * Each case's final result, streamed from results.jsonl in file order, holding one result at
- * a time: a first pass notes the line of each case's last result (a retried error is written
- * again), the second yields only those. Memory is the ids, not the results.
+ * a time (see {@link openLatestResults}, which reads the index once for several passes).
  */
 export async function* latestResults(dir: string): AsyncIterable<CaseResult> {
-  const last = new Map<string, number>();
-  let n = 0;
-  for await (const line of lines(dir)) {
-    n += 1;
-    const r = parseLine(line);
-    if (r) last.set(r.id, n);
+  yield* (await openLatestResults(dir))();
+}
+
+/**
+ * The run's final results as a stream that can be read again and again (summary, CSV,
+ * report). One pass first notes the lines a later line for the same case supersedes (a
+ * retried error is written again); each read then parses every line once and skips those.
+ * What stays in memory is the superseded line numbers, none for a run without retries.
+ */
+export async function openLatestResults(dir: string): Promise<() => AsyncIterable<CaseResult>> {
+  const superseded = new Set<number>();
+  {
+    const lastLine = new Map<string, number>();
+    let n = 0;
+    for await (const line of lines(dir)) {
+      n += 1;
+      const id = parseLine(line)?.id;
+      if (id === undefined) continue;
+      const previous = lastLine.get(id);
+      if (previous !== undefined) superseded.add(previous);
+      lastLine.set(id, n);
+    }
   }
-  n = 0;
-  for await (const line of lines(dir)) {
-    n += 1;
-    const r = parseLine(line);
-    if (r && last.get(r.id) === n) yield r;
-  }
+  return async function* () {
+    let n = 0;
+    for await (const line of lines(dir)) {
+      n += 1;
+      if (superseded.has(n)) continue;
+      const r = parseLine(line);
+      if (r) yield r;
+    }
+  };
 }
 
 /** What resuming a run needs of each finished case: its status and what it cost so far. */
