@@ -1,8 +1,8 @@
 /**
  * Benchmark of `askq eval run --with-worker` (issue 6): 2,000 questions through the real CLI
  * process against the OpenAI-compatible fake answering each chat call in 200 ms, concurrency
- * 100, local embeddings and store. Ideal: 2000 × 0.2 s / 100 = 4 s; goal ≤ 5 s wall (CLI
- * start included) and < 200 MB peak RSS of the CLI process.
+ * 100, local embeddings and store. Ideal: 2000 × 0.2 s / 100 = 4 s; goals (issue 16's table):
+ * wall ≤ 1.25 × ideal (CLI start included) and < 250 MB peak RSS of the CLI process.
  *
  *   node bench/eval-run.ts [--questions 2000] [--latency 200] [--concurrency 100]
  *
@@ -131,12 +131,12 @@ try {
   ];
   const width = Math.max(...rows.map(([k]) => k.length));
   for (const [k, v] of rows) console.log(`${k.padEnd(width)}  ${v}`);
-  // For bench/run-all.ts: the goals of issue 7 (≤ 1.25 × ideal, CLI peak RSS < 200 MB).
+  // For bench/run-all.ts: the goals of issue 16's table (≤ 1.25 × ideal, CLI peak RSS < 250 MB).
   const result: BenchResult = {
     id: 'eval-run',
     title: 'Bulk evaluation (`askq eval run --with-worker`)',
     compares: `the real CLI process running ${questions} questions (\`askq eval run file.jsonl --with-worker --concurrency ${concurrency}\`) against its ideal, ${questions} × ${latencyMs} ms ÷ ${concurrency} = ${ideal.toFixed(1)} s: chat on the fake answering in ${latencyMs} ms, local hashing embeddings and LanceDB store (examples/corpus ingested), contains-scoring on every case. Wall from spawn to exit (CLI start included); peak RSS from \`/usr/bin/time -v\`.`,
-    goal: `≤ 1.25 × the ${ideal.toFixed(0)} s ideal, CLI peak RSS < 200 MB`,
+    goal: `≤ 1.25 × the ${ideal.toFixed(0)} s ideal, CLI peak RSS < 250 MB`,
     figures: [
       ...rows
         .filter(([k]) => !/^wall|^CLI peak/.test(k))
@@ -150,10 +150,10 @@ try {
       },
       {
         figure: 'CLI peak RSS',
-        goal: '< 200 MB',
+        goal: '< 250 MB',
         measured: `${Math.ceil(rssKb / 1024)} MB`,
         kind: 'absolute',
-        met: rssKb / 1024 < 200,
+        met: rssKb / 1024 < 250,
       },
     ],
     notes: [],
