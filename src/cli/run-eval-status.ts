@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 
-import { readManifest, readResults, readRunCounts } from '../producer/eval/index.ts';
+import { latestResults, readManifest, readRunCounts } from '../producer/eval/index.ts';
 import type { BatchRecord } from '../shared/batch/batch-lane.ts';
 import { BatchStore } from '../shared/batch/batch-store.ts';
 import type { Config } from '../shared/config.ts';
@@ -52,9 +52,9 @@ export async function runEvalStatus(
 
 async function readRunStatus(config: Config, dir: string): Promise<RunStatus> {
   const manifest = await readManifest(dir);
-  const results = await readResults(dir);
+  // Streamed: the counts of a 100,000-case run, not its results, are what stays in memory.
   const counts = { passed: 0, failed: 0, errored: 0 };
-  for (const r of results.values())
+  for await (const r of latestResults(dir))
     counts[r.status === 'passed' ? 'passed' : r.status === 'failed' ? 'failed' : 'errored'] += 1;
 
   const connection = createRedisConnection(redisSettingsFrom(config), 'producer');
