@@ -11,6 +11,7 @@ import { intInRange, seconds } from './cli/options.ts';
 import type { RunAskOptions } from './cli/run-ask.ts';
 import type { RunEvalOptions } from './cli/run-eval.ts';
 import type { RunEvalCompareOptions } from './cli/run-eval-compare.ts';
+import { preferSmallHeap } from './cli/small-heap.ts';
 import { type Config, ConfigError, loadConfig, redactConfig } from './shared/config.ts';
 import { AskqError, ValidationError } from './shared/errors.ts';
 import type { ServiceName } from './shared/telemetry/start-telemetry.ts';
@@ -326,7 +327,22 @@ function loadDotEnv(): void {
   }
 }
 
+/**
+ * Whether the command follows, records or reports an evaluation without hosting a worker:
+ * it then favours a small heap over speed (see {@link preferSmallHeap}), from the start, before
+ * module loading grows the young generation.
+ */
+function streamsEvalResults(argv: string[]): boolean {
+  const [command, subcommand] = argv.slice(2);
+  return (
+    command === 'eval' &&
+    (subcommand === 'run' || subcommand === 'status' || subcommand === 'report') &&
+    !argv.includes('--with-worker')
+  );
+}
+
 async function run(argv: string[]): Promise<number> {
+  if (streamsEvalResults(argv)) preferSmallHeap();
   loadDotEnv();
   const service = serviceFor(argv);
   const metrics = service === 'askq-worker' ? await metricsEndpoint() : undefined;

@@ -17,7 +17,6 @@ import {
 import type { Config } from '../shared/config.ts';
 import { ValidationError } from '../shared/errors.ts';
 import { findRun } from './find-run.ts';
-import { preferSmallHeap } from './small-heap.ts';
 
 /**
  * `askq eval report <run>`: rebuilds summary.json, results.csv and report.html from
@@ -29,8 +28,6 @@ export async function runEvalReport(
   options: { junit?: string } = {},
 ): Promise<number> {
   const dir = await findRun(config, run);
-  // Streams the run's results three times: a small, flat heap (see preferSmallHeap).
-  preferSmallHeap();
   const summary = await rebuildReport(dir, {
     prices: config.ASKQ_EVAL_PRICES,
     ...(config.ASKQ_JAEGER_URL ? { jaegerUrl: config.ASKQ_JAEGER_URL } : {}),

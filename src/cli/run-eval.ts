@@ -20,7 +20,6 @@ import { formatBatches } from './format-batches.ts';
 import { startInProcessWorker } from './in-process-worker.ts';
 import { warnWhileNoWorker } from './no-worker-warning.ts';
 import { batchApiOf, formatCancellation } from './run-eval-cancel.ts';
-import { preferSmallHeap } from './small-heap.ts';
 
 export interface RunEvalOptions {
   out?: string;
@@ -111,8 +110,6 @@ export async function runEvalCommand(
   // Before anything is enqueued: a provider that cannot batch stops the run here.
   if (batch) await assertCanBatch(config);
 
-  // Following and recording only: a small, flat heap (see preferSmallHeap) is worth the CPU.
-  if (!options.withWorker) preferSmallHeap();
   const worker = options.withWorker
     ? await startInProcessWorker(
         // The in-process worker is this run's: the grader asked for is the one it has.
