@@ -14,7 +14,7 @@ import type { RunEvalCompareOptions } from './cli/run-eval-compare.ts';
 import { preferSmallHeap } from './cli/small-heap.ts';
 import { type Config, ConfigError, loadConfig, redactConfig } from './shared/config.ts';
 import { AskqError, ValidationError } from './shared/errors.ts';
-import type { ServiceName } from './shared/telemetry/start-telemetry.ts';
+import type { ServiceName, TelemetryHandle } from './shared/telemetry/start-telemetry.ts';
 import { unknownVariables } from './shared/unknown-variables.ts';
 
 const VERSION = (
@@ -341,19 +341,29 @@ function streamsEvalResults(argv: string[]): boolean {
   );
 }
 
+/**
+ * The Node SDK when something leaves the process (an OTLP endpoint, the metrics endpoint);
+ * otherwise local tracing only, which makes the same spans and trace ids at a fraction of the
+ * SDK's memory (a CLI following a 100,000-case run counts every megabyte).
+ */
+async function startTelemetryFor(
+  service: ServiceName,
+  metrics: Awaited<ReturnType<typeof metricsEndpoint>>,
+): Promise<TelemetryHandle> {
+  const local = await import('./shared/telemetry/start-local-tracing.ts');
+  if (process.env.OTEL_SDK_DISABLED === 'true') return { enabled: false, shutdown: async () => {} };
+  if (!metrics && !local.exportsTelemetry(process.env)) return local.startLocalTracing();
+  const { startTelemetry } = await import('./shared/telemetry/start-telemetry.ts');
+  return startTelemetry(service, process.env, metrics ? [metrics.endpoint.reader] : []);
+}
+
 async function run(argv: string[]): Promise<number> {
   if (streamsEvalResults(argv)) preferSmallHeap();
   loadDotEnv();
   const service = serviceFor(argv);
   const metrics = service === 'askq-worker' ? await metricsEndpoint() : undefined;
   // Before anything else runs, so every span of the command is recorded; loaded only when used.
-  const telemetry = service
-    ? (await import('./shared/telemetry/start-telemetry.ts')).startTelemetry(
-        service,
-        process.env,
-        metrics ? [metrics.endpoint.reader] : [],
-      )
-    : undefined;
+  const telemetry = service ? await startTelemetryFor(service, metrics) : undefined;
   try {
     if (metrics) {
       const { port, host } = metrics;

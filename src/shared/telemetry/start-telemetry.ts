@@ -7,6 +7,7 @@ import { BatchSpanProcessor, type SpanExporter } from '@opentelemetry/sdk-trace'
 
 import { SECOND } from '../time.ts';
 import { within } from '../within.ts';
+import { exportsTelemetry } from './start-local-tracing.ts';
 
 /** askq's processes, as they appear in Jaeger. */
 export type ServiceName = 'askq-worker' | 'askq-api' | 'askq-cli';
@@ -52,11 +53,7 @@ export function startTelemetry(
   if (env.OTEL_SDK_DISABLED === 'true') return { enabled: false, shutdown: async () => {} };
   // Without a configured collector, spans are still made (trace ids in logs and results) but
   // not sent: trying localhost:4318 on a laptop would only cost retries at every exit.
-  const exporting = Boolean(
-    env.OTEL_EXPORTER_OTLP_ENDPOINT ||
-    env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ||
-    env.OTEL_EXPORTER_OTLP_METRICS_ENDPOINT,
-  );
+  const exporting = exportsTelemetry(env);
   const interval = positive(env.OTEL_METRIC_EXPORT_INTERVAL) ?? 60 * SECOND;
   const metricReaders = [
     ...pullReaders,
