@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { setTimeout as delay } from 'node:timers/promises';
 
 import { type Job, type Queue, type QueueEvents } from 'bullmq';
 
@@ -8,6 +9,7 @@ import {
   type IngestJobData,
   type IngestResult,
 } from '../shared/contracts.ts';
+import { SECOND } from '../shared/time.ts';
 import type { Admission } from './admission.ts';
 
 /** A batch that failed, with the worker's reason. */
@@ -27,6 +29,8 @@ export interface IngestBatchesOptions {
   /** Chunks (and deletions) per job. */
   batchSize: number;
   timeoutMs: number;
+  /** How often a batch's wait also reads its job's state. @defaultValue 2000 */
+  recheckMs?: number;
   /** Called as each batch finishes, with the chunks it held. */
   onDone: (outcome: { chunks: number; result?: IngestResult; failed?: FailedBatch }) => void;
 }
@@ -116,8 +120,12 @@ export class IngestBatches {
 
   async #follow(job: Job, batch: PendingBatch): Promise<void> {
     const { events, timeoutMs, onDone } = this.#options;
+    const stop = new AbortController();
     try {
-      const result = (await job.waitUntilFinished(events, timeoutMs)) as IngestResult;
+      const result = (await Promise.race([
+        job.waitUntilFinished(events, timeoutMs),
+        this.#readUntilFinished(job.id!, stop.signal),
+      ])) as IngestResult;
       onDone({ chunks: batch.chunks.length, result });
     } catch (err) {
       for (const file of batch.files) this.#failedFiles.add(file);
@@ -126,6 +134,25 @@ export class IngestBatches {
         chunks: batch.chunks.length,
         failed: { jobId: job.id!, documents, reason: (err as Error).message },
       });
+    } finally {
+      stop.abort();
+    }
+  }
+
+  /**
+   * Resolves with the job's return value (rejects with its reason) once a read of the job finds
+   * it finished, reading every `recheckMs` until `signal` aborts. The events stream is capped
+   * (ASKQ_EVENTS_MAX_LEN): a listener that lags behind a burst of ingest jobs (this process
+   * parsing a large file) can have a batch's finish event trimmed before it reads it.
+   */
+  async #readUntilFinished(id: string, signal: AbortSignal): Promise<unknown> {
+    const { queue, recheckMs = 2 * SECOND } = this.#options;
+    for (;;) {
+      await delay(recheckMs, undefined, { signal });
+      const job = await queue.getJob(id).catch(() => undefined);
+      if (!job?.finishedOn) continue;
+      if ((await job.getState()) === 'failed') throw new Error(job.failedReason);
+      return job.returnvalue;
     }
   }
 }
