@@ -20,8 +20,9 @@ export interface RunFollowerOptions {
   /** A case went to delayed (a retry is scheduled). */
   onRetry?: (caseId: string) => void;
   /**
-   * With no event for this long, job hashes are read directly: events are a trimmed stream and
-   * a job may have finished while nobody listened. @defaultValue 2000
+   * With no finish event of this run's cases for this long, job hashes are read directly:
+   * events are a trimmed stream and a job may have finished while nobody listened.
+   * @defaultValue 2000
    */
   reconcileAfterMs?: number;
 }
@@ -172,9 +173,13 @@ export class RunFollower {
   }
 
   #take(jobId: string): EvalCase | undefined {
-    this.#lastEventAt = Date.now();
     const c = this.#pending.get(jobId);
-    if (c) this.#pending.delete(jobId);
+    if (c) {
+      // Only this run's events count as events: another producer's jobs finishing on the same
+      // queue must not put off the read that finds this run's trimmed ones.
+      this.#lastEventAt = Date.now();
+      this.#pending.delete(jobId);
+    }
     this.#added.delete(jobId);
     return c;
   }
