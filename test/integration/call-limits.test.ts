@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 
 import { QuestionFailedError } from '../../src/producer/client-errors.ts';
 import { CancelledError, RateLimitedError } from '../../src/shared/errors.ts';
-import type { Redis } from '../../src/shared/redis.ts';
+import { createRedisConnection, type Redis } from '../../src/shared/redis.ts';
 import { AskqWorker, workerOptionsFromConfig } from '../../src/worker/askq-worker.ts';
 import { OpenAIChat } from '../../src/worker/providers/openai/openai-chat.ts';
 import { CallLimits, estimateTokens } from '../../src/worker/resilience/call-limits.ts';
@@ -127,6 +127,30 @@ describe('ASKQ_LLM_RPM taken at the model call, across workers', () => {
     await expect(waiting).rejects.toBeInstanceOf(CancelledError);
     // The aborted call's 500 tokens are back (the bucket only refills in between).
     expect(await bucketTokens(redis, prefix)).toBeGreaterThanOrEqual(before);
+  });
+
+  it('a call whose turn cannot be booked (Redis unreachable) stops when its job is aborted', async () => {
+    // A worker's connection retries forever: with no Redis to answer, the booking never returns.
+    const redis = createRedisConnection('redis://127.0.0.1:1', 'worker');
+    redis.on('error', () => {});
+    cleanup.push(async () => redis.disconnect());
+    const limits = new CallLimits({
+      redis,
+      prefix: uniquePrefix('limits'),
+      requestsPerMinute: 60,
+      tokensPerMinute: 10_000,
+      maxWaitMs: 10_000,
+    });
+    const job = new AbortController();
+    const booking = limits
+      .acquire({ promptTokens: 100, maxOutputTokens: 400 }, job.signal)
+      .catch((err: unknown) => err);
+    setTimeout(() => job.abort(new Error('cancelled by the producer')), 50);
+    const outcome = await Promise.race([
+      booking,
+      new Promise((resolve) => setTimeout(() => resolve('still booking'), 3_000)),
+    ]);
+    expect(outcome).toBeInstanceOf(CancelledError);
   });
 
   it('a question cancelled while its call waits for its turn fails "cancelled" without the call', async () => {

@@ -129,8 +129,8 @@ export class CallLimits {
   /**
    * Books the call's turn and resolves when it has come. Rejects with
    * {@link RateLimitedError} when the turn is more than `maxWaitMs` away (nothing booked),
-   * with {@link CancelledError} when `signal` aborts while waiting (the tokens are given back),
-   * and with {@link TransientError} when Redis cannot be asked.
+   * with {@link CancelledError} when `signal` aborts while the turn is booked or waited for
+   * (the tokens are given back), and with {@link TransientError} when Redis refuses the script.
    */
   async acquire(cost: CallCost, signal?: AbortSignal): Promise<CallPermit> {
     signal?.throwIfAborted();
@@ -139,16 +139,11 @@ export class CallLimits {
     const charged = Math.min(this.#tokensPerMinute, cost.promptTokens + cost.maxOutputTokens);
     let reply: [number, number];
     try {
-      reply = (await this.#redis.eval(
-        RESERVE,
-        2,
-        ...this.#keys,
-        this.#intervalMs,
-        this.#tokensPerMinute,
-        charged,
-        this.#maxWaitMs,
-      )) as [number, number];
+      reply = await this.#book(charged, signal);
     } catch (err) {
+      if (signal?.aborted) {
+        throw new CancelledError('model call cancelled while booking its turn', { cause: err });
+      }
       throw new TransientError('rate limiter unavailable (Redis)', { cause: err });
     }
     const [booked, waitMs] = reply;
@@ -158,7 +153,8 @@ export class CallLimits {
         { retryAfterMs: waitMs - this.#maxWaitMs },
       );
     }
-    if (waitMs > 0) {
+    // Aborted while booking: the sleep rejects at once and the tokens go back.
+    if (waitMs > 0 || signal?.aborted) {
       try {
         await sleep(waitMs, signal);
       } catch (err) {
@@ -177,6 +173,47 @@ export class CallLimits {
         await this.#adjust(charged - (used ?? cost.promptTokens));
       },
     };
+  }
+
+  /**
+   * Runs the booking script. A worker's connection retries forever while Redis is unreachable,
+   * so the script may answer only once Redis is back, long after the job was cancelled: when
+   * `signal` aborts with Redis not connected, this rejects at once, and what the script books
+   * later is given back (its tokens; the request turn stays taken). With Redis connected, its
+   * answer is moments away and {@link acquire} gives the tokens back itself.
+   */
+  #book(charged: number, signal: AbortSignal | undefined): Promise<[number, number]> {
+    const booking = this.#redis.eval(
+      RESERVE,
+      2,
+      ...this.#keys,
+      this.#intervalMs,
+      this.#tokensPerMinute,
+      charged,
+      this.#maxWaitMs,
+    ) as Promise<[number, number]>;
+    if (!signal) return booking;
+    return new Promise((resolve, reject) => {
+      const onAbort = () => {
+        if (this.#redis.status === 'ready') return;
+        reject(signal.reason);
+        booking.then(
+          ([booked]) => (booked ? this.#adjust(charged) : undefined),
+          () => {},
+        );
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+      booking.then(
+        (reply) => {
+          signal.removeEventListener('abort', onAbort);
+          resolve(reply);
+        },
+        (err: unknown) => {
+          signal.removeEventListener('abort', onAbort);
+          reject(err);
+        },
+      );
+    });
   }
 
   async #adjust(tokens: number): Promise<void> {
