@@ -33,7 +33,7 @@ interface ErrorSource {
  */
 export function logWorkerErrors(
   sources: readonly ErrorSource[],
-  connection: Pick<Redis, 'on' | 'off'>,
+  connection: Pick<Redis, 'on' | 'off' | 'status'>,
   logger: Logger,
 ): () => void {
   let outage: { since: number; folded: number } | undefined;
@@ -44,6 +44,15 @@ export function logWorkerErrors(
     }
     if (outage) {
       outage.folded += 1;
+      return;
+    }
+    if (connection.status === 'ready') {
+      // One connection dropped (a blocking one, say) while the shared one still answers: no
+      // outage begins, since only the shared connection's `ready` would end it.
+      logger.warn(
+        { queue, code: (err as NodeJS.ErrnoException).code },
+        'a Redis connection dropped',
+      );
       return;
     }
     outage = { since: Date.now(), folded: 0 };
