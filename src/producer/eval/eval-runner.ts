@@ -217,7 +217,8 @@ export async function runEval(options: EvalRunOptions): Promise<EvalOutcome> {
     keepSeconds: opts.keepSeconds,
     ...(manifest.settings.namespace ? { namespace: manifest.settings.namespace } : {}),
     ...(manifest.settings.topK ? { topK: manifest.settings.topK } : {}),
-    ...(opts.allowDegraded ? { allowDegraded: true } : {}),
+    // A resumed run keeps what it was started with, or takes the flag given now.
+    ...(opts.allowDegraded || manifest.settings.allowDegraded ? { allowDegraded: true } : {}),
     ...(manifest.settings.grader ? { grader: manifest.settings.grader } : {}),
     ...(lane ? { lane: lane.flowLane } : {}),
   });
@@ -442,6 +443,7 @@ async function prepare(
       runsPerCase: Math.max(1, opts.variants?.length ?? 0) * (opts.repeat ?? 1),
       ...(opts.maxCostUsd === undefined ? {} : { maxCostUsd: opts.maxCostUsd }),
       ...(opts.batch ? { mode: 'batch' as const, batchFallback: opts.batch.fallback } : {}),
+      ...(opts.allowDegraded ? { allowDegraded: true } : {}),
       ...opts.settings,
     },
     reproducibility: await describeRun(opts.file, {

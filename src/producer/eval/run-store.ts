@@ -38,6 +38,8 @@ export interface RunManifest {
     mode?: 'online' | 'batch';
     /** Where a batch's unanswered cases go. @defaultValue batch */
     batchFallback?: BatchFallback;
+    /** `--allow-degraded`: degraded answers are scored; a resumed run keeps it. */
+    allowDegraded?: boolean;
   };
   /** What makes the run reproducible (absent in runs made before askq recorded it). */
   reproducibility?: Reproducibility;

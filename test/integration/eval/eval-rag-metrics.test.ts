@@ -282,6 +282,28 @@ describe('RAG metrics with a grader model (llm)', () => {
     expect(traffic.grades - before.grades).toBe(4);
   }, 60_000);
 
+  it('--allow-degraded scores the fallback answer and is kept in run.json, which --resume reads', async () => {
+    answerFault = { status: 500 };
+    const out = join(tmp, 'run-allow-degraded');
+    try {
+      const file = await questions('allow-degraded.jsonl', [inCorpus]);
+      const r = await runCli(
+        ['eval', 'run', file, '--with-worker', '--allow-degraded', '--out', out, '--json'],
+        remote({ ASKQ_CHAT_FALLBACK: 'extractive' }),
+      );
+      const summary = JSON.parse(r.stdout) as RunSummary;
+      expect(summary).toMatchObject({ completed: 1, errored: 0, degraded: 1 });
+      const [result] = await readJsonl(join(out, 'results.jsonl'));
+      expect(result).toMatchObject({ degraded: true, degradedReason: 'chat_unavailable' });
+      const manifest = JSON.parse(await readFile(join(out, 'run.json'), 'utf8')) as {
+        settings: { allowDegraded?: boolean };
+      };
+      expect(manifest.settings.allowDegraded).toBe(true);
+    } finally {
+      answerFault = undefined;
+    }
+  }, 60_000);
+
   it('errors a case whose grader hangs past the call timeout', async () => {
     graderFault = { hang: true };
     try {
