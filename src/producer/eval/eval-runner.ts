@@ -309,6 +309,9 @@ export async function runEval(options: EvalRunOptions): Promise<EvalOutcome> {
       if (following) {
         // Cases whose job is gone (never enqueued, or past retention) will not finish: not run.
         follower.untrack(await follower.reconcile(500, ids));
+        // The rest are in Redis now: one that vanishes later was removed by `askq eval cancel`
+        // and will not finish either (a resume runs it), so following must not wait for it.
+        follower.markAdded(ids);
         return;
       }
       // In slices as large as the high-water check allows (small close to the mark).

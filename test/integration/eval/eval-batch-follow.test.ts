@@ -152,12 +152,21 @@ it('follows a detached run with eval status, and eval cancel cancels its open ba
     expect(cancel.stdout).toMatch(/batch 0 batch_\d+: cancelling/);
     expect(fake.calls.batchCancel).toBe(1);
 
+    // A case sleeping until its batch is collected is the lane's to end ("run cancelled"); one
+    // the worker had not yet put to sleep (waiting, or active between its checks; more likely
+    // on a busy machine) is removed, or aborted (unless it settles first), for a resume.
+    const [, removed, aborting] = /cancelled (\d+) waiting and (\d+) active/.exec(cancel.stdout)!;
+
+    // eval status --follow ends either way: it does not wait for a case that was removed.
     expect(await exited, stderr).toBe(0);
     expect(stderr).toMatch(/batch 0 batch_\d+ cancelled/);
     const followed = { stdout };
     const summary = JSON.parse(followed.stdout) as RunSummary;
-    expect(summary).toMatchObject({ completed: 3, errored: 3 });
-    for (const r of await results(dir)) expect(r.error).toContain('run cancelled');
+    const written = await results(dir);
+    expect(written.length).toBeLessThanOrEqual(3 - Number(removed));
+    expect(written.length).toBeGreaterThanOrEqual(3 - Number(removed) - Number(aborting));
+    expect(summary).toMatchObject({ completed: written.length, errored: written.length });
+    for (const r of written) expect(r.error).toContain('run cancelled');
   } finally {
     await worker.close(5000);
   }
