@@ -42,7 +42,6 @@ export function guardPorts(
 ): Ports {
   const { chat, embeddings, store, grader } = ports;
   const capture = options.captureContent ?? false;
-  const { events } = options;
   return {
     ...(grader ? { grader: guardGrader(grader, policies.grader, options) } : {}),
     chat: {
@@ -50,45 +49,24 @@ export function guardPorts(
       model: chat.model,
       ...(chat.serverAddress ? { serverAddress: chat.serverAddress } : {}),
       ...(chat.identity ? { identity: (settings) => chat.identity!(settings) } : {}),
-      answer: async (input, outer) => {
+      answer: (input, outer) => {
         const attributes = {
           ...genAi('chat', chat),
           // A variant's model is the one asked for.
           ...(input.settings?.model ? { 'gen_ai.request.model': input.settings.model } : {}),
         };
-        // The turn is waited for before the span, so the span times the call alone.
-        const permit = await options.limits?.acquire(chatCost(chat, input), outer);
-        return withSpan(
-          `chat ${chat.model}`,
-          { kind: SpanKind.CLIENT, attributes },
-          async (span) => {
-            const started = performance.now();
-            recordWait(span, permit);
+        return limitedModelCall({
+          name: `chat ${chat.model}`,
+          attributes,
+          cost: chatCost(chat, input),
+          options,
+          outer,
+          call: (span) => {
             if (capture) safeSetAttributes(span, { 'gen_ai.input.messages': input.question });
-            try {
-              const out = await policies.chat.execute(
-                (signal) => chat.answer(input, signal),
-                outer,
-              );
-              await permit?.settle(out.usage.inputTokens + out.usage.outputTokens);
-              recordChat(span, out, capture);
-              events.emit('model:call', {
-                attributes: { ...attributes, 'gen_ai.response.model': out.model },
-                seconds: (performance.now() - started) / 1000,
-                usage: out.usage,
-              });
-              return out;
-            } catch (err) {
-              await permit?.settle(undefined);
-              events.emit('model:call', {
-                attributes,
-                seconds: (performance.now() - started) / 1000,
-                errorType: failureClassOf(err) ?? (err as Error).name,
-              });
-              throw err;
-            }
+            return policies.chat.execute((signal) => chat.answer(input, signal), outer);
           },
-        );
+          record: (span, out) => recordChat(span, out, capture),
+        });
       },
     },
     embeddings: {
@@ -165,53 +143,71 @@ export function guardGrader(
   policy: DependencyPolicy,
   options: GuardPortsOptions,
 ): GraderPort {
-  const { events } = options;
   return {
     provider: grader.provider,
     model: grader.model,
     ...(grader.serverAddress ? { serverAddress: grader.serverAddress } : {}),
-    grade: async (request, outer) => {
-      const attributes = { ...genAi('chat', grader), 'askq.grader.metric': request.name };
-      const permit = await options.limits?.acquire(
-        {
+    grade: (request, outer) =>
+      limitedModelCall({
+        name: `chat ${grader.model}`,
+        attributes: { ...genAi('chat', grader), 'askq.grader.metric': request.name },
+        cost: {
           promptTokens: estimateTokens(request.instructions) + estimateTokens(request.input),
           maxOutputTokens: grader.maxOutputTokens ?? DEFAULTS.maxTokens,
         },
+        options,
         outer,
-      );
-      return withSpan(
-        `chat ${grader.model}`,
-        { kind: SpanKind.CLIENT, attributes },
-        async (span) => {
-          const started = performance.now();
-          recordWait(span, permit);
-          try {
-            const out = await policy.execute((signal) => grader.grade(request, signal), outer);
-            await permit?.settle(out.usage.inputTokens + out.usage.outputTokens);
-            safeSetAttributes(span, {
-              'gen_ai.response.model': out.model,
-              'gen_ai.usage.input_tokens': out.usage.inputTokens,
-              'gen_ai.usage.output_tokens': out.usage.outputTokens,
-            });
-            events.emit('model:call', {
-              attributes: { ...attributes, 'gen_ai.response.model': out.model },
-              seconds: (performance.now() - started) / 1000,
-              usage: out.usage,
-            });
-            return out;
-          } catch (err) {
-            await permit?.settle(undefined);
-            events.emit('model:call', {
-              attributes,
-              seconds: (performance.now() - started) / 1000,
-              errorType: failureClassOf(err) ?? (err as Error).name,
-            });
-            throw err;
-          }
-        },
-      );
-    },
+        call: () => policy.execute((signal) => grader.grade(request, signal), outer),
+        record: (span, out) =>
+          safeSetAttributes(span, {
+            'gen_ai.response.model': out.model,
+            'gen_ai.usage.input_tokens': out.usage.inputTokens,
+            'gen_ai.usage.output_tokens': out.usage.outputTokens,
+          }),
+      }),
   };
+}
+
+/**
+ * One chat or grader call: its turn under the model-call limits first (outside the span, so
+ * the span times the call alone), then the call in a `chat <model>` client span; the permit is
+ * settled with the tokens used (or given back on failure) and the call reported as a
+ * `model:call` event either way.
+ */
+async function limitedModelCall<T extends { model: string; usage: ChatOutput['usage'] }>(c: {
+  name: string;
+  attributes: Attributes;
+  cost: CallCost;
+  options: GuardPortsOptions;
+  outer: AbortSignal | undefined;
+  call: (span: Span) => Promise<T>;
+  record: (span: Span, out: T) => void;
+}): Promise<T> {
+  const { events, limits } = c.options;
+  const permit = await limits?.acquire(c.cost, c.outer);
+  return withSpan(c.name, { kind: SpanKind.CLIENT, attributes: c.attributes }, async (span) => {
+    const started = performance.now();
+    recordWait(span, permit);
+    try {
+      const out = await c.call(span);
+      await permit?.settle(out.usage.inputTokens + out.usage.outputTokens);
+      c.record(span, out);
+      events.emit('model:call', {
+        attributes: { ...c.attributes, 'gen_ai.response.model': out.model },
+        seconds: (performance.now() - started) / 1000,
+        usage: out.usage,
+      });
+      return out;
+    } catch (err) {
+      await permit?.settle(undefined);
+      events.emit('model:call', {
+        attributes: c.attributes,
+        seconds: (performance.now() - started) / 1000,
+        errorType: failureClassOf(err) ?? (err as Error).name,
+      });
+      throw err;
+    }
+  });
 }
 
 /** Prompt tokens the chat provider's template adds around the question and sources. */
