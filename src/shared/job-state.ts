@@ -61,6 +61,28 @@ export async function resetJobState(job: Job): Promise<void> {
   await writeJobState(job, { attempt: 0 });
 }
 
+/**
+ * What a job keeps of its state once it completed: the counters, without the stage outputs
+ * (whole chunk texts, the answer) and the last error, which only a next attempt reads; the
+ * result carries what a reader needs. Undefined when there is nothing to drop, so a job that
+ * never failed an attempt costs no extra write.
+ */
+export function completedState(data: unknown): JobState | undefined {
+  const { retrieval, generation, lastError, ...kept } = readJobState(data);
+  return retrieval || generation || lastError !== undefined ? kept : undefined;
+}
+
+/**
+ * What a job keeps of its state once it failed for good: the retrieval checkpoint only with
+ * the answer, as {@link checkpointOf} carries them (a case whose scoring failed is scored
+ * again); alone, whole chunk texts would sit in every retained failed job for nothing.
+ */
+export function failedState(state: JobState): JobState {
+  if (state.generation) return state;
+  const { retrieval: _, ...kept } = state;
+  return kept;
+}
+
 /** A job's completed stages, as a fresh state for a new job: nothing counted, nothing failed. */
 export function checkpointOf(data: unknown): JobState | undefined {
   const { retrieval, generation } = readJobState(data);

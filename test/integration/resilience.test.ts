@@ -1,13 +1,14 @@
 import { afterEach, describe, expect, it } from 'vitest';
 
 import { listDeadLetters, retryDeadLetters } from '../../src/producer/dead-letters.ts';
+import { answerResultSchema } from '../../src/shared/contracts.ts';
 import {
   BreakerOpenError,
   PermanentError,
   RateLimitedError,
   TransientError,
 } from '../../src/shared/errors.ts';
-import { readJobState } from '../../src/shared/job-state.ts';
+import { readJobState, STATE_KEY } from '../../src/shared/job-state.ts';
 import { AskqWorker, workerOptionsFromConfig } from '../../src/worker/askq-worker.ts';
 import { type FakePorts, seededFakePorts } from '../support/fake-ports.ts';
 import { type Harness, startHarness } from '../support/worker-harness.ts';
@@ -160,5 +161,50 @@ describe('failure semantics', () => {
     expect(all.retried).toEqual([b.id]);
     expect((await h.client.waitForAnswer(b.id, { timeoutMs: 10_000 })).attempts).toBe(1);
     expect(await listDeadLetters(h.queue)).toEqual([]);
+  });
+});
+
+describe("what a finished job keeps of the worker's state", () => {
+  /** The job's data as Redis holds it, not as a Job instance parsed it. */
+  async function storedData(h: Harness, id: string): Promise<Record<string, unknown>> {
+    const raw = await h.redis.hget(`${h.config.ASKQ_PREFIX}:questions:${id}`, 'data');
+    return JSON.parse(raw!) as Record<string, unknown>;
+  }
+
+  it('a job answered on a retry keeps its counters, not the chunks and the error it retried with', async () => {
+    const { h, ports } = await seeded({ ASKQ_BACKOFF_MS: '20', ASKQ_BACKOFF_MAX_MS: '20' });
+    ports.failures.chat.push(() => new TransientError('503 '.repeat(200)));
+    const { id } = await h.client.ask({ question: 'bullmq?' });
+    const result = await h.client.waitForAnswer(id, { timeoutMs: 10_000 });
+    expect(answerResultSchema.parse(result)).toEqual(result);
+    expect(result.attempts).toBe(2);
+    expect(ports.calls.embed).toBe(1); // the second attempt did resume from the checkpoint
+    const data = await storedData(h, id);
+    expect(data).toEqual({ question: 'bullmq?', [STATE_KEY]: expect.any(Object) });
+    const state = data[STATE_KEY] as Record<string, unknown>;
+    expect(state).toMatchObject({ attempt: 1 });
+    expect(state).not.toHaveProperty('retrieval');
+    expect(state).not.toHaveProperty('generation');
+    expect(state).not.toHaveProperty('lastError');
+  });
+
+  it('a job answered at once carries no state at all', async () => {
+    const { h } = await seeded();
+    const { id } = await h.client.ask({ question: 'bullmq?' });
+    await h.client.waitForAnswer(id, { timeoutMs: 10_000 });
+    expect(await storedData(h, id)).toEqual({ question: 'bullmq?' });
+  });
+
+  it('a job that failed for good after retrieval keeps its error class, not the chunks', async () => {
+    const { h, ports } = await seeded({ ASKQ_BACKOFF_MS: '20', ASKQ_BACKOFF_MAX_MS: '20' });
+    ports.failures.chat.push(
+      () => new TransientError('503'),
+      () => new PermanentError('400 bad request'),
+    );
+    const { id } = await h.client.ask({ question: 'bullmq?' });
+    await expect(h.client.waitForAnswer(id, { timeoutMs: 10_000 })).rejects.toThrow(/400/);
+    const state = (await storedData(h, id))[STATE_KEY] as Record<string, unknown>;
+    expect(state).toMatchObject({ attempt: 2, lastErrorClass: 'permanent' });
+    expect(state).not.toHaveProperty('retrieval');
   });
 });

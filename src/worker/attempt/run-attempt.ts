@@ -2,7 +2,7 @@ import { type Job, UnrecoverableError } from 'bullmq';
 
 import { type AnswerResult, formatIssues, type IngestResult } from '../../shared/contracts.ts';
 import { TransientError } from '../../shared/errors.ts';
-import { readJobState } from '../../shared/job-state.ts';
+import { completedState, readJobState, writeJobState } from '../../shared/job-state.ts';
 import type { Logger } from '../../shared/logger.ts';
 import type { Ports } from '../../shared/ports.ts';
 import { CANCELLED_REASON } from '../../shared/tenancy/cancel-channel.ts';
@@ -106,6 +106,11 @@ export function createAttemptRunner<Data, Result extends AnswerResult | IngestRe
       if (isCancelRequested(signal)) return cancelled();
       return settle(err);
     }
+    // Before BullMQ stores the result: a retried job's checkpoints (whole chunks, the answer)
+    // would otherwise stay in its data as long as the job is retained. Only bytes are at
+    // stake, so a failed write leaves them rather than failing an answered job.
+    const kept = completedState(job.data);
+    if (kept) await writeJobState(job, kept).catch(() => {});
     ctx.events.emit('job:completed', { ...ref, result });
     return result;
   };

@@ -8,7 +8,7 @@ import {
   failureClassOf,
   RateLimitedError,
 } from '../../shared/errors.ts';
-import { type JobState, writeJobState } from '../../shared/job-state.ts';
+import { failedState, type JobState, writeJobState } from '../../shared/job-state.ts';
 import { SECOND } from '../../shared/time.ts';
 import type { FailureKind } from '../worker-events.ts';
 import { type BackoffOptions, computeBackoff } from './backoff.ts';
@@ -72,7 +72,7 @@ export async function settleFailure(thrown: unknown, ctx: SettleContext): Promis
     message: string,
   ): Promise<Settlement> => {
     state.lastErrorClass = failure;
-    await writeJobState(ctx.job, state).catch(() => {});
+    await writeJobState(ctx.job, failedState(state)).catch(() => {});
     return {
       outcome: { action: 'failed', failure, reason: message, err },
       error: new UnrecoverableError(message),
