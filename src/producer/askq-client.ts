@@ -21,7 +21,7 @@ import {
   ValidationError,
 } from '../shared/errors.ts';
 import type { Logger } from '../shared/logger.ts';
-import { eventStreamOptions } from '../shared/queue-options.ts';
+import { eventStreamOptions, jobRetention } from '../shared/queue-options.ts';
 import { createRedisConnection, type Redis } from '../shared/redis.ts';
 import {
   assertClusterPrefix,
@@ -41,7 +41,10 @@ import { type QuestionState, type QuestionStatus, toStatus } from './question-st
 export { PartialEnqueueError, QuestionFailedError, WaitTimeoutError } from './client-errors.ts';
 export { type QuestionState, type QuestionStatus, toStatus } from './question-status.ts';
 
-/** Retention of finished jobs, so Redis memory stays bounded. */
+/**
+ * Retention of finished jobs, so Redis memory stays bounded. Put on a job only where it differs
+ * from the default; a job without it is kept as its worker's ASKQ_KEEP_* say.
+ */
 export interface RetentionOptions {
   /** Completed jobs kept. @defaultValue 10000 */
   keepCompleted?: number;
@@ -138,10 +141,7 @@ export class AskqClient {
   constructor(options: AskqClientOptions = {}) {
     const { connection, redis, redisUrl, logger, admission, ...rest } = options;
     this.#opts = { ...ASKQ_CLIENT_DEFAULTS, ...stripUndefined(rest) };
-    this.#retention = {
-      removeOnComplete: { count: this.#opts.keepCompleted, age: this.#opts.keepSeconds },
-      removeOnFail: { count: this.#opts.keepFailed, age: this.#opts.keepSeconds },
-    };
+    this.#retention = jobRetention(this.#opts);
     this.#logger = logger;
     this.#target = redis ?? redisUrl ?? ASKQ_CLIENT_DEFAULTS.redisUrl;
     assertClusterPrefix(this.#target, this.#opts.prefix);

@@ -1,4 +1,6 @@
-import type { QueueOptions } from 'bullmq';
+import type { JobsOptions, QueueOptions } from 'bullmq';
+
+import { DEFAULTS } from './defaults.ts';
 
 /**
  * The events-stream cap of an askq Queue handle. BullMQ keeps it in the queue's meta hash,
@@ -13,4 +15,33 @@ export function eventStreamOptions(
   maxLen: number | undefined,
 ): Pick<QueueOptions, 'streams' | 'skipMetasUpdate'> {
   return maxLen === undefined ? { skipMetasUpdate: true } : { streams: { events: { maxLen } } };
+}
+
+/** Finished jobs kept: counts, and an age in seconds for both. */
+export interface Retention {
+  keepCompleted: number;
+  keepFailed: number;
+  keepSeconds: number;
+}
+
+/**
+ * The retention options a producer puts on each job: only those that differ from askq's
+ * defaults. The worker applies its ASKQ_KEEP_* (the same defaults unless set) to every job
+ * that carries none, and BullMQ keeps a job's options in its hash for as long as the job is
+ * retained, so repeating the defaults cost 91 B per retained job. Either way the bound acts
+ * queue-wide: each finishing job trims the whole completed (or failed) set to its count.
+ */
+export function jobRetention(
+  keep: Retention,
+): Pick<JobsOptions, 'removeOnComplete' | 'removeOnFail'> {
+  const age = keep.keepSeconds;
+  const sameAge = age === DEFAULTS.keepSeconds;
+  return {
+    ...(sameAge && keep.keepCompleted === DEFAULTS.keepCompleted
+      ? {}
+      : { removeOnComplete: { count: keep.keepCompleted, age } }),
+    ...(sameAge && keep.keepFailed === DEFAULTS.keepFailed
+      ? {}
+      : { removeOnFail: { count: keep.keepFailed, age } }),
+  };
 }

@@ -134,9 +134,9 @@ export class AskqWorker extends EventEmitter<AskqWorkerEvents> {
       lockDuration: o.lockDurationMs,
       stalledInterval: o.stalledIntervalMs,
       maxStalledCount: o.maxStalledCount,
-      // Retention for jobs whose producer set none (a foreign backend's plain add), so Redis
-      // memory stays bounded whoever enqueued; a job's own options win (askq's client sets
-      // the same bounds).
+      // Retention for jobs whose producer set none (a foreign backend's plain add, or askq's
+      // client at the default bounds), so Redis memory stays bounded whoever enqueued; a
+      // job's own options win.
       removeOnComplete: { count: o.keepCompleted, age: o.keepSeconds },
       removeOnFail: { count: o.keepFailed, age: o.keepSeconds },
     };

@@ -7,6 +7,7 @@ import {
 } from '../../../src/producer/http/create-api-server.ts';
 import { ConfigError } from '../../../src/shared/config.ts';
 import { QUESTIONS_QUEUE } from '../../../src/shared/contracts.ts';
+import { DEFAULTS } from '../../../src/shared/defaults.ts';
 import { createRedisConnection } from '../../../src/shared/redis.ts';
 import { redisSettingsFrom } from '../../../src/shared/redis-settings.ts';
 import {
@@ -56,8 +57,11 @@ describe('HTTP API: questions (fastify.inject)', () => {
       },
     });
     expect(JSON.stringify(job?.data)).not.toContain(TEST_API_KEY);
-    // The server sets retention, never the caller.
-    expect(job?.opts.removeOnComplete).toMatchObject({ count: api.config.ASKQ_KEEP_COMPLETED });
+    // Retention is never the caller's; at the defaults the job carries none, and the worker's
+    // ASKQ_KEEP_* (the same defaults) bound it.
+    expect(api.config.ASKQ_KEEP_COMPLETED).toBe(DEFAULTS.keepCompleted);
+    expect(job?.opts).not.toHaveProperty('removeOnComplete');
+    expect(job?.opts).not.toHaveProperty('removeOnFail');
   });
 
   it("carries a question's opt-out of degraded answers into its job, and checks its type", async () => {
