@@ -22,6 +22,7 @@ import { startBenchWorker } from './lib/askq.ts';
 import { type BenchRedis, benchRedis } from './lib/bench-redis.ts';
 import { type BenchResult, type Figure, fmt, runAsScript } from './lib/bench-result.ts';
 import { instantPorts, questions } from './lib/instant-ports.ts';
+import { fieldTable, jobFootprint } from './lib/job-footprint.ts';
 import { waitForCompleted } from './lib/wait.ts';
 
 export interface RedisMemoryOptions {
@@ -49,7 +50,7 @@ export async function run(options: RedisMemoryOptions = {}): Promise<BenchResult
   let redis: BenchRedis | undefined;
   const figures: Figure[] = [];
   const notes: string[] = [];
-  const out = { extra: '' };
+  const out = { extra: '', fields: '' };
   try {
     redis = await benchRedis('redis-memory');
     const admin = createRedisConnection(redis.url, 'worker');
@@ -66,7 +67,8 @@ export async function run(options: RedisMemoryOptions = {}): Promise<BenchResult
       const client = new AskqClient({
         redisUrl: redis.url,
         prefix,
-        keepCompleted: retainedN * 2,
+        // Above N, and the default unless N needs more: a job's options are part of its cost.
+        keepCompleted: Math.max(DEFAULTS.keepCompleted, retainedN * 2),
         telemetry: false,
       });
       await client.queue.waitUntilReady();
@@ -79,29 +81,17 @@ export async function run(options: RedisMemoryOptions = {}): Promise<BenchResult
       const retained = await client.queue.getCompletedCount();
       const [job] = await client.queue.getCompleted(0, 0);
       const jobKey = `${prefix}:questions:${job!.id}`;
-      const keyBytes = Number(await admin.memory('USAGE', jobKey, 'SAMPLES', '0'));
       const eventsKey = `${prefix}:questions:events`;
       const eventsBytes = Number(await admin.memory('USAGE', eventsKey, 'SAMPLES', '0'));
       const eventsLen = await admin.xlen(eventsKey);
-      const fields = await admin.hgetall(jobKey);
-      const valueBytes = (name: string) => Buffer.byteLength(fields[name] ?? '');
-      const allValueBytes = Object.keys(fields).reduce(
-        (n, f) => n + Buffer.byteLength(f) + valueBytes(f),
-        0,
-      );
-      const encoding = String(await admin.object('ENCODING', jobKey));
       const completedKey = `${prefix}:questions:completed`;
       const completedBytes = Number(await admin.memory('USAGE', completedKey, 'SAMPLES', '0'));
-      const result = job!.returnvalue as AnswerResult;
-      const resultBytes = valueBytes('returnvalue');
-      const answerBytes = Buffer.byteLength(JSON.stringify(result.answer));
-      const sourceTextBytes = result.sources.reduce(
-        (n, s) => n + Buffer.byteLength(JSON.stringify(s.text)),
-        0,
-      );
-      const otherFields = Object.keys(fields).filter((f) => f !== 'returnvalue');
-      const otherBytes = otherFields.reduce((n, f) => n + valueBytes(f), 0);
+      const f = await jobFootprint(admin, jobKey, job!.returnvalue as AnswerResult);
       const perJob = (after - before) / retained;
+      const kept = f.answerBytes + f.sourceTextBytes;
+      const hashOverhead = f.hashBytes - f.namesAndValues;
+      const rest = perJob - f.hashBytes - completedBytes / retained - eventsBytes / retained;
+      const opts = f.fields.find((x) => x.name === 'opts')?.valueBytes ?? 0;
       figures.push(
         {
           figure: `bytes per retained completed job (${fmt(retained)} retained; used_memory after − before ÷ retained)`,
@@ -111,21 +101,28 @@ export async function run(options: RedisMemoryOptions = {}): Promise<BenchResult
           met: perJob <= 2048,
         },
         {
-          figure: `of which: one job hash (MEMORY USAGE … SAMPLES 0; ${fmt(otherFields.length + 1)} fields, encoding ${encoding})`,
-          measured: `${fmt(keyBytes)} B`,
+          figure: `of which: the answer and the sources' text the result keeps (${f.sources} × ≤ ${fmt(DEFAULTS.sourceTextChars)} chars, ASKQ_SOURCE_TEXT_CHARS)`,
+          measured: `${fmt(kept)} B (${fmt(f.answerBytes)} + ${fmt(f.sourceTextBytes)})`,
         },
         {
           figure:
-            "… its result (returnvalue): the answer; the sources' text (topK excerpts); the rest (ids, scores, usage, timings…)",
-          measured: `${fmt(resultBytes)} B: ${fmt(answerBytes)}; ${fmt(sourceTextBytes)} (${result.sources.length} × ≤ ${fmt(DEFAULTS.sourceTextChars)} chars); ${fmt(resultBytes - answerBytes - sourceTextBytes)}`,
+            'of which: the rest of the result (keys, ids, scores, usage, timings, JSON punctuation)',
+          measured: `${fmt(f.restOfResultBytes)} B`,
         },
         {
-          figure: `… BullMQ's other fields (${otherFields.join(', ')}): values; data; opts`,
-          measured: `${fmt(otherBytes)} B; ${fmt(valueBytes('data'))} B; ${fmt(valueBytes('opts'))} B`,
+          figure: "of which: the job's input (`data`: the question)",
+          measured: `${fmt(f.inputBytes)} B`,
         },
         {
-          figure: "… the hash's own overhead (MEMORY USAGE − field names and values)",
-          measured: `${fmt(keyBytes - allValueBytes)} B`,
+          figure: `of which: BullMQ's fields (${f.fields.length} field names; values of ${f.fields
+            .filter((x) => x.owner === 'BullMQ')
+            .map((x) => x.name)
+            .join(', ')}), opts among them`,
+          measured: `${fmt(f.bullmqBytes)} B; opts ${fmt(opts)} B`,
+        },
+        {
+          figure: `of which: Redis's own cost of the hash (MEMORY USAGE ${fmt(f.hashBytes)} B − names and values: key, keyspace entry, ${f.encoding} encoding, allocation rounding)`,
+          measured: `${fmt(hashOverhead)} B${f.asListpackBytes === undefined ? '' : `; ${fmt(f.asListpackBytes - f.namesAndValues)} B as a listpack`}`,
         },
         {
           figure: "of which: its entry in BullMQ's completed set (MEMORY USAGE ÷ retained)",
@@ -135,10 +132,16 @@ export async function run(options: RedisMemoryOptions = {}): Promise<BenchResult
           figure: `of which: BullMQ events stream (MEMORY USAGE; entries, cap ${fmt(DEFAULTS.eventsMaxLen)}), per job`,
           measured: `${fmt(eventsBytes / 1e6, 2)} MB; ${fmt(eventsLen)} entries; ${fmt(eventsBytes / retained)} B per job`,
         },
+        {
+          figure: 'of which: the rest of used_memory (the keyspace table growing, allocator pages)',
+          measured: `${fmt(rest)} B`,
+        },
       );
+      const redisOwn = hashOverhead + rest;
       notes.push(
-        `What a retained job costs, at default settings: its hash (${fmt(keyBytes)} B), its entry in the completed set (${fmt(completedBytes / retained)} B), its key in the keyspace, and a share of the events stream (${fmt(eventsBytes / retained)} B per job here; a fixed ${fmt(eventsBytes / 1e6, 2)} MB at the cap of ASKQ_EVENTS_MAX_LEN = ${fmt(DEFAULTS.eventsMaxLen)} entries, whatever the retention, so its share per job falls as more jobs are kept). The hash is mostly the result: ${fmt(answerBytes)} B of answer (the model's, here the instant fake's echo of the context), ${fmt(sourceTextBytes)} B of source excerpts (ASKQ_SOURCE_TEXT_CHARS = ${fmt(DEFAULTS.sourceTextChars)} × topK ${result.sources.length}; \`sourceText: "full"\` per job gives whole chunks), ${fmt(resultBytes - answerBytes - sourceTextBytes)} B of the rest of the contract. Any field value over \`hash-max-listpack-value\` (64 B) makes Redis store the hash as a hashtable, which costs ${fmt(keyBytes - allValueBytes)} B over the ${fmt(allValueBytes)} B of names and values here (${fmt((keyBytes - allValueBytes) / (otherFields.length + 1))} B per field): BullMQ's ${otherFields.length + 1} fields with a result that cannot fit in 64 B. ${perJob <= 2048 ? '' : `So the goal is out of reach at these defaults: the answer and the excerpts alone are ${fmt(answerBytes + sourceTextBytes)} B, before BullMQ's fields, the hashtable and the completed set. Smaller settings reach it: ASKQ_SOURCE_TEXT_CHARS=0 takes ${fmt(sourceTextBytes)} B off each job.`}`,
+        `What a retained job costs, at default settings, by whose bytes they are. **The result's content the issue keeps**: ${fmt(kept)} B, the answer (${fmt(f.answerBytes)} B, here the instant fake's echo of its context) and ${f.sources} source excerpts of ≤ ${fmt(DEFAULTS.sourceTextChars)} characters (${fmt(f.sourceTextBytes)} B), ${fmt((kept / 2048) * 100)} % of the 2,048 B goal on their own. **The rest of the contract**: ${fmt(f.restOfResultBytes)} B of keys, ids, scores, usage, timings and the trace id, all required by the schema, and the ${fmt(f.inputBytes)} B question. **BullMQ's**: ${fmt(f.bullmqBytes)} B of field names and bookkeeping values (timestamps, counters, the job id again inside opts) and ${fmt(completedBytes / retained)} B in the completed set; the events stream, ${fmt(eventsBytes / 1e6, 2)} MB at its cap of ASKQ_EVENTS_MAX_LEN = ${fmt(DEFAULTS.eventsMaxLen)} entries whatever the retention (each \`completed\` entry repeats the result), is ${fmt(eventsBytes / retained)} B per job at ${fmt(retained)} retained, ${fmt(eventsBytes / DEFAULTS.keepCompleted)} B at the default retention of ${fmt(DEFAULTS.keepCompleted)}. **Redis's own**: ${fmt(hashOverhead)} B for the hash (its key and keyspace entry, and the ${f.encoding} encoding Redis picks because the result is longer than \`hash-max-listpack-value\`, 64 B by default: a table entry and a separate allocation per field, rounded up to the allocator's size classes) and ${fmt(rest)} B of keyspace-table growth and allocator pages, ${fmt(redisOwn)} B in all.${f.asListpackBytes === undefined ? '' : ` Encoded as a listpack (a server with \`hash-max-listpack-value\` above the result's length, which askq documents but cannot require), the same hash would cost ${fmt(f.asListpackBytes)} B instead of ${fmt(f.hashBytes)} B.`}${perJob <= 2048 ? '' : ` So 2,048 B is out of reach at the default ASKQ_SOURCE_TEXT_CHARS = ${fmt(DEFAULTS.sourceTextChars)}: the kept content, the contract's required fields and Redis's and BullMQ's per-job costs add up to more; ASKQ_SOURCE_TEXT_CHARS=0 takes ${fmt(f.sourceTextBytes)} B off each job (twice, counting the stream's copy).`}`,
       );
+      out.fields = fieldTable(f, (n) => fmt(n));
       await client.queue.obliterate({ force: true });
       await client.close();
     }
@@ -174,6 +177,10 @@ export async function run(options: RedisMemoryOptions = {}): Promise<BenchResult
       await client.queue.obliterate({ force: true });
       await client.close();
       out.extra = [
+        'One retained job, field by field:',
+        '',
+        out.fields,
+        '',
         `Long run: ${fmt(total)} questions in rounds of ${fmt(round)} (enqueue a round with \`AskqClient.askMany\`, wait until it is answered, sample), default retention (10,000 completed), instant ports, concurrency ${concurrency}; ${fmt(seconds, 1)} s, ${fmt(total / seconds)} questions/s. Empty-queue baseline: used_memory ${fmt(baseline / 1e6, 2)} MB.`,
         '',
         '| questions answered | used_memory | keys (DBSIZE) | completed jobs retained |',
@@ -219,7 +226,7 @@ export async function run(options: RedisMemoryOptions = {}): Promise<BenchResult
     await redis?.stop();
   }
   notes.push(
-    'Retention comes from both sides: the producer client puts removeOnComplete/removeOnFail on every job, and the worker sets the same bounds as Worker options (ASKQ_KEEP_COMPLETED / ASKQ_KEEP_FAILED / ASKQ_KEEP_SECONDS), so jobs a foreign backend adds with BullMQ’s defaults are bounded too. The long run goes through AskqClient, so it measures the first.',
+    'Retention: the worker bounds every job that carries no removeOnComplete/removeOnFail of its own (ASKQ_KEEP_COMPLETED / ASKQ_KEEP_FAILED / ASKQ_KEEP_SECONDS as Worker options), whoever enqueued it; the producer client puts them on a job only when its bounds differ from the defaults, so at default settings a job stores none.',
   );
   return {
     id: 'redis-memory',
