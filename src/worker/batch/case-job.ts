@@ -12,7 +12,7 @@ import {
   formatIssues,
 } from '../../shared/contracts.ts';
 import { AskqError, PermanentError } from '../../shared/errors.ts';
-import { readJobState, writeJobState } from '../../shared/job-state.ts';
+import { completedState, readJobState, writeJobState } from '../../shared/job-state.ts';
 import type { ChatInput, ChatOutput, ChatPort } from '../../shared/ports.ts';
 import { GraderMissingError } from '../../shared/scoring/grader-errors.ts';
 import { activeTraceIds, safeSetAttributes } from '../../shared/telemetry/spans.ts';
@@ -188,6 +188,9 @@ export async function runCaseJob(
         : {}),
       ...(outcome?.kind === 'answer' ? { batchId: outcome.batchId } : {}),
     };
+    // Every case slept with its retrieval (whole chunks) in its data: not kept once answered.
+    const kept = completedState(job.data);
+    if (kept) await writeJobState(job, kept).catch(() => {});
     deps.events.emit('job:completed', { ...ref, result });
     return result;
   } catch (err) {

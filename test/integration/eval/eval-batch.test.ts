@@ -7,6 +7,8 @@ import { afterAll, beforeAll, beforeEach, expect, it } from 'vitest';
 import type { CaseResult } from '../../../src/producer/eval/case-result.ts';
 import type { RunManifest } from '../../../src/producer/eval/run-store.ts';
 import type { RunSummary } from '../../../src/producer/eval/summarize.ts';
+import { EVAL_BATCH_QUEUE } from '../../../src/shared/batch/batch-lane.ts';
+import { readJobState } from '../../../src/shared/job-state.ts';
 import type { Redis } from '../../../src/shared/redis.ts';
 import type { BatchInputLine } from '../../support/fake-openai-batches.ts';
 import { type FakeOpenAI, startFakeOpenAI } from '../../support/fake-openai-server.ts';
@@ -146,6 +148,15 @@ it('answers a question file through batches: per-line errors, retries and an exp
   expect(manifest.settings.mode).toBe('batch');
   expect(manifest.batches?.map((b) => b.batchId)).toEqual(created.map((b) => b.id));
   expect(await readFile(join(dir, 'report.html'), 'utf8')).toContain('Answered by batch');
+  // Each case slept with its retrieval checkpoint (whole chunks); an answered one keeps none.
+  const finished = await redis.zrange(`${prefix}:${EVAL_BATCH_QUEUE}:completed`, '0', '-1');
+  const cases: unknown[] = [];
+  for (const id of finished) {
+    const data = JSON.parse((await redis.hget(`${prefix}:${EVAL_BATCH_QUEUE}:${id}`, 'data'))!);
+    if (typeof data.question === 'string') cases.push(data);
+  }
+  expect(cases).toHaveLength(questions.length - 1);
+  for (const data of cases) expect(readJobState(data).retrieval).toBeUndefined();
 }, 60_000);
 
 it('answers an expired batch online with --batch-fallback online', async () => {
