@@ -17,12 +17,13 @@ import { parseArgs } from 'node:util';
 import { AskqClient } from '../src/producer/askq-client.ts';
 import type { AnswerResult } from '../src/shared/contracts.ts';
 import { DEFAULTS } from '../src/shared/defaults.ts';
+import type { Ports } from '../src/shared/ports.ts';
 import { createRedisConnection, type Redis } from '../src/shared/redis.ts';
 import { startBenchWorker } from './lib/askq.ts';
 import { type BenchRedis, benchRedis } from './lib/bench-redis.ts';
 import { type BenchResult, type Figure, fmt, runAsScript } from './lib/bench-result.ts';
 import { instantPorts, questions } from './lib/instant-ports.ts';
-import { fieldTable, jobFootprint } from './lib/job-footprint.ts';
+import { fieldTable, type JobFootprint, jobFootprint } from './lib/job-footprint.ts';
 import { waitForCompleted } from './lib/wait.ts';
 
 export interface RedisMemoryOptions {
@@ -41,6 +42,71 @@ async function usedMemory(redis: Redis): Promise<number> {
   return Number(/^used_memory:(\d+)/m.exec(info)?.[1]);
 }
 
+interface RetainedCost {
+  perJob: number;
+  retained: number;
+  f: JobFootprint;
+  eventsBytes: number;
+  eventsLen: number;
+  completedBytes: number;
+}
+
+/**
+ * Answers N questions with retention above N and measures what they left: used_memory after −
+ * before ÷ completed jobs retained, and one job itemized. The queue is emptied afterwards.
+ */
+async function measureRetained(o: {
+  url: string;
+  admin: Redis;
+  ports: Ports;
+  concurrency: number;
+  retainedN: number;
+  env?: Record<string, string>;
+}): Promise<RetainedCost> {
+  const prefix = `bench-mem-a${o.env ? '-variant' : ''}`;
+  const worker = await startBenchWorker({
+    env: { REDIS_URL: o.url, ASKQ_PREFIX: prefix, ...o.env },
+    ports: o.ports,
+    concurrency: o.concurrency,
+  });
+  const client = new AskqClient({
+    redisUrl: o.url,
+    prefix,
+    // Above N, and the default unless N needs more: a job's options are part of its cost.
+    keepCompleted: Math.max(DEFAULTS.keepCompleted, o.retainedN * 2),
+    telemetry: false,
+  });
+  try {
+    await client.queue.waitUntilReady();
+    const before = await usedMemory(o.admin);
+    const done = waitForCompleted(worker.questions, o.retainedN, 120_000);
+    await client.askMany(questions(o.retainedN).map((question) => ({ question })));
+    await done;
+    await worker.close(10_000);
+    const after = await usedMemory(o.admin);
+    const retained = await client.queue.getCompletedCount();
+    const [job] = await client.queue.getCompleted(0, 0);
+    const eventsKey = `${prefix}:questions:events`;
+    const completedKey = `${prefix}:questions:completed`;
+    return {
+      perJob: (after - before) / retained,
+      retained,
+      f: await jobFootprint(
+        o.admin,
+        `${prefix}:questions:${job!.id}`,
+        job!.returnvalue as AnswerResult,
+      ),
+      eventsBytes: Number(await o.admin.memory('USAGE', eventsKey, 'SAMPLES', '0')),
+      eventsLen: await o.admin.xlen(eventsKey),
+      completedBytes: Number(await o.admin.memory('USAGE', completedKey, 'SAMPLES', '0')),
+    };
+  } finally {
+    await worker.close(10_000);
+    await client.queue.obliterate({ force: true });
+    await client.close();
+  }
+}
+
 export async function run(options: RedisMemoryOptions = {}): Promise<BenchResult> {
   const retainedN = options.retained ?? 2000;
   const total = options.total ?? 100_000;
@@ -56,38 +122,11 @@ export async function run(options: RedisMemoryOptions = {}): Promise<BenchResult
     const admin = createRedisConnection(redis.url, 'worker');
     const ports = await instantPorts();
 
-    // 1. Bytes per retained completed job.
+    // 1. Bytes per retained completed job, at the defaults and without excerpts.
     {
-      const prefix = 'bench-mem-a';
-      const worker = await startBenchWorker({
-        env: { REDIS_URL: redis.url, ASKQ_PREFIX: prefix },
-        ports,
-        concurrency,
-      });
-      const client = new AskqClient({
-        redisUrl: redis.url,
-        prefix,
-        // Above N, and the default unless N needs more: a job's options are part of its cost.
-        keepCompleted: Math.max(DEFAULTS.keepCompleted, retainedN * 2),
-        telemetry: false,
-      });
-      await client.queue.waitUntilReady();
-      const before = await usedMemory(admin);
-      const done = waitForCompleted(worker.questions, retainedN, 120_000);
-      await client.askMany(questions(retainedN).map((question) => ({ question })));
-      await done;
-      await worker.close(10_000);
-      const after = await usedMemory(admin);
-      const retained = await client.queue.getCompletedCount();
-      const [job] = await client.queue.getCompleted(0, 0);
-      const jobKey = `${prefix}:questions:${job!.id}`;
-      const eventsKey = `${prefix}:questions:events`;
-      const eventsBytes = Number(await admin.memory('USAGE', eventsKey, 'SAMPLES', '0'));
-      const eventsLen = await admin.xlen(eventsKey);
-      const completedKey = `${prefix}:questions:completed`;
-      const completedBytes = Number(await admin.memory('USAGE', completedKey, 'SAMPLES', '0'));
-      const f = await jobFootprint(admin, jobKey, job!.returnvalue as AnswerResult);
-      const perJob = (after - before) / retained;
+      const m = await measureRetained({ url: redis.url, admin, ports, concurrency, retainedN });
+      const { retained, f, eventsBytes, eventsLen, completedBytes } = m;
+      const perJob = m.perJob;
       const kept = f.answerBytes + f.sourceTextBytes;
       const hashOverhead = f.hashBytes - f.namesAndValues;
       const rest = perJob - f.hashBytes - completedBytes / retained - eventsBytes / retained;
@@ -137,13 +176,23 @@ export async function run(options: RedisMemoryOptions = {}): Promise<BenchResult
           measured: `${fmt(rest)} B`,
         },
       );
+      out.fields = fieldTable(f, (n) => fmt(n));
+      const bare = await measureRetained({
+        url: redis.url,
+        admin,
+        ports,
+        concurrency,
+        retainedN,
+        env: { ASKQ_SOURCE_TEXT_CHARS: '0' },
+      });
+      figures.push({
+        figure: `bytes per retained completed job with ASKQ_SOURCE_TEXT_CHARS=0 (no excerpts; same measure): all; its hash; its share of the events stream`,
+        measured: `${fmt(bare.perJob)} B; ${fmt(bare.f.hashBytes)} B; ${fmt(bare.eventsBytes / bare.retained)} B`,
+      });
       const redisOwn = hashOverhead + rest;
       notes.push(
-        `What a retained job costs, at default settings, by whose bytes they are. **The result's content the issue keeps**: ${fmt(kept)} B, the answer (${fmt(f.answerBytes)} B, here the instant fake's echo of its context) and ${f.sources} source excerpts of ≤ ${fmt(DEFAULTS.sourceTextChars)} characters (${fmt(f.sourceTextBytes)} B), ${fmt((kept / 2048) * 100)} % of the 2,048 B goal on their own. **The rest of the contract**: ${fmt(f.restOfResultBytes)} B of keys, ids, scores, usage, timings and the trace id, all required by the schema, and the ${fmt(f.inputBytes)} B question. **BullMQ's**: ${fmt(f.bullmqBytes)} B of field names and bookkeeping values (timestamps, counters, the job id again inside opts) and ${fmt(completedBytes / retained)} B in the completed set; the events stream, ${fmt(eventsBytes / 1e6, 2)} MB at its cap of ASKQ_EVENTS_MAX_LEN = ${fmt(DEFAULTS.eventsMaxLen)} entries whatever the retention (each \`completed\` entry repeats the result), is ${fmt(eventsBytes / retained)} B per job at ${fmt(retained)} retained, ${fmt(eventsBytes / DEFAULTS.keepCompleted)} B at the default retention of ${fmt(DEFAULTS.keepCompleted)}. **Redis's own**: ${fmt(hashOverhead)} B for the hash (its key and keyspace entry, and the ${f.encoding} encoding Redis picks because the result is longer than \`hash-max-listpack-value\`, 64 B by default: a table entry and a separate allocation per field, rounded up to the allocator's size classes) and ${fmt(rest)} B of keyspace-table growth and allocator pages, ${fmt(redisOwn)} B in all.${f.asListpackBytes === undefined ? '' : ` Encoded as a listpack (a server with \`hash-max-listpack-value\` above the result's length, which askq documents but cannot require), the same hash would cost ${fmt(f.asListpackBytes)} B instead of ${fmt(f.hashBytes)} B.`}${perJob <= 2048 ? '' : ` So 2,048 B is out of reach at the default ASKQ_SOURCE_TEXT_CHARS = ${fmt(DEFAULTS.sourceTextChars)}: the kept content, the contract's required fields and Redis's and BullMQ's per-job costs add up to more; ASKQ_SOURCE_TEXT_CHARS=0 takes ${fmt(f.sourceTextBytes)} B off each job (twice, counting the stream's copy).`}`,
+        `What a retained job costs, at default settings, by whose bytes they are. **The result's content the issue keeps**: ${fmt(kept)} B, the answer (${fmt(f.answerBytes)} B, here the instant fake's echo of its context) and ${f.sources} source excerpts of ≤ ${fmt(DEFAULTS.sourceTextChars)} characters (${fmt(f.sourceTextBytes)} B), ${fmt((kept / 2048) * 100)} % of the 2,048 B goal on their own. **The rest of the contract**: ${fmt(f.restOfResultBytes)} B of keys, ids, scores, usage, timings and the trace id, all required by the schema, and the ${fmt(f.inputBytes)} B question. **BullMQ's**: ${fmt(f.bullmqBytes)} B of field names and bookkeeping values (timestamps, counters, the job id again inside opts) and ${fmt(completedBytes / retained)} B in the completed set; the events stream, ${fmt(eventsBytes / 1e6, 2)} MB at its cap of ASKQ_EVENTS_MAX_LEN = ${fmt(DEFAULTS.eventsMaxLen)} entries whatever the retention (each \`completed\` entry repeats the result), is ${fmt(eventsBytes / retained)} B per job at ${fmt(retained)} retained, ${fmt(eventsBytes / DEFAULTS.keepCompleted)} B at the default retention of ${fmt(DEFAULTS.keepCompleted)}. **Redis's own**: ${fmt(hashOverhead)} B for the hash (its key and keyspace entry, and the ${f.encoding} encoding Redis picks because the result is longer than \`hash-max-listpack-value\`, 64 B by default: a table entry and a separate allocation per field, rounded up to the allocator's size classes) and ${fmt(rest)} B of keyspace-table growth and allocator pages, ${fmt(redisOwn)} B in all.${f.asListpackBytes === undefined ? '' : ` Encoded as a listpack (a server with \`hash-max-listpack-value\` above the result's length, which askq documents but cannot require), the same hash would cost ${fmt(f.asListpackBytes)} B instead of ${fmt(f.hashBytes)} B.`}${perJob <= 2048 ? '' : ` So 2,048 B is out of reach at the default ASKQ_SOURCE_TEXT_CHARS = ${fmt(DEFAULTS.sourceTextChars)}: the excerpts, the contract's required fields and Redis's and BullMQ's per-job costs are ${fmt(perJob - f.answerBytes - eventsBytes / retained)} B without the answer and the events stream. Without excerpts (ASKQ_SOURCE_TEXT_CHARS=0, measured above) a job costs ${fmt(bare.perJob)} B.`}`,
       );
-      out.fields = fieldTable(f, (n) => fmt(n));
-      await client.queue.obliterate({ force: true });
-      await client.close();
     }
 
     // 2. A long run with default retention.
