@@ -68,6 +68,8 @@ export async function resetJobState(job: Job): Promise<void> {
  * never failed an attempt costs no extra write.
  */
 export function completedState(data: unknown): JobState | undefined {
+  // Most jobs never failed an attempt: no state to parse on their way out.
+  if (typeof data !== 'object' || data === null || !(STATE_KEY in data)) return undefined;
   const { retrieval, generation, lastError, ...kept } = readJobState(data);
   return retrieval || generation || lastError !== undefined ? kept : undefined;
 }
