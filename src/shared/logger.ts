@@ -18,7 +18,7 @@ export interface CreateLoggerOptions {
 const MAX_DEPTH = 8;
 const TOO_DEEP = '[redacted: nested too deep]';
 /** A cheap first look before the replacing regex runs. */
-const HAS_URL_CREDENTIALS = /:\/\/[^\s/@]+@/;
+const HAS_URL_CREDENTIALS = /:\/\/[^\s@]+@/;
 
 /** Verdicts per key name: log objects use a small, repeating set of keys. */
 const verdicts = new Map<string, boolean>();
@@ -48,6 +48,10 @@ export function scrubLogValue(value: unknown, depth = 0): unknown {
   if (ArrayBuffer.isView(value) || value instanceof Date) return value;
   if (depth >= MAX_DEPTH) return TOO_DEEP;
   if (value instanceof Error) return scrubLogValue(serializeError(value), depth);
+  // What JSON.stringify would write for it (a URL's href, with its password), scrubbed.
+  if (typeof (value as { toJSON?: unknown }).toJSON === 'function') {
+    return scrubLogValue((value as { toJSON: () => unknown }).toJSON(), depth + 1);
+  }
   if (Array.isArray(value)) {
     let copy: unknown[] | undefined;
     for (let i = 0; i < value.length; i++) {
@@ -98,6 +102,19 @@ export function createLogger(options: CreateLoggerOptions = {}): Logger {
     formatters: {
       // `err` is left to its serializer above, which sees the Error itself.
       log: (obj) => scrubRecord(obj, 0, 'err'),
+    },
+    // The message and its format arguments are strings pino writes as they are: a URL in
+    // them (`connecting to ${url}`) keeps no password either.
+    hooks: {
+      logMethod(args, method) {
+        for (let i = 0; i < args.length; i++) {
+          const arg: unknown = args[i];
+          if (typeof arg === 'string' && HAS_URL_CREDENTIALS.test(arg)) {
+            args[i] = redactUrlCredentials(arg);
+          }
+        }
+        method.apply(this, args);
+      },
     },
     // Every line written inside a span (a job's attempt, a stage) carries its trace ids.
     mixin: () => {

@@ -34,8 +34,12 @@ export function isSecretKey(key: string): boolean {
   return (last === 'key' || last === 'keys') && KEY_QUALIFIERS.has(words.at(-2) ?? '');
 }
 
-/** URL credentials (`scheme://user:password@host`). */
-export const URL_CREDENTIALS = /\b([a-z][a-z\d+.-]*:\/\/)[^\s/@]+@/gi;
+/**
+ * URL credentials (`scheme://user:password@host`). A password may hold a `/` left unencoded
+ * (`redis://:pa/ss@db`, which ioredis accepts); a user name may not, so a path with an `@`
+ * (`https://registry/@scope/pkg`) is left alone.
+ */
+export const URL_CREDENTIALS = /\b([a-z][a-z\d+.-]*:\/\/)(?:[^\s/@:]*:[^\s@]*|[^\s/@]+)@/gi;
 
 export const REDACTED = '[redacted]';
 

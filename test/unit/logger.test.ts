@@ -64,6 +64,28 @@ describe('createLogger', () => {
     expect(bare).toMatchObject({ msg: 'WRONGPASS', err: { command: { args: '[redacted]' } } });
   });
 
+  it('keeps URL passwords out of messages, format arguments and objects that serialize themselves', () => {
+    const { logger, raw, lines } = capture();
+    logger.info(`connecting to redis://:${SECRET}@db:6379`);
+    logger.warn('retrying %s in %d ms', `https://user:${SECRET}@api.example/v1`, 50);
+    logger.info({ endpoint: new URL(`https://bot:${SECRET}@api.example/v1`) }, 'a URL object');
+    // ioredis takes a password with an unencoded slash.
+    logger.info({ redis: `redis://:pa/ss-${SECRET}@db:6379/0` }, 'slash in the password');
+    expect(raw()).not.toContain(SECRET);
+    const [message, formatted, object, slash] = lines();
+    expect(message?.msg).toBe('connecting to redis://[redacted]@db:6379');
+    expect(formatted?.msg).toBe('retrying https://[redacted]@api.example/v1 in 50 ms');
+    expect(object?.endpoint).toBe('https://[redacted]@api.example/v1');
+    expect(slash?.redis).toBe('redis://[redacted]@db:6379/0');
+  });
+
+  it('leaves URLs without credentials alone, an @ in their path included', () => {
+    const { logger, lines } = capture();
+    const url = 'https://registry.npmjs.org/@langchain/core';
+    logger.info({ url }, `fetching ${url}`);
+    expect(lines()[0]).toMatchObject({ url, msg: `fetching ${url}` });
+  });
+
   it('leaves ordinary fields alone, token counts included', () => {
     const { logger, lines } = capture();
     const fields = {
