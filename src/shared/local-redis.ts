@@ -106,6 +106,7 @@ export async function startLocalRedis(options: StartLocalRedisOptions = {}): Pro
     child.stdout?.on('data', onData);
   });
   child.removeAllListeners('exit');
+  stopWithParent(child);
   return {
     url: options.password
       ? `redis://:${encodeURIComponent(options.password)}@127.0.0.1:${port}`
@@ -124,4 +125,23 @@ export async function startLocalRedis(options: StartLocalRedisOptions = {}): Pro
       if (ownDir) await rm(dir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * Makes the server end with this process, even a SIGKILLed one (no exit handler runs then): a
+ * shell waits on a pipe from this process, which the kernel closes when it dies, and then
+ * kills the server. The watcher ends as soon as the server does, so it never signals a pid
+ * that has been reused, and neither it nor its pipe keeps this process alive.
+ */
+function stopWithParent(server: ChildProcess): void {
+  if (server.pid === undefined) return;
+  const watcher = spawn('sh', ['-c', `read _; kill -9 ${server.pid} 2>/dev/null`], {
+    stdio: ['pipe', 'ignore', 'ignore'],
+  });
+  watcher.on('error', () => {});
+  watcher.unref();
+  (watcher.stdin as unknown as { unref?: () => void } | null)?.unref?.();
+  server.once('exit', () => {
+    watcher.kill('SIGKILL');
+  });
 }

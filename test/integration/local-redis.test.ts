@@ -1,0 +1,55 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { connect } from 'node:net';
+import { fileURLToPath } from 'node:url';
+
+import { describe, expect, it } from 'vitest';
+
+const LOCAL_REDIS = fileURLToPath(new URL('../../src/shared/local-redis.ts', import.meta.url));
+
+/** A node process that starts a private redis-server and prints its pid and port. */
+function hostProcess(thenStop: boolean) {
+  const script = `
+    import { startLocalRedis } from ${JSON.stringify(LOCAL_REDIS)};
+    const redis = await startLocalRedis();
+    console.log(JSON.stringify({ pid: redis.process.pid, port: redis.port }));
+    ${thenStop ? 'await redis.stop();' : 'setInterval(() => {}, 60_000);'}
+  `;
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const started = new Promise<{ pid: number; port: number }>((resolve) => {
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      const line = out.split('\n').find((l) => l.startsWith('{'));
+      if (line) resolve(JSON.parse(line) as { pid: number; port: number });
+    });
+  });
+  return { child, started };
+}
+
+describe('startLocalRedis', () => {
+  it('takes its redis-server down with it when the process that started it is SIGKILLed', async () => {
+    const { child, started } = hostProcess(false);
+    const { port } = await started;
+    // A connection to the server: its close is the server going away.
+    const socket = connect(port, '127.0.0.1');
+    await once(socket, 'connect');
+    const closed = once(socket, 'close');
+    socket.on('error', () => {});
+    child.kill('SIGKILL');
+    await closed;
+    const again = connect(port, '127.0.0.1');
+    const [err] = (await once(again, 'error')) as [NodeJS.ErrnoException];
+    // Refused, or reset by a listener the kernel is still tearing down: nobody answers.
+    expect(['ECONNREFUSED', 'ECONNRESET']).toContain(err.code);
+  }, 30_000);
+
+  it('lets the process that started it exit once it stopped the server', async () => {
+    const { child, started } = hostProcess(true);
+    await started;
+    const [code] = (await once(child, 'exit')) as [number | null];
+    expect(code).toBe(0);
+  }, 30_000);
+});
