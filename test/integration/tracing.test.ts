@@ -146,8 +146,12 @@ describe('tracing across the CLI and a worker process', () => {
     expect(res.code, res.stderr).toBe(0);
     const result = answerResultSchema.parse(JSON.parse(res.stdout));
     expect(result.attempts).toBe(2);
+    // Both attempts' consumer spans too: each ends after its chat span and may come in a
+    // later export.
     const spans = await sink.waitFor(
-      (all) => byName(all, result.traceId, 'chat gpt-4o-mini').length >= 2,
+      (all) =>
+        byName(all, result.traceId, 'chat gpt-4o-mini').length >= 2 &&
+        byName(all, result.traceId, 'process questions').length >= 2,
     );
     const attempts = byName(spans, result.traceId, 'process questions');
     expect(attempts.map((s) => s.attributes['askq.attempt']).sort()).toEqual([1, 2]);
