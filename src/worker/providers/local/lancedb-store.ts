@@ -1,22 +1,20 @@
 import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
 
-import { connect, type Connection, type Table } from '@lancedb/lancedb';
-import type { FixedSizeList } from 'apache-arrow';
-
-import { TransientError, ValidationError } from '../../../shared/errors.ts';
+import { ValidationError } from '../../../shared/errors.ts';
 import type { VectorMatch, VectorRecord, VectorStorePort } from '../../../shared/ports.ts';
 import { MILLISECOND } from '../../../shared/time.ts';
+// Types only: the module itself, and LanceDB with it, is imported when first needed.
+import type { LanceDbTable } from './lancedb-connection.ts';
 import {
+  checkDimensions,
   type ChunkRow,
-  chunkSchema,
-  isTableExisting,
-  isTableMissing,
-  retryCommitConflicts,
-  type RetryCommitOptions,
   sqlString,
   tableNameFor,
+  toMatch,
 } from './lancedb-table.ts';
-import { cosineTopK, NamespaceSnapshots } from './namespace-snapshots.ts';
+import { cosineTopK, type NamespaceSnapshot, NamespaceSnapshots } from './namespace-snapshots.ts';
+import { latestTableVersion, SnapshotFiles } from './snapshot-files.ts';
 
 /** Options of {@link LanceDbVectorStore.open}. */
 export interface LanceDbVectorStoreOptions {
@@ -37,7 +35,8 @@ export interface LanceDbVectorStoreOptions {
   /**
    * Namespaces of at most this many chunks are searched in memory (an exact cosine scan over
    * a snapshot, refreshed when the table's version changes) instead of by LanceDB, whose
-   * per-query cost is fixed; 0 always uses LanceDB.
+   * per-query cost is fixed, and are copied to a snapshot file at each write so a process
+   * that only searches them never loads LanceDB; 0 always uses LanceDB.
    * @defaultValue 2000
    */
   inMemoryMaxRows?: number;
@@ -63,27 +62,13 @@ const DEFAULTS = {
 
 type Settings = Required<LanceDbVectorStoreOptions>;
 
-function parseMetadata(json: string): Record<string, string> | undefined {
-  const parsed = JSON.parse(json) as Record<string, string>;
-  return Object.keys(parsed).length > 0 ? parsed : undefined;
-}
-
-/** What a query reads back: the chosen columns and LanceDB's distance. */
-interface MatchRow {
-  docId: string;
-  chunk: number;
-  text: string;
-  metadata: string;
-  _distance: number;
-}
-
-const MATCH_COLUMNS = ['docId', 'chunk', 'text', 'metadata', '_distance'];
-
 /**
  * The embedded default vector store: LanceDB tables in a local folder, one table per embedding
- * model, namespaces as a filtered column. Search is brute force (exact), which is fast for the
- * corpora a single machine ingests; writes from several worker processes are safe because
- * LanceDB commits optimistically and this class retries the commits that lose a race.
+ * model, namespaces as a filtered column. Search is exact (brute force), which is fast for the
+ * corpora a single machine ingests. A namespace within the in-memory threshold is searched in
+ * memory from a snapshot file written at each write (see {@link SnapshotFiles}), so LanceDB's
+ * native module, about 150 MB once it searches, is loaded only by a process that writes, or
+ * searches a larger namespace, or finds no file for the table's latest version.
  */
 export class LanceDbVectorStore implements VectorStorePort {
   readonly provider = 'lancedb';
@@ -94,32 +79,26 @@ export class LanceDbVectorStore implements VectorStorePort {
     return this.tableName;
   }
   readonly #settings: Settings;
-  readonly #snapshots: NamespaceSnapshots;
-  readonly #connection: Connection;
-  #table: Table | undefined;
-  /** Length of the table's vectors, once read from its schema. */
-  #dimensions: number | undefined;
-  /** An open or create in flight, shared so concurrent calls wait for the same handle. */
-  #pending: Promise<Table | undefined> | undefined;
+  readonly #snapshots = new NamespaceSnapshots();
+  readonly #files: SnapshotFiles;
+  #lanceDb: Promise<LanceDbTable> | undefined;
+  /** The version listing in flight, shared by the queries that arrive meanwhile. */
+  #versionRead: Promise<number | undefined> | undefined;
 
-  private constructor(settings: Settings, connection: Connection) {
+  private constructor(settings: Settings) {
     this.#settings = settings;
-    this.#snapshots = new NamespaceSnapshots({ maxRows: settings.inMemoryMaxRows });
-    this.#connection = connection;
     this.tableName = tableNameFor(settings.embeddingId);
+    this.#files = new SnapshotFiles(settings.dir, this.tableName);
   }
 
-  /** Connects to the database in `options.dir`; the table itself is created on first upsert. */
+  /** Prepares the store in `options.dir`; the table itself is created on first upsert. */
   static async open(options: LanceDbVectorStoreOptions): Promise<LanceDbVectorStore> {
     const settings: Settings = { ...DEFAULTS, ...options };
     if (settings.embeddingId.length === 0) {
       throw new ValidationError('LanceDbVectorStore needs a non-empty embeddingId');
     }
     await mkdir(settings.dir, { recursive: true });
-    const connection = await connect(settings.dir, {
-      readConsistencyInterval: settings.readConsistencySeconds,
-    });
-    return new LanceDbVectorStore(settings, connection);
+    return new LanceDbVectorStore(settings);
   }
 
   async upsert(namespace: string, records: VectorRecord[], signal?: AbortSignal): Promise<void> {
@@ -147,15 +126,9 @@ export class LanceDbVectorStore implements VectorStorePort {
         vector: record.values,
       });
     }
-    const table = await this.#writableTable(dimensions);
-    await this.#checkDimensions(table, dimensions);
-    await retryCommitConflicts(this.#retryOptions(signal), () =>
-      table
-        .mergeInsert('key')
-        .whenMatchedUpdateAll()
-        .whenNotMatchedInsertAll()
-        .execute([...rows.values()]),
-    );
+    const lanceDb = await this.#openLanceDb();
+    const version = await lanceDb.upsert([...rows.values()], dimensions, signal);
+    await this.#afterWrite(lanceDb, namespace, version);
   }
 
   async deleteChunksFrom(
@@ -168,15 +141,18 @@ export class LanceDbVectorStore implements VectorStorePort {
     if (!Number.isInteger(fromChunk)) {
       throw new ValidationError(`fromChunk must be an integer, got ${fromChunk}`);
     }
-    const table = await this.#existingTable();
-    if (!table) return 0;
-    const predicate =
+    const lanceDb = await this.#openLanceDb();
+    const result = await lanceDb.delete(
       `namespace = ${sqlString(namespace)} AND \`docId\` = ${sqlString(docId)} ` +
-      `AND chunk >= ${fromChunk}`;
-    const result = await retryCommitConflicts(this.#retryOptions(signal), () =>
-      table.delete(predicate),
+        `AND chunk >= ${fromChunk}`,
+      signal,
     );
-    return result.numDeletedRows;
+    // A delete that found nothing (another process deleted first) may or may not have
+    // committed: its version is then not known to be this write's alone, so files are left
+    // for readers to renew.
+    if (!result || result.version === undefined || result.deleted === 0) return 0;
+    await this.#afterWrite(lanceDb, namespace, result.version);
+    return result.deleted;
   }
 
   async query(
@@ -187,108 +163,93 @@ export class LanceDbVectorStore implements VectorStorePort {
   ): Promise<VectorMatch[]> {
     signal?.throwIfAborted();
     if (topK < 1) return [];
-    const table = await this.#existingTable();
-    if (!table) return [];
-    await this.#checkDimensions(table, vector.length);
-    const snapshot = await this.#snapshots.rows(table, namespace);
-    if (snapshot) {
-      signal?.throwIfAborted();
-      return cosineTopK(snapshot, vector, Math.floor(topK)).map(({ row, score }) => {
-        const match: VectorMatch = { docId: row.docId, chunk: row.chunk, text: row.text, score };
-        const metadata = parseMetadata(row.metadata);
-        if (metadata) match.metadata = metadata;
-        return match;
-      });
+    const limit = Math.floor(topK);
+    const { inMemoryMaxRows } = this.#settings;
+    if (inMemoryMaxRows > 0) {
+      const version = await this.#latestVersion();
+      if (version === undefined) return [];
+      const snapshot = await this.#snapshots.get(namespace, version, () =>
+        this.#loadSnapshot(namespace, version),
+      );
+      checkDimensions(snapshot.dimensions, vector.length, this.tableName);
+      if (snapshot.rows) {
+        signal?.throwIfAborted();
+        return cosineTopK(snapshot.rows, vector, limit).map(({ row, score }) =>
+          toMatch(row, score),
+        );
+      }
     }
-    const rows = (await table
-      .vectorSearch(vector)
-      .distanceType('cosine')
-      .where(`namespace = ${sqlString(namespace)}`)
-      .select(MATCH_COLUMNS)
-      .limit(Math.floor(topK))
-      .toArray()) as MatchRow[];
-    signal?.throwIfAborted();
-    return rows.map((row) => {
-      const match: VectorMatch = {
-        docId: row.docId,
-        chunk: row.chunk,
-        text: row.text,
-        // Cosine distance is 1 - cosine similarity; a zero vector has no direction (NaN).
-        score: Number.isFinite(row._distance) ? 1 - row._distance : 0,
-      };
-      const metadata = parseMetadata(row.metadata);
-      if (metadata) match.metadata = metadata;
-      return match;
-    });
+    return (await this.#openLanceDb()).search(namespace, vector, limit, signal);
   }
 
   async close(): Promise<void> {
-    await this.#pending?.catch(() => undefined);
-    this.#table?.close();
-    this.#table = undefined;
-    this.#connection.close();
+    const lanceDb = await this.#lanceDb?.catch(() => undefined);
+    this.#lanceDb = undefined;
+    await lanceDb?.close();
   }
 
-  /** The table when some process has created it, else undefined (nothing ingested yet). */
-  async #existingTable(): Promise<Table | undefined> {
-    if (this.#table) return this.#table;
-    // A miss is not remembered: another process may create the table at any moment.
-    return this.#share(() =>
-      this.#connection.openTable(this.tableName).catch((err: unknown) => {
-        if (isTableMissing(err)) return undefined;
+  /** LanceDB's side of the store, loaded on first use. */
+  #openLanceDb(): Promise<LanceDbTable> {
+    this.#lanceDb ??= import('./lancedb-connection.ts')
+      .then(({ LanceDbTable }) =>
+        LanceDbTable.open({ ...this.#settings, tableName: this.tableName }),
+      )
+      .catch((err: unknown) => {
+        // Not remembered: the next call tries again (a folder made readable, say).
+        this.#lanceDb = undefined;
         throw err;
-      }),
-    );
+      });
+    return this.#lanceDb;
   }
 
-  /** The table, created with `dimensions`-long vectors if no process has created it yet. */
-  async #writableTable(dimensions: number): Promise<Table> {
-    const existing = await this.#existingTable();
-    if (existing) return existing;
-    const created = await this.#share(() =>
-      this.#connection
-        .createEmptyTable(this.tableName, chunkSchema(dimensions), {
-          mode: 'create',
-          existOk: true,
-        })
-        .catch((err: unknown) => {
-          // Another process won the race to create it: open the winner's table.
-          if (isTableExisting(err)) return this.#connection.openTable(this.tableName);
-          throw err;
-        }),
-    );
-    if (!created) throw new TransientError(`LanceDB table ${this.tableName} could not be created`);
-    return created;
+  /**
+   * The table's latest version, undefined while no process has created it. Queries that arrive
+   * while a listing is in flight share it; the answer is never older than that one listing.
+   */
+  #latestVersion(): Promise<number | undefined> {
+    this.#versionRead ??= this.#readLatestVersion().finally(() => {
+      this.#versionRead = undefined;
+    });
+    return this.#versionRead;
   }
 
-  /** Runs one open or create at a time and keeps the handle it yields. */
-  async #share(open: () => Promise<Table | undefined>): Promise<Table | undefined> {
-    while (this.#pending) await this.#pending.catch(() => undefined);
-    if (this.#table) return this.#table;
-    const pending = open().then((table) => (this.#table = table));
-    this.#pending = pending;
+  async #readLatestVersion(): Promise<number | undefined> {
+    const listed = await latestTableVersion(join(this.#settings.dir, `${this.tableName}.lance`));
+    if (listed === 'none') return undefined;
+    if (listed !== 'unknown') return listed;
+    return (await this.#openLanceDb()).version();
+  }
+
+  /** The namespace at `version` from its file, else from LanceDB (then filed for others). */
+  async #loadSnapshot(namespace: string, version: number): Promise<NamespaceSnapshot> {
+    // A file that cannot be read is no worse than a missing one: LanceDB has the data.
+    const filed = await this.#files.read(namespace, version).catch(() => undefined);
+    if (filed) return filed;
+    const snapshot = await (
+      await this.#openLanceDb()
+    ).readNamespaceAt(namespace, version, this.#settings.inMemoryMaxRows);
+    // An empty namespace is not filed: queries naming any string must not each leave a file.
+    if (snapshot.rows?.length) await this.#files.write(namespace, snapshot).catch(() => {});
+    return snapshot;
+  }
+
+  /**
+   * Files the namespace this process just wrote, at the version its commit made, and carries
+   * the other namespaces' files over that commit, which did not touch them.
+   */
+  async #afterWrite(lanceDb: LanceDbTable, namespace: string, version: number): Promise<void> {
+    const { inMemoryMaxRows } = this.#settings;
+    if (inMemoryMaxRows <= 0) return;
     try {
-      return await pending;
-    } finally {
-      this.#pending = undefined;
-    }
-  }
-
-  #retryOptions(signal: AbortSignal | undefined): RetryCommitOptions {
-    const { writeAttempts, writeRetryDelayMs } = this.#settings;
-    return { attempts: writeAttempts, delayMs: writeRetryDelayMs, signal, what: this.tableName };
-  }
-
-  async #checkDimensions(table: Table, dimensions: number): Promise<void> {
-    if (this.#dimensions === undefined) {
-      const field = (await table.schema()).fields.find((f) => f.name === 'vector');
-      this.#dimensions = (field?.type as FixedSizeList | undefined)?.listSize;
-    }
-    if (this.#dimensions !== dimensions) {
-      throw new ValidationError(
-        `vector has ${dimensions} dimensions but table ${this.tableName} holds ${this.#dimensions}; ` +
-          'use a different embeddingId for a different embedding model',
+      await this.#files.carryForward(namespace, version);
+      await this.#files.write(
+        namespace,
+        await lanceDb.readNamespaceAt(namespace, version, inMemoryMaxRows),
       );
+      // One version back is kept for the readers that listed the table just before this commit.
+      await this.#files.prune(version - 1);
+    } catch {
+      // The write itself committed; without a file for the latest version readers use LanceDB.
     }
   }
 }

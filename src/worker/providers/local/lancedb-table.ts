@@ -1,13 +1,14 @@
 import { createHash } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
 
-import { Field, FixedSizeList, Float32, Int32, Schema, Utf8 } from 'apache-arrow';
-
-import { TransientError } from '../../../shared/errors.ts';
+import { TransientError, ValidationError } from '../../../shared/errors.ts';
+import type { VectorMatch } from '../../../shared/ports.ts';
 
 /**
- * How askq lays chunks out in LanceDB: one table per embedding space, its schema, the SQL
- * literals its filters use, and how to recognise the LanceDB errors the store handles.
+ * How askq lays chunks out in LanceDB: one table per embedding space, the SQL literals its
+ * filters use, and how to recognise the LanceDB errors the store handles. Free of LanceDB and
+ * Arrow imports, so the store can name its table without loading either (the schema is in
+ * lancedb-connection.ts).
  */
 
 /** One row of the table. `key` joins namespace and id, the unit `upsert` replaces. */
@@ -38,29 +39,6 @@ export function tableNameFor(embeddingId: string): string {
   if (safe === embeddingId && safe.length > 0) return `chunks_${safe}`;
   const digest = createHash('sha256').update(embeddingId).digest('hex').slice(0, 8);
   return `chunks_${safe}_${digest}`;
-}
-
-const PRIMARY_KEY_METADATA = 'lance-schema:unenforced-primary-key';
-
-/** The Arrow schema of a chunk table whose vectors have `dimensions` float32 components. */
-export function chunkSchema(dimensions: number): Schema {
-  const utf8 = (name: string) => new Field(name, new Utf8(), false);
-  return new Schema([
-    // Marking the merge key as the primary key makes Lance detect two processes inserting the
-    // same new key at once as a commit conflict (retried) instead of committing both rows.
-    new Field('key', new Utf8(), false, new Map([[PRIMARY_KEY_METADATA, 'true']])),
-    utf8('id'),
-    utf8('namespace'),
-    utf8('docId'),
-    new Field('chunk', new Int32(), false),
-    utf8('text'),
-    utf8('metadata'),
-    new Field(
-      'vector',
-      new FixedSizeList(dimensions, new Field('item', new Float32(), true)),
-      false,
-    ),
-  ]);
 }
 
 /** A write lost an optimistic-commit race to another writer; retrying it is safe. */
@@ -113,4 +91,29 @@ export async function retryCommitConflicts<T>(
       await delay(backoff / 2 + Math.random() * backoff, undefined, { signal: options.signal });
     }
   }
+}
+
+/** Refuses a vector whose length differs from the table's. */
+export function checkDimensions(
+  tableDimensions: number | undefined,
+  dimensions: number,
+  tableName: string,
+): void {
+  if (tableDimensions !== dimensions) {
+    throw new ValidationError(
+      `vector has ${dimensions} dimensions but table ${tableName} holds ${tableDimensions}; ` +
+        'use a different embeddingId for a different embedding model',
+    );
+  }
+}
+
+/** A match of a stored chunk: its metadata column (JSON) parsed, left out when empty. */
+export function toMatch(
+  row: { docId: string; chunk: number; text: string; metadata: string },
+  score: number,
+): VectorMatch {
+  const match: VectorMatch = { docId: row.docId, chunk: row.chunk, text: row.text, score };
+  const metadata = JSON.parse(row.metadata) as Record<string, string>;
+  if (Object.keys(metadata).length > 0) match.metadata = metadata;
+  return match;
 }

@@ -1,91 +1,64 @@
-import type { Table } from '@lancedb/lancedb';
-
-import { sqlString } from './lancedb-table.ts';
-
 /** One chunk of a namespace, held in memory with its vector's norm. */
 export interface SnapshotRow {
   docId: string;
   chunk: number;
   text: string;
+  /** JSON of the chunk's metadata, as the table stores it. */
   metadata: string;
   vector: Float32Array;
   norm: number;
 }
 
-interface Snapshot {
+/** A namespace as it stood at one version of its table. */
+export interface NamespaceSnapshot {
+  /** The table version the rows were read at. */
   version: number;
-  /** Undefined when the namespace holds more rows than a snapshot may. */
+  /** Length of the table's vectors. */
+  dimensions: number;
+  /** Undefined when the namespace holds more rows than a snapshot may: LanceDB searches it. */
   rows: SnapshotRow[] | undefined;
 }
 
 /**
  * Small namespaces held in memory, keyed by the table version they were read at. LanceDB's
  * vector search costs ~2-3 ms of CPU per query whatever the table's size (planning, Arrow
- * conversion); for a namespace of at most `maxRows` chunks an exact cosine scan over a
- * snapshot is far cheaper and bounded (`maxRows` × dimensions multiply-adds). Each query first
- * asks LanceDB for the table's version (microseconds), so another process's ingest is seen as
- * soon as it commits; a namespace larger than `maxRows` is searched by LanceDB as before.
+ * conversion); for a namespace of at most the store's in-memory threshold an exact cosine scan
+ * over a snapshot is far cheaper and bounded (rows × dimensions multiply-adds). The caller asks
+ * with the table's current version, so another process's write is seen as soon as it commits;
+ * loads of one namespace and version in flight are shared.
  */
 export class NamespaceSnapshots {
-  readonly #maxRows: number;
   readonly #maxNamespaces: number;
-  readonly #snapshots = new Map<string, Snapshot>();
-  readonly #loading = new Map<string, Promise<Snapshot>>();
-  /** The table-version read in flight, shared by the queries that arrive meanwhile. */
-  readonly #versionReads = new WeakMap<Table, Promise<number>>();
+  readonly #snapshots = new Map<string, NamespaceSnapshot>();
+  readonly #loading = new Map<string, Promise<NamespaceSnapshot>>();
 
-  constructor(options: { maxRows: number; maxNamespaces?: number }) {
-    this.#maxRows = options.maxRows;
+  constructor(options: { maxNamespaces?: number } = {}) {
     this.#maxNamespaces = options.maxNamespaces ?? 32;
   }
 
-  /** The namespace's rows at the table's current version, or undefined if it is too large. */
-  async rows(table: Table, namespace: string): Promise<SnapshotRow[] | undefined> {
-    if (this.#maxRows <= 0) return undefined;
-    const version = await this.#version(table);
+  /** The namespace at `version`: from memory, else from `load` (kept for the next query). */
+  async get(
+    namespace: string,
+    version: number,
+    load: () => Promise<NamespaceSnapshot>,
+  ): Promise<NamespaceSnapshot> {
     const cached = this.#snapshots.get(namespace);
-    if (cached?.version === version) return cached.rows;
+    if (cached?.version === version) return cached;
     const key = `${namespace}\u0000${version}`;
     let loading = this.#loading.get(key);
     if (!loading) {
-      loading = this.#load(table, namespace, version).finally(() => this.#loading.delete(key));
+      loading = load()
+        .then((snapshot) => this.#keep(namespace, snapshot))
+        .finally(() => this.#loading.delete(key));
       this.#loading.set(key, loading);
     }
-    return (await loading).rows;
+    return loading;
   }
 
-  async #load(table: Table, namespace: string, version: number): Promise<Snapshot> {
-    const where = `namespace = ${sqlString(namespace)}`;
-    const count = await table.countRows(where);
-    let rows: SnapshotRow[] | undefined;
-    if (count <= this.#maxRows) {
-      const raw = (await table
-        .query()
-        .where(where)
-        .select(['docId', 'chunk', 'text', 'metadata', 'vector'])
-        .toArray()) as {
-        docId: string;
-        chunk: number;
-        text: string;
-        metadata: string;
-        vector: ArrayLike<number>;
-      }[];
-      rows = raw.map((r) => {
-        const vector = Float32Array.from(r.vector);
-        return {
-          docId: r.docId,
-          chunk: r.chunk,
-          text: r.text,
-          metadata: r.metadata,
-          vector,
-          norm: norm(vector),
-        };
-      });
-    }
-    const snapshot = { version, rows };
+  #keep(namespace: string, snapshot: NamespaceSnapshot): NamespaceSnapshot {
     // Reading a version the table has since left behind must not replace a newer snapshot.
     const current = this.#snapshots.get(namespace);
-    if (!current || current.version <= version) {
+    if (!current || current.version <= snapshot.version) {
       this.#snapshots.delete(namespace);
       this.#snapshots.set(namespace, snapshot);
       if (this.#snapshots.size > this.#maxNamespaces) {
@@ -95,25 +68,14 @@ export class NamespaceSnapshots {
     }
     return snapshot;
   }
+}
 
-  /**
-   * The table's current version. Queries that arrive while a read is in flight share it
-   * rather than each crossing into LanceDB (a fixed native cost per call, ~2 % of an eval
-   * run's CPU at concurrency 100); the answer is never older than that one read.
-   */
-  #version(table: Table): Promise<number> {
-    let read = this.#versionReads.get(table);
-    if (!read) {
-      read = table.version().finally(() => this.#versionReads.delete(table));
-      this.#versionReads.set(table, read);
-    }
-    return read;
-  }
-
-  /** Drops every snapshot (after this process wrote: the next read reloads). */
-  clear(): void {
-    this.#snapshots.clear();
-  }
+/** A snapshot row of `vector`, its norm computed once. */
+export function snapshotRow(
+  row: Omit<SnapshotRow, 'norm' | 'vector'>,
+  vector: Float32Array,
+): SnapshotRow {
+  return { ...row, vector, norm: norm(vector) };
 }
 
 /** The `topK` rows most similar to `query` by cosine, best first, with their similarity. */
