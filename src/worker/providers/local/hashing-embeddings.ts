@@ -99,9 +99,14 @@ export class HashingEmbeddings implements EmbeddingsPort {
       const sign = h & 0x80000000 ? -1 : 1;
       vector[h % this.dimensions]! += sign * weight;
     }
+    // Indexed loops: iterating the typed array (for…of, Array.from) allocated an iterator
+    // result per component, the largest share of an eval run's garbage.
+    const n = vector.length;
     let norm = 0;
-    for (const v of vector) norm += v * v;
+    for (let i = 0; i < n; i++) norm += vector[i]! * vector[i]!;
     norm = Math.sqrt(norm);
-    return norm === 0 ? Array.from(vector) : Array.from(vector, (v) => v / norm);
+    const out = new Array<number>(n);
+    for (let i = 0; i < n; i++) out[i] = norm === 0 ? 0 : vector[i]! / norm;
+    return out;
   }
 }
