@@ -11,7 +11,7 @@ import { intInRange, seconds } from './cli/options.ts';
 import type { RunAskOptions } from './cli/run-ask.ts';
 import type { RunEvalOptions } from './cli/run-eval.ts';
 import type { RunEvalCompareOptions } from './cli/run-eval-compare.ts';
-import { capYoungGeneration, preferSmallHeap } from './cli/small-heap.ts';
+import { boundWorkerHeap, preferSmallHeap } from './cli/small-heap.ts';
 import { type Config, ConfigError, loadConfig, redactConfig } from './shared/config.ts';
 import { AskqError, ValidationError } from './shared/errors.ts';
 import type { ServiceName, TelemetryHandle } from './shared/telemetry/start-telemetry.ts';
@@ -359,8 +359,8 @@ async function startTelemetryFor(
 
 async function run(argv: string[]): Promise<number> {
   if (streamsEvalResults(argv)) preferSmallHeap();
-  // From the start too: module loading alone would grow the young generation past the cap.
-  else if (argv.includes('--with-worker')) capYoungGeneration();
+  // From the start too: module loading alone would grow the young generation past the bound.
+  else if (argv.includes('--with-worker')) boundWorkerHeap();
   loadDotEnv();
   const service = serviceFor(argv);
   const metrics = service === 'askq-worker' ? await metricsEndpoint() : undefined;
