@@ -26,8 +26,10 @@ export interface QueueTelemetryOptions {
 
 /**
  * BullMQ's attributes under the OTel messaging names, or `null` for those dropped: the queue's
- * operation is `messaging.operation.name` already, and the attempt's timestamps are the span's
- * own start and end.
+ * operation is `messaging.operation.name` already, the attempt's timestamps are the span's
+ * own start and end, the worker's id is a random UUID per process that no view reads (and
+ * every consumer span would carry it), and BullMQ's attempt count stays 1 for a job askq
+ * retries itself (`askq.attempt` is the one that counts).
  */
 const RENAMED = new Map<string, string | null>([
   ['bullmq.queue.name', MESSAGING.destination],
@@ -35,6 +37,8 @@ const RENAMED = new Map<string, string | null>([
   ['bullmq.queue.operation', null],
   ['bullmq.job.attempt_finished_timestamp', null],
   ['bullmq.job.processed.timestamp', null],
+  ['bullmq.worker.id', null],
+  ['bullmq.job.attempts.made', null],
 ]);
 
 /**
@@ -48,8 +52,9 @@ export function createQueueTelemetry(options: QueueTelemetryOptions = {}): Telem
     contextManager: otel.contextManager,
     tracer: {
       startSpan(name, spanOptions, context) {
-        // BullMQ's housekeeping (a `getNextJob` span per fetch, stalled checks, close) would
-        // double the spans of every job and bury the ones users look for: not recorded.
+        // BullMQ's housekeeping (a `getNextJob` span per fetch, stalled checks, close, the
+        // `complete` write that ends every successful attempt) would add spans to every job
+        // and bury the ones users look for: not recorded. A failed attempt's `fail` span is.
         if (isHousekeeping(name)) return UNRECORDED;
         const span = otel.tracer.startSpan(name, spanOptions, context);
         return new MessagingSpan(span, name, options.captureContent ?? false);
@@ -61,6 +66,8 @@ export function createQueueTelemetry(options: QueueTelemetryOptions = {}): Telem
 
 const HOUSEKEEPING = new Set([
   'getNextJob',
+  // Its time is the end of the `process` span that encloses it.
+  'complete',
   'startStalledCheckTimer',
   'moveStalledJobsToWait',
   'close',

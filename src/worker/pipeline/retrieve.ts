@@ -1,7 +1,7 @@
 import { locationOf } from '../../shared/chunk-location.ts';
 import type { Source } from '../../shared/contracts.ts';
 import type { EmbeddingsPort, VectorStorePort } from '../../shared/ports.ts';
-import { safeSetAttributes, withSpan } from '../../shared/telemetry/spans.ts';
+import { withSpan } from '../../shared/telemetry/spans.ts';
 
 export interface RetrieveInput {
   question: string;
@@ -20,24 +20,21 @@ export async function retrieve(
   input: RetrieveInput,
   ports: { embeddings: EmbeddingsPort; store: VectorStorePort },
 ): Promise<Retrieval> {
-  return withSpan(
-    'retrieve',
-    { attributes: { 'askq.namespace': input.namespace, 'askq.top_k': input.topK } },
-    async (span) => {
-      const started = performance.now();
-      const vector = await ports.embeddings.embedQuery(input.question);
-      const matches = await ports.store.query(input.namespace, vector, input.topK);
-      const sources = matches
-        .map((m): Source => ({
-          id: m.docId,
-          chunk: m.chunk,
-          score: m.score,
-          text: m.text,
-          ...locationOf(m.metadata),
-        }))
-        .sort((a, b) => b.score - a.score);
-      safeSetAttributes(span, { 'askq.sources': sources.length });
-      return { sources, retrieveMs: performance.now() - started };
-    },
-  );
+  // topK and the number of sources are on the `query` child (`askq.top_k`,
+  // `db.response.returned_rows`); the namespace stays here for a retrieval whose embedding failed.
+  return withSpan('retrieve', { attributes: { 'askq.namespace': input.namespace } }, async () => {
+    const started = performance.now();
+    const vector = await ports.embeddings.embedQuery(input.question);
+    const matches = await ports.store.query(input.namespace, vector, input.topK);
+    const sources = matches
+      .map((m): Source => ({
+        id: m.docId,
+        chunk: m.chunk,
+        score: m.score,
+        text: m.text,
+        ...locationOf(m.metadata),
+      }))
+      .sort((a, b) => b.score - a.score);
+    return { sources, retrieveMs: performance.now() - started };
+  });
 }
