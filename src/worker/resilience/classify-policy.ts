@@ -12,15 +12,21 @@ export function classifyPolicy(
   dependency: string,
   onClassified?: (err: AskqError) => void,
 ): Policy {
+  const classify = (err: unknown): never => {
+    const classified = classifyProviderError(err, dependency);
+    onClassified?.(classified);
+    throw classified;
+  };
   return {
-    async execute(fn, signal) {
+    // Not async: one promise per call (the provider's, chained) instead of two.
+    execute(fn, signal) {
+      let call;
       try {
-        return await fn(signal ?? new AbortController().signal);
+        call = fn(signal ?? new AbortController().signal);
       } catch (err) {
-        const classified = classifyProviderError(err, dependency);
-        onClassified?.(classified);
-        throw classified;
+        call = Promise.reject(err);
       }
+      return call.catch(classify);
     },
   };
 }

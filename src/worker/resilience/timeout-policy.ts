@@ -4,73 +4,120 @@ import type { Policy } from './policy.ts';
 /**
  * Gives every call its own timeout, response body included, joined with the caller's signal
  * (the job's). A timeout rejects with {@link TransientError}; the caller's abort with
- * {@link CancelledError}, which no breaker counts. Per call, not breaker-wide: opossum's own
- * timeout would abort every call in flight when one is slow.
+ * {@link CancelledError}, which no breaker counts. Either settles the call at once, even when
+ * the provider ignores its signal. Per call, not breaker-wide: opossum's own timeout would
+ * abort every call in flight when one is slow.
  */
 export function timeoutPolicy(dependency: string, timeoutMs: number): Policy {
+  const deadlines = new Deadlines();
   return {
-    async execute(fn, outer) {
-      // One controller and one timer per call, aborted by the timeout or the outer signal:
-      // cheaper on the hot path than AbortSignal.timeout + AbortSignal.any, same behaviour.
+    execute<T>(fn: (signal: AbortSignal) => Promise<T>, outer?: AbortSignal): Promise<T> {
+      const cancelled = (cause: unknown) =>
+        new CancelledError(`${dependency} call cancelled`, { cause });
+      // An already-aborted signal: never start the call.
+      if (outer?.aborted) return Promise.reject(cancelled(outer.reason));
       const controller = new AbortController();
-      const signal = controller.signal;
-      let timedOut = false;
-      // libuv schedules timers from its cached loop time, which lags the clock in a busy tick:
-      // a timer can fire a few ms early. Re-armed for what is left, a call is never given up
-      // before its timeout.
-      const deadline = Date.now() + timeoutMs;
-      const fire = () => {
-        const left = deadline - Date.now();
-        if (left > 0) {
-          timer = setTimeout(fire, left);
-          return;
+      return new Promise<T>((resolve, reject) => {
+        let done = false;
+        const finish = () => {
+          done = true;
+          deadlines.remove(call);
+          outer?.removeEventListener('abort', onOuterAbort);
+        };
+        const onOuterAbort = () => {
+          if (done) return;
+          finish();
+          controller.abort(outer?.reason);
+          reject(cancelled(outer?.reason));
+        };
+        const call: PendingCall = {
+          deadline: Date.now() + timeoutMs,
+          expire: () => {
+            if (done) return;
+            finish();
+            const reason = new DOMException('per-call timeout', 'TimeoutError');
+            controller.abort(reason);
+            reject(
+              new TransientError(`${dependency} call timed out after ${timeoutMs} ms`, {
+                cause: reason,
+              }),
+            );
+          },
+        };
+        deadlines.add(call);
+        outer?.addEventListener('abort', onOuterAbort, { once: true });
+        const settled = (err: unknown) => {
+          if (done) return; // a timeout or the caller's abort already settled it
+          finish();
+          reject(outer?.aborted ? cancelled(err) : err);
+        };
+        try {
+          fn(controller.signal).then((value) => {
+            if (done) return;
+            finish();
+            resolve(value);
+          }, settled);
+        } catch (err) {
+          settled(err);
         }
-        timedOut = true;
-        controller.abort(new DOMException('per-call timeout', 'TimeoutError'));
-      };
-      let timer = setTimeout(fire, timeoutMs);
-      const onOuterAbort = () => controller.abort(outer?.reason);
-      if (outer?.aborted) onOuterAbort();
-      else outer?.addEventListener('abort', onOuterAbort, { once: true });
-      try {
-        // An already-aborted signal: never start the call (its rejection would go unhandled).
-        signal.throwIfAborted();
-        return await settleOnAbort(fn(signal), signal);
-      } catch (err) {
-        if (outer?.aborted) {
-          throw new CancelledError(`${dependency} call cancelled`, { cause: err });
-        }
-        if (timedOut) {
-          throw new TransientError(`${dependency} call timed out after ${timeoutMs} ms`, {
-            cause: err,
-          });
-        }
-        throw err;
-      } finally {
-        clearTimeout(timer);
-        outer?.removeEventListener('abort', onOuterAbort);
-      }
+      });
     },
   };
 }
 
-/** Settles as soon as `signal` aborts, even when a provider ignores the signal. */
-export function settleOnAbort<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  // The provider's promise may still reject after the abort won the race: handled, not a crash.
-  promise.catch(() => {});
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(value);
-      },
-      (err: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(err);
-      },
-    );
-  });
+/** One call in flight, in its policy's {@link Deadlines}. */
+interface PendingCall {
+  deadline: number;
+  expire(): void;
+  prev?: PendingCall | undefined;
+  next?: PendingCall | undefined;
+}
+
+/**
+ * The calls in flight of one policy, oldest first. All share one timeout, so deadlines come in
+ * the order calls start and one timer, armed for the oldest call, serves them all: a call costs
+ * a link in a list instead of a timer of its own.
+ */
+class Deadlines {
+  #head: PendingCall | undefined;
+  #tail: PendingCall | undefined;
+  #timer: NodeJS.Timeout | undefined;
+
+  add(call: PendingCall): void {
+    call.prev = this.#tail;
+    if (this.#tail) this.#tail.next = call;
+    else this.#head = call;
+    this.#tail = call;
+    if (!this.#timer) this.#arm(call.deadline);
+  }
+
+  remove(call: PendingCall): void {
+    if (call.prev) call.prev.next = call.next;
+    else if (this.#head === call) this.#head = call.next;
+    else return; // not in the list (already expired)
+    if (call.next) call.next.prev = call.prev;
+    else this.#tail = call.prev;
+    call.prev = call.next = undefined;
+    // Nothing left to time: no timer holds the process open.
+    if (!this.#head && this.#timer) {
+      clearTimeout(this.#timer);
+      this.#timer = undefined;
+    }
+  }
+
+  #arm(deadline: number): void {
+    this.#timer = setTimeout(this.#fire, Math.max(0, deadline - Date.now()));
+  }
+
+  /**
+   * Expires every call whose deadline has passed and re-arms for the next. libuv schedules
+   * timers from its cached loop time, which lags the clock in a busy tick: a timer can fire a
+   * few ms early, and then only re-arms, so no call is given up before its timeout.
+   */
+  readonly #fire = (): void => {
+    this.#timer = undefined;
+    const now = Date.now();
+    while (this.#head && this.#head.deadline <= now) this.#head.expire();
+    if (this.#head && !this.#timer) this.#arm(this.#head.deadline);
+  };
 }
