@@ -28,8 +28,9 @@ export interface QueueTelemetryOptions {
  * BullMQ's attributes under the OTel messaging names, or `null` for those dropped: the queue's
  * operation is `messaging.operation.name` already, the attempt's timestamps are the span's
  * own start and end, the worker's id is a random UUID per process that no view reads (and
- * every consumer span would carry it), and BullMQ's attempt count stays 1 for a job askq
- * retries itself (`askq.attempt` is the one that counts).
+ * every consumer span would carry it), BullMQ's attempt count stays 1 for a job askq
+ * retries itself (`askq.attempt` is the one that counts), and each askq queue has one job
+ * name (`answer`, `ingest`), which the span's name says already.
  */
 const RENAMED = new Map<string, string | null>([
   ['bullmq.queue.name', MESSAGING.destination],
@@ -39,6 +40,7 @@ const RENAMED = new Map<string, string | null>([
   ['bullmq.job.processed.timestamp', null],
   ['bullmq.worker.id', null],
   ['bullmq.job.attempts.made', null],
+  ['bullmq.job.name', null],
 ]);
 
 /**
