@@ -46,7 +46,9 @@ export function readJobState(data: unknown): JobState {
     typeof data === 'object' && data !== null
       ? (data as Record<string, unknown>)[STATE_KEY]
       : undefined;
-  const parsed = stateSchema.safeParse(raw ?? {});
+  // A first attempt's job has none: nothing to validate.
+  if (raw === undefined) return { attempt: 0 };
+  const parsed = stateSchema.safeParse(raw);
   return parsed.success ? parsed.data : { attempt: 0 };
 }
 
