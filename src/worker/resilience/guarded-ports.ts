@@ -42,6 +42,11 @@ export function guardPorts(
 ): Ports {
   const { chat, embeddings, store, grader } = ports;
   const capture = options.captureContent ?? false;
+  // Built once: the SDK copies a span's attributes, so every call can share these.
+  const chatAttributes = genAi('chat', chat);
+  const chatSpan = `chat ${chat.model}`;
+  const embeddingsAttributes = genAi('embeddings', embeddings);
+  const embeddingsSpan = `embeddings ${embeddings.model}`;
   return {
     ...(grader ? { grader: guardGrader(grader, policies.grader, options) } : {}),
     chat: {
@@ -50,13 +55,12 @@ export function guardPorts(
       ...(chat.serverAddress ? { serverAddress: chat.serverAddress } : {}),
       ...(chat.identity ? { identity: (settings) => chat.identity!(settings) } : {}),
       answer: (input, outer) => {
-        const attributes = {
-          ...genAi('chat', chat),
-          // A variant's model is the one asked for.
-          ...(input.settings?.model ? { 'gen_ai.request.model': input.settings.model } : {}),
-        };
+        // A variant's model is the one asked for.
+        const attributes = input.settings?.model
+          ? { ...chatAttributes, 'gen_ai.request.model': input.settings.model }
+          : chatAttributes;
         return limitedModelCall({
-          name: `chat ${chat.model}`,
+          name: chatSpan,
           attributes,
           cost: chatCost(chat, input),
           options,
@@ -73,24 +77,14 @@ export function guardPorts(
       provider: embeddings.provider,
       model: embeddings.model,
       ...(embeddings.serverAddress ? { serverAddress: embeddings.serverAddress } : {}),
-      embedQuery: (text, outer) => {
-        const attributes = genAi('embeddings', embeddings);
-        return withSpan(
-          `embeddings ${embeddings.model}`,
-          { kind: SpanKind.CLIENT, attributes },
-          () => policies.embeddings.execute((signal) => embeddings.embedQuery(text, signal), outer),
-        );
-      },
+      embedQuery: (text, outer) =>
+        withSpan(embeddingsSpan, { kind: SpanKind.CLIENT, attributes: embeddingsAttributes }, () =>
+          policies.embeddings.execute((signal) => embeddings.embedQuery(text, signal), outer),
+        ),
       embedDocuments: (texts, outer) => {
-        const attributes = { ...genAi('embeddings', embeddings), 'askq.inputs': texts.length };
-        return withSpan(
-          `embeddings ${embeddings.model}`,
-          { kind: SpanKind.CLIENT, attributes },
-          () =>
-            policies.embeddings.execute(
-              (signal) => embeddings.embedDocuments(texts, signal),
-              outer,
-            ),
+        const attributes = { ...embeddingsAttributes, 'askq.inputs': texts.length };
+        return withSpan(embeddingsSpan, { kind: SpanKind.CLIENT, attributes }, () =>
+          policies.embeddings.execute((signal) => embeddings.embedDocuments(texts, signal), outer),
         );
       },
     },
@@ -184,13 +178,14 @@ async function limitedModelCall<T extends { model: string; usage: ChatOutput['us
   record: (span: Span, out: T) => void;
 }): Promise<T> {
   const { events, limits } = c.options;
-  const permit = await limits?.acquire(c.cost, c.outer);
+  // Without limits, no microtask spent awaiting nothing.
+  const permit = limits ? await limits.acquire(c.cost, c.outer) : undefined;
   return withSpan(c.name, { kind: SpanKind.CLIENT, attributes: c.attributes }, async (span) => {
     const started = performance.now();
     recordWait(span, permit);
     try {
       const out = await c.call(span);
-      await permit?.settle(out.usage.inputTokens + out.usage.outputTokens);
+      if (permit) await permit.settle(out.usage.inputTokens + out.usage.outputTokens);
       c.record(span, out);
       events.emit('model:call', {
         attributes: { ...c.attributes, 'gen_ai.response.model': out.model },
