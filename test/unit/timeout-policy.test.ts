@@ -78,12 +78,22 @@ describe('the per-call timeout (one timer for all of a policy’s calls in fligh
   it("settles at the caller's abort as cancelled, even when the provider ignores it", async () => {
     const policy = timeoutPolicy('vectorStore', 100);
     const outer = new AbortController();
+    const answered = hungCall();
     const a = hungCall();
+    const b = hungCall();
+    const done = outcome(policy.execute(answered.call, outer.signal));
+    answered.resolve('in time');
+    await vi.advanceTimersByTimeAsync(0);
     const cancelled = outcome(policy.execute(a.call, outer.signal));
+    const alsoCancelled = outcome(policy.execute(b.call, outer.signal));
     outer.abort(new Error('job cancelled'));
     await vi.advanceTimersByTimeAsync(0);
+    expect(done.value).toBe('in time');
+    expect(answered.signal()?.aborted).toBe(false);
     expect(cancelled.error).toBeInstanceOf(CancelledError);
+    expect(alsoCancelled.error).toBeInstanceOf(CancelledError);
     expect(a.signal()?.aborted).toBe(true);
+    expect(b.signal()?.aborted).toBe(true);
     expect(vi.getTimerCount()).toBe(0);
     // Already aborted: the provider is never called.
     let called = false;

@@ -22,7 +22,7 @@ export function timeoutPolicy(dependency: string, timeoutMs: number): Policy {
         const finish = () => {
           done = true;
           deadlines.remove(call);
-          outer?.removeEventListener('abort', onOuterAbort);
+          if (outer) callsOf(outer).delete(onOuterAbort);
         };
         const onOuterAbort = () => {
           if (done) return;
@@ -45,7 +45,7 @@ export function timeoutPolicy(dependency: string, timeoutMs: number): Policy {
           },
         };
         deadlines.add(call);
-        outer?.addEventListener('abort', onOuterAbort, { once: true });
+        if (outer) callsOf(outer).add(onOuterAbort);
         const settled = (err: unknown) => {
           if (done) return; // a timeout or the caller's abort already settled it
           finish();
@@ -63,6 +63,31 @@ export function timeoutPolicy(dependency: string, timeoutMs: number): Policy {
       });
     },
   };
+}
+
+/** Per caller's signal (a job's), what its calls in flight do when it aborts. */
+const inFlight = new WeakMap<AbortSignal, Set<() => void>>();
+
+/**
+ * The calls in flight under `signal`. One abort listener per signal, added at its first call,
+ * serves every call a job makes: a call costs a set entry instead of adding and removing a
+ * listener of its own.
+ */
+function callsOf(signal: AbortSignal): Set<() => void> {
+  let calls = inFlight.get(signal);
+  if (!calls) {
+    const mine = new Set<() => void>();
+    signal.addEventListener(
+      'abort',
+      () => {
+        for (const onAbort of mine) onAbort();
+      },
+      { once: true },
+    );
+    inFlight.set(signal, mine);
+    calls = mine;
+  }
+  return calls;
 }
 
 /** One call in flight, in its policy's {@link Deadlines}. */
