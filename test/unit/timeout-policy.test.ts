@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, type MockInstance, vi } from 'vitest';
 
 import { CancelledError, TransientError } from '../../src/shared/errors.ts';
 import { timeoutPolicy } from '../../src/worker/resilience/timeout-policy.ts';
@@ -25,8 +25,12 @@ function outcome<T>(promise: Promise<T>) {
 }
 
 describe('the per-call timeout (one timer for all of a policy’s calls in flight)', () => {
+  let armed: MockInstance<typeof setTimeout>;
+  /** Whether the policy's timer (the one armed last) would keep the process running. */
+  const holdsProcess = () => (armed.mock.results.at(-1)?.value as NodeJS.Timeout).hasRef();
   beforeEach(() => {
     vi.useFakeTimers();
+    armed = vi.spyOn(globalThis, 'setTimeout');
   });
   afterEach(() => {
     vi.useRealTimers();
@@ -55,7 +59,7 @@ describe('the per-call timeout (one timer for all of a policy’s calls in fligh
     expect(vi.getTimerCount()).toBe(0);
   });
 
-  it('lets a call that answered in time keep its value, and leaves no timer behind', async () => {
+  it('lets a call that answered in time keep its value; an idle timer holds nothing', async () => {
     const policy = timeoutPolicy('embeddings', 100);
     const a = hungCall();
     const b = hungCall();
@@ -65,14 +69,24 @@ describe('the per-call timeout (one timer for all of a policy’s calls in fligh
     await vi.advanceTimersByTimeAsync(50);
     expect(first.value).toBe('first');
     expect(vi.getTimerCount()).toBe(1); // the second call is still timed
+    expect(holdsProcess()).toBe(true);
     b.resolve('second');
     await vi.advanceTimersByTimeAsync(0);
     expect(second.value).toBe('second');
-    expect(vi.getTimerCount()).toBe(0);
-    // The first call's deadline passing later changes nothing.
+    // Left armed for the next call, but no longer keeping the process alive.
+    expect(holdsProcess()).toBe(false);
+    const c = hungCall();
+    const third = outcome(policy.execute(c.call));
+    expect(holdsProcess()).toBe(true);
+    expect(armed).toHaveBeenCalledTimes(1);
+    c.resolve('third');
+    // The first call's deadline passing later changes nothing; the timer then goes.
     await vi.advanceTimersByTimeAsync(100);
+    expect(third.value).toBe('third');
     expect(first.value).toBe('first');
     expect(a.signal()?.aborted).toBe(false);
+    expect(c.signal()?.aborted).toBe(false);
+    expect(vi.getTimerCount()).toBe(0);
   });
 
   it("settles at the caller's abort as cancelled, even when the provider ignores it", async () => {
@@ -94,7 +108,7 @@ describe('the per-call timeout (one timer for all of a policy’s calls in fligh
     expect(alsoCancelled.error).toBeInstanceOf(CancelledError);
     expect(a.signal()?.aborted).toBe(true);
     expect(b.signal()?.aborted).toBe(true);
-    expect(vi.getTimerCount()).toBe(0);
+    expect(holdsProcess()).toBe(false);
     // Already aborted: the provider is never called.
     let called = false;
     const refused = outcome(
@@ -116,6 +130,6 @@ describe('the per-call timeout (one timer for all of a policy’s calls in fligh
         throw boom;
       }),
     ).rejects.toBe(boom);
-    expect(vi.getTimerCount()).toBe(0);
+    expect(holdsProcess()).toBe(false);
   });
 });

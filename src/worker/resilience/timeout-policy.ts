@@ -109,11 +109,15 @@ class Deadlines {
   #timer: NodeJS.Timeout | undefined;
 
   add(call: PendingCall): void {
+    const wasEmpty = !this.#head;
     call.prev = this.#tail;
     if (this.#tail) this.#tail.next = call;
     else this.#head = call;
     this.#tail = call;
+    // A timer left armed for an earlier call fires no later than this call's deadline (they
+    // come in order) and then re-arms for it.
     if (!this.#timer) this.#arm(call.deadline);
+    else if (wasEmpty) this.#timer.ref();
   }
 
   remove(call: PendingCall): void {
@@ -123,11 +127,9 @@ class Deadlines {
     if (call.next) call.next.prev = call.prev;
     else this.#tail = call.prev;
     call.prev = call.next = undefined;
-    // Nothing left to time: no timer holds the process open.
-    if (!this.#head && this.#timer) {
-      clearTimeout(this.#timer);
-      this.#timer = undefined;
-    }
+    // Nothing left to time: the timer stays armed (calls that answer at once would otherwise
+    // set and clear one each) but no longer holds the process open.
+    if (!this.#head) this.#timer?.unref();
   }
 
   #arm(deadline: number): void {
