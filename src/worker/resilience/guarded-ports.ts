@@ -62,7 +62,7 @@ export function guardPorts(
         return limitedModelCall({
           name: chatSpan,
           attributes,
-          cost: chatCost(chat, input),
+          cost: () => chatCost(chat, input),
           options,
           outer,
           call: (span) => {
@@ -145,10 +145,10 @@ export function guardGrader(
       limitedModelCall({
         name: `chat ${grader.model}`,
         attributes: { ...genAi('chat', grader), 'askq.grader.metric': request.name },
-        cost: {
+        cost: () => ({
           promptTokens: estimateTokens(request.instructions) + estimateTokens(request.input),
           maxOutputTokens: grader.maxOutputTokens ?? DEFAULTS.maxTokens,
-        },
+        }),
         options,
         outer,
         call: () => policy.execute((signal) => grader.grade(request, signal), outer),
@@ -171,7 +171,8 @@ export function guardGrader(
 async function limitedModelCall<T extends { model: string; usage: ChatOutput['usage'] }>(c: {
   name: string;
   attributes: Attributes;
-  cost: CallCost;
+  /** Estimated only under limits: it reads the whole prompt. */
+  cost: () => CallCost;
   options: GuardPortsOptions;
   outer: AbortSignal | undefined;
   call: (span: Span) => Promise<T>;
@@ -179,7 +180,7 @@ async function limitedModelCall<T extends { model: string; usage: ChatOutput['us
 }): Promise<T> {
   const { events, limits } = c.options;
   // Without limits, no microtask spent awaiting nothing.
-  const permit = limits ? await limits.acquire(c.cost, c.outer) : undefined;
+  const permit = limits ? await limits.acquire(c.cost(), c.outer) : undefined;
   return withSpan(c.name, { kind: SpanKind.CLIENT, attributes: c.attributes }, async (span) => {
     const started = performance.now();
     recordWait(span, permit);
