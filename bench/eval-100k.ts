@@ -27,6 +27,7 @@ import { launchChromium } from '../test/support/browser.ts';
 import { startBenchWorker } from './lib/askq.ts';
 import { benchRedis } from './lib/bench-redis.ts';
 import { type BenchResult, RESULT_MARKER } from './lib/bench-result.ts';
+import { builtCli } from './lib/built-cli.ts';
 import { instantPorts, questions as questionTexts } from './lib/instant-ports.ts';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
@@ -75,13 +76,12 @@ try {
       .join('\n'),
   );
   // What a user runs: the package's `askq` bin (dist/cli.js), built from this tree first.
-  await buildCli();
   const out = join(tmp, 'run');
-  const { wallS, peakKb, samples, stdout } = await runCli('dist/cli.js', file, out);
+  const { wallS, peakKb, samples, stdout } = await runCli(await builtCli(), file, out);
   const summary = JSON.parse(stdout) as { completed: number; failed: number; passed: number };
   // The same command from the sources (`npm run askq -- eval run`), for the record: Node strips
   // the types of every module as it loads, which costs memory at start that the build does not.
-  const fromSources = await runCli('src/cli.ts', file, join(tmp, 'run-src'));
+  const fromSources = await runCli(join(ROOT, 'src/cli.ts'), file, join(tmp, 'run-src'));
   await worker.close(5000);
   const finalBytes = (await stat(join(out, 'results.jsonl'))).size;
   // Cases done at each sample, from the bytes written (lines are of near-equal size).
@@ -213,20 +213,6 @@ function cliPid(timePid: number | undefined): number | undefined {
   }
 }
 
-/** Compiles src/ to dist/ (what `npm ci` and `npm run build` do), so dist/cli.js is this tree. */
-async function buildCli(): Promise<void> {
-  const tsc = spawn(
-    process.execPath,
-    [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'],
-    {
-      cwd: ROOT,
-      stdio: ['ignore', 'inherit', 'inherit'],
-    },
-  );
-  const code = await new Promise<number | null>((resolve) => tsc.on('close', resolve));
-  if (code !== 0) throw new Error(`tsc -p tsconfig.build.json exited ${code}`);
-}
-
 /**
  * Runs `askq eval run` from `entry` under `/usr/bin/time -v` and samples its RSS from /proc
  * every 250 ms against the bytes of results.jsonl written so far.
@@ -235,7 +221,7 @@ async function runCli(entry: string, file: string, out: string) {
   const started = performance.now();
   const child = spawn(
     '/usr/bin/time',
-    ['-v', process.execPath, join(ROOT, entry), 'eval', 'run', file, '--out', out, '--json'],
+    ['-v', process.execPath, entry, 'eval', 'run', file, '--out', out, '--json'],
     { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let stdout = '';
