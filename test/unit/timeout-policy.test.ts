@@ -36,6 +36,22 @@ describe('the per-call timeout (one timer for all of a policy’s calls in fligh
     vi.useRealTimers();
   });
 
+  it('keeps each deadline when the wall clock steps: it times calls on the monotonic clock', async () => {
+    const policy = timeoutPolicy('chat', 100);
+    const a = hungCall();
+    const b = hungCall();
+    const first = outcome(policy.execute(a.call));
+    await vi.advanceTimersByTimeAsync(90);
+    const second = outcome(policy.execute(b.call));
+    // NTP steps the clock an hour ahead: the later call still has 90 ms to go.
+    vi.setSystemTime(Date.now() + 3_600_000);
+    await vi.advanceTimersByTimeAsync(10);
+    expect(first.error).toBeInstanceOf(TransientError);
+    expect(second.settled).toBe(false);
+    await vi.advanceTimersByTimeAsync(90);
+    expect(second.error).toBeInstanceOf(TransientError);
+  });
+
   it('times each call out at its own deadline, whenever it started', async () => {
     const policy = timeoutPolicy('chat', 100);
     const a = hungCall();

@@ -31,7 +31,7 @@ export function timeoutPolicy(dependency: string, timeoutMs: number): Policy {
           reject(cancelled(outer?.reason));
         };
         const call: PendingCall = {
-          deadline: Date.now() + timeoutMs,
+          deadline: performance.now() + timeoutMs,
           expire: () => {
             if (done) return;
             finish();
@@ -92,6 +92,7 @@ function callsOf(signal: AbortSignal): Set<() => void> {
 
 /** One call in flight, in its policy's {@link Deadlines}. */
 interface PendingCall {
+  /** On the monotonic clock (`performance.now()`): a step of the wall clock moves no deadline. */
   deadline: number;
   expire(): void;
   prev?: PendingCall | undefined;
@@ -115,8 +116,9 @@ class Deadlines {
     else this.#head = call;
     this.#tail = call;
     // A timer left armed for an earlier call fires no later than this call's deadline (they
-    // come in order) and then re-arms for it.
-    if (!this.#timer) this.#arm(call.deadline);
+    // come in order) and then re-arms for it. Armed for the oldest call in flight, which is
+    // not this one when a call starts while others expire.
+    if (!this.#timer) this.#arm(this.#head!.deadline);
     else if (wasEmpty) this.#timer.ref();
   }
 
@@ -133,7 +135,7 @@ class Deadlines {
   }
 
   #arm(deadline: number): void {
-    this.#timer = setTimeout(this.#fire, Math.max(0, deadline - Date.now()));
+    this.#timer = setTimeout(this.#fire, Math.max(0, deadline - performance.now()));
   }
 
   /**
@@ -143,7 +145,7 @@ class Deadlines {
    */
   readonly #fire = (): void => {
     this.#timer = undefined;
-    const now = Date.now();
+    const now = performance.now();
     while (this.#head && this.#head.deadline <= now) this.#head.expire();
     if (this.#head && !this.#timer) this.#arm(this.#head.deadline);
   };
