@@ -17,6 +17,7 @@ export interface CreateLoggerOptions {
 /** Deeper than this, an object is replaced rather than walked (and cycles end here). */
 const MAX_DEPTH = 8;
 const TOO_DEEP = '[redacted: nested too deep]';
+const UNSERIALIZABLE = '[unserializable]';
 /** A cheap first look before the replacing regex runs. */
 const HAS_URL_CREDENTIALS = /:\/\/[^\s@]+@/;
 
@@ -48,9 +49,14 @@ export function scrubLogValue(value: unknown, depth = 0): unknown {
   if (ArrayBuffer.isView(value) || value instanceof Date) return value;
   if (depth >= MAX_DEPTH) return TOO_DEEP;
   if (value instanceof Error) return scrubLogValue(serializeError(value), depth);
-  // What JSON.stringify would write for it (a URL's href, with its password), scrubbed.
+  // What JSON.stringify would write for it (a URL's href, with its password), scrubbed. A
+  // toJSON that throws must not turn a log call into an exception.
   if (typeof (value as { toJSON?: unknown }).toJSON === 'function') {
-    return scrubLogValue((value as { toJSON: () => unknown }).toJSON(), depth + 1);
+    try {
+      return scrubLogValue((value as { toJSON: (key: string) => unknown }).toJSON(''), depth + 1);
+    } catch {
+      return UNSERIALIZABLE;
+    }
   }
   if (Array.isArray(value)) {
     let copy: unknown[] | undefined;
@@ -107,10 +113,14 @@ export function createLogger(options: CreateLoggerOptions = {}): Logger {
     // them (`connecting to ${url}`) keeps no password either.
     hooks: {
       logMethod(args, method) {
-        for (let i = 0; i < args.length; i++) {
+        // A first argument that is an object goes through the `log` formatter instead.
+        for (let i = typeof args[0] === 'string' ? 0 : 1; i < args.length; i++) {
           const arg: unknown = args[i];
-          if (typeof arg === 'string' && HAS_URL_CREDENTIALS.test(arg)) {
-            args[i] = redactUrlCredentials(arg);
+          if (typeof arg === 'string') {
+            if (HAS_URL_CREDENTIALS.test(arg)) args[i] = redactUrlCredentials(arg);
+          } else if (arg !== null && typeof arg === 'object') {
+            // `%s`, `%o` and `%j` print objects (a URL with its password) as they are.
+            args[i] = scrubLogValue(arg) as never;
           }
         }
         method.apply(this, args);

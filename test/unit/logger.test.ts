@@ -79,6 +79,27 @@ describe('createLogger', () => {
     expect(slash?.redis).toBe('redis://[redacted]@db:6379/0');
   });
 
+  it('scrubs objects given as format arguments, and logs an object whose toJSON throws', () => {
+    const { logger, raw, lines } = capture();
+    logger.info('connecting %s', new URL(`redis://u:${SECRET}@db:6379`));
+    logger.info('options %j', { redis: { password: SECRET } });
+    logger.info(
+      {
+        bad: {
+          toJSON() {
+            throw new Error('no');
+          },
+        },
+      },
+      'still written',
+    );
+    expect(raw()).not.toContain(SECRET);
+    const [url, options, bad] = lines();
+    expect(url?.msg).toBe('connecting redis://[redacted]@db:6379');
+    expect(options?.msg).toBe('options {"redis":{"password":"[redacted]"}}');
+    expect(bad).toMatchObject({ bad: '[unserializable]', msg: 'still written' });
+  });
+
   it('leaves URLs without credentials alone, an @ in their path included', () => {
     const { logger, lines } = capture();
     const url = 'https://registry.npmjs.org/@langchain/core';
