@@ -14,7 +14,7 @@ import {
   toMatch,
 } from './lancedb-table.ts';
 import { cosineTopK, type NamespaceSnapshot, NamespaceSnapshots } from './namespace-snapshots.ts';
-import { latestTableVersion, SnapshotFiles } from './snapshot-files.ts';
+import { latestTableVersion, SnapshotFiles, tableIdentity } from './snapshot-files.ts';
 
 /** Options of {@link LanceDbVectorStore.open}. */
 export interface LanceDbVectorStoreOptions {
@@ -62,6 +62,12 @@ const DEFAULTS = {
 
 type Settings = Required<LanceDbVectorStoreOptions>;
 
+/** The table's latest version, and which table it is ({@link tableIdentity}). */
+interface LatestVersion {
+  version: number;
+  identity: string | undefined;
+}
+
 /**
  * The embedded default vector store: LanceDB tables in a local folder, one table per embedding
  * model, namespaces as a filtered column. Search is exact (brute force), which is fast for the
@@ -79,11 +85,15 @@ export class LanceDbVectorStore implements VectorStorePort {
     return this.tableName;
   }
   readonly #settings: Settings;
-  readonly #snapshots = new NamespaceSnapshots();
+  #snapshots = new NamespaceSnapshots();
   readonly #files: SnapshotFiles;
+  /** The table the in-memory snapshots are of ({@link tableIdentity}). */
+  #identity: string | undefined;
   #lanceDb: Promise<LanceDbTable> | undefined;
-  /** The version listing in flight, shared by the queries that arrive meanwhile. */
-  #versionRead: Promise<number | undefined> | undefined;
+  /** The version listing in flight. */
+  #versionRead: Promise<LatestVersion | undefined> | undefined;
+  /** The listing after it, shared by the queries that arrived while it was in flight. */
+  #nextVersionRead: Promise<LatestVersion | undefined> | undefined;
 
   private constructor(settings: Settings) {
     this.#settings = settings;
@@ -166,10 +176,16 @@ export class LanceDbVectorStore implements VectorStorePort {
     const limit = Math.floor(topK);
     const { inMemoryMaxRows } = this.#settings;
     if (inMemoryMaxRows > 0) {
-      const version = await this.#latestVersion();
-      if (version === undefined) return [];
+      const latest = await this.#latestVersion();
+      if (latest === undefined) return [];
+      const { version, identity } = latest;
+      // Another table under this name (deleted and created again): its versions start over.
+      if (identity !== this.#identity) {
+        this.#identity = identity;
+        this.#snapshots = new NamespaceSnapshots();
+      }
       const snapshot = await this.#snapshots.get(namespace, version, () =>
-        this.#loadSnapshot(namespace, version),
+        this.#loadSnapshot(namespace, version, identity),
       );
       checkDimensions(snapshot.dimensions, vector.length, this.tableName);
       if (snapshot.rows) {
@@ -203,33 +219,58 @@ export class LanceDbVectorStore implements VectorStorePort {
   }
 
   /**
-   * The table's latest version, undefined while no process has created it. Queries that arrive
-   * while a listing is in flight share it; the answer is never older than that one listing.
+   * The table's latest version, undefined while no process has created it. A query never
+   * takes the answer of a listing that started before it (a commit just made, by this process
+   * or another, could be missing from it): it starts one, or shares the one that starts when
+   * the listing in flight ends with every query that arrived meanwhile.
    */
-  #latestVersion(): Promise<number | undefined> {
-    this.#versionRead ??= this.#readLatestVersion().finally(() => {
-      this.#versionRead = undefined;
-    });
-    return this.#versionRead;
+  #latestVersion(): Promise<LatestVersion | undefined> {
+    if (!this.#versionRead) {
+      this.#versionRead = this.#readLatestVersion().finally(() => {
+        this.#versionRead = undefined;
+      });
+      return this.#versionRead;
+    }
+    this.#nextVersionRead ??= this.#versionRead
+      .catch(() => undefined)
+      .then(() => {
+        this.#nextVersionRead = undefined;
+        return this.#latestVersion();
+      });
+    return this.#nextVersionRead;
   }
 
-  async #readLatestVersion(): Promise<number | undefined> {
-    const listed = await latestTableVersion(join(this.#settings.dir, `${this.tableName}.lance`));
+  async #readLatestVersion(): Promise<LatestVersion | undefined> {
+    const tableDir = this.#tableDir();
+    // A table deleted and created again between these two reads would pair one table's
+    // identity with the other's version: a window of microseconds around a manual reset.
+    const identity = await tableIdentity(tableDir);
+    const listed = await latestTableVersion(tableDir);
     if (listed === 'none') return undefined;
-    if (listed !== 'unknown') return listed;
-    return (await this.#openLanceDb()).version();
+    if (listed !== 'unknown') return { version: listed, identity };
+    const version = await (await this.#openLanceDb()).version();
+    return version === undefined ? undefined : { version, identity };
+  }
+
+  #tableDir(): string {
+    return join(this.#settings.dir, `${this.tableName}.lance`);
   }
 
   /** The namespace at `version` from its file, else from LanceDB (then filed for others). */
-  async #loadSnapshot(namespace: string, version: number): Promise<NamespaceSnapshot> {
+  async #loadSnapshot(
+    namespace: string,
+    version: number,
+    identity: string | undefined,
+  ): Promise<NamespaceSnapshot> {
+    const files = identity === undefined ? undefined : this.#files.forTable(identity);
     // A file that cannot be read is no worse than a missing one: LanceDB has the data.
-    const filed = await this.#files.read(namespace, version).catch(() => undefined);
+    const filed = await files?.read(namespace, version).catch(() => undefined);
     if (filed) return filed;
     const snapshot = await (
       await this.#openLanceDb()
     ).readNamespaceAt(namespace, version, this.#settings.inMemoryMaxRows);
     // An empty namespace is not filed: queries naming any string must not each leave a file.
-    if (snapshot.rows?.length) await this.#files.write(namespace, snapshot).catch(() => {});
+    if (snapshot.rows?.length) await files?.write(namespace, snapshot).catch(() => {});
     return snapshot;
   }
 
@@ -241,13 +282,16 @@ export class LanceDbVectorStore implements VectorStorePort {
     const { inMemoryMaxRows } = this.#settings;
     if (inMemoryMaxRows <= 0) return;
     try {
-      await this.#files.carryForward(namespace, version);
-      await this.#files.write(
+      const identity = await tableIdentity(this.#tableDir());
+      if (identity === undefined) return;
+      const files = this.#files.forTable(identity);
+      await files.carryForward(namespace, version);
+      await files.write(
         namespace,
         await lanceDb.readNamespaceAt(namespace, version, inMemoryMaxRows),
       );
       // One version back is kept for the readers that listed the table just before this commit.
-      await this.#files.prune(version - 1);
+      await files.prune(version - 1);
     } catch {
       // The write itself committed; without a file for the latest version readers use LanceDB.
     }

@@ -15,7 +15,7 @@ import { type NamespaceSnapshot, type SnapshotRow, snapshotRow } from './namespa
  *   committed `v`, or by a reader that found no file for the latest version);
  * - linked from `X@(v-1)` by the writer whose commit `v` touched another namespace only.
  *
- * Layout: `<dir>/<table>.snapshots/<sha256(namespace)>.<version>.snap`, written to a temporary
+ * Layout: `<dir>/<table>.snapshots/<table identity>/<sha256(namespace)>.<version>.snap`, written to a temporary
  * name and renamed, so a reader never sees half a file. Contents: `ASKQSNP1`, the header's
  * length (u32 LE), the header as JSON (namespace, dimensions, rows without vectors),
  * padding to 4 bytes, then every row's vector as float32 in the machine's byte order (the file
@@ -34,10 +34,26 @@ interface Header {
 
 /** A table's snapshot files; every method fails soft to "no file" for the caller to fall back. */
 export class SnapshotFiles {
-  readonly #dir: string;
+  readonly #root: string;
+  #dir: string;
+  #identity: string | undefined;
 
   constructor(storeDir: string, tableName: string) {
-    this.#dir = join(storeDir, `${tableName}.snapshots`);
+    this.#root = join(storeDir, `${tableName}.snapshots`);
+    this.#dir = this.#root;
+  }
+
+  /**
+   * Which table the files are of ({@link tableIdentity}): a table deleted and created again, or
+   * restored from a copy, numbers its versions from the start again, so files are kept per
+   * table, never served across two of them. Set before any other call.
+   */
+  forTable(identity: string): this {
+    if (identity !== this.#identity) {
+      this.#identity = identity;
+      this.#dir = join(this.#root, identity);
+    }
+    return this;
   }
 
   /** The namespace at `version`, or undefined when no file holds it. */
@@ -84,8 +100,16 @@ export class SnapshotFiles {
     }
   }
 
-  /** Deletes files older than `version` (readers of the latest version never need them). */
+  /**
+   * Deletes files older than `version` (readers of the latest version never need them), and
+   * those of any other table that stood under this name.
+   */
   async prune(version: number): Promise<void> {
+    const tables = await readdir(this.#root).catch(() => [] as string[]);
+    for (const table of tables) {
+      if (table !== this.#identity)
+        await rm(join(this.#root, table), { recursive: true, force: true });
+    }
     for (const name of await this.#names()) {
       const fileVersion = Number(name.split('.')[1]);
       if (Number.isInteger(fileVersion) && fileVersion < version) {
@@ -183,4 +207,16 @@ export async function latestTableVersion(tableDir: string): Promise<number | 'no
     if (latest === undefined || version > latest) latest = version;
   }
   return latest === undefined ? 'unknown' : Number(latest);
+}
+
+/**
+ * What tells one table from another that took its name: the table folder's inode and birth
+ * time. A table deleted and created again, or put back from a copy, gets a new folder, and
+ * with it a new identity, while its version numbers start over. Undefined when the folder
+ * cannot be read (the caller then does without files).
+ */
+export async function tableIdentity(tableDir: string): Promise<string | undefined> {
+  const folder = await stat(tableDir, { bigint: true }).catch(() => undefined);
+  if (!folder) return undefined;
+  return `${folder.ino.toString(36)}-${folder.birthtimeNs.toString(36)}`;
 }

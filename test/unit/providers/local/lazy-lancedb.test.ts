@@ -162,7 +162,27 @@ describe('loading LanceDB only when needed', () => {
     });
     expect(await latestTableVersion(join(dir, `${tableName}.lance`))).toBe(version);
     // One file per namespace is left for the latest version (older ones are pruned).
-    const files = await readdir(join(dir, `${tableName}.snapshots`));
+    const files = await readdir(join(dir, `${tableName}.snapshots`), { recursive: true });
     expect(files.filter((f) => f.endsWith(`.${version}.snap`))).toHaveLength(2);
+  });
+
+  it('never answers from the files of a table that was deleted and created again', async () => {
+    const tableName = tableNameFor(embeddingId);
+    const before = await openStore();
+    await before.upsert('a', await chunksOf('old.md', 2));
+    await before.upsert('b', await chunksOf('b.md', 1));
+    await before.close();
+    // A reset by hand: the table goes, its files stay; the new table numbers versions afresh
+    // and reaches the same ones with the same writes.
+    await rm(join(dir, `${tableName}.lance`), { recursive: true, force: true });
+    const after = await openStore();
+    await after.upsert('a', await chunksOf('new.md', 2));
+    await after.upsert('c', await chunksOf('c.md', 1));
+    const inChild = await searchInChild('a', 'retries and queues');
+    expect(new Set(inChild.matches.map((m) => m.docId))).toEqual(new Set(['new.md']));
+    const here = await after.query('a', await embeddings.embedQuery('retries'), 20);
+    expect(new Set(here.map((m) => m.docId))).toEqual(new Set(['new.md']));
+    // Only the live table's files are kept.
+    expect(await readdir(join(dir, `${tableName}.snapshots`))).toHaveLength(1);
   });
 });
