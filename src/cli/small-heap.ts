@@ -1,3 +1,4 @@
+import { PerformanceObserver } from 'node:perf_hooks';
 import { getHeapSpaceStatistics, setFlagsFromString } from 'node:v8';
 
 /**
@@ -39,17 +40,18 @@ const MB = 1024 * 1024;
  *
  * `--max-semi-space-size` would bound the young generation directly but is read only at start
  * (it would need NODE_OPTIONS or the command line); the growth factor is read at each growth
- * decision, so setting it to 1 once the bound is reached stops growth from then on. Checked on
- * a timer because V8 reports no event when it grows the young generation; the check costs
- * microseconds and stops once the bound is set.
+ * decision, so setting it to 1 once the bound is reached stops growth from then on. The young
+ * generation grows only in a collection, so its size is checked after each one (V8 reports
+ * collections, not growth), until the bound is set. The bound is soft: collections in one long
+ * synchronous stretch are reported after it, by which time it may have grown once more.
  */
 export function boundWorkerHeap({ youngMb = 16, oldGrowthPercent = 100 } = {}): void {
   setFlagsFromString(`--heap-growing-percent=${oldGrowthPercent}`);
-  const timer = setInterval(() => {
+  const observer = new PerformanceObserver(() => {
     const young = getHeapSpaceStatistics().find((s) => s.space_name === 'new_space');
     if (young && young.space_size < youngMb * MB) return;
     setFlagsFromString('--semi-space-growth-factor=1');
-    clearInterval(timer);
-  }, 20);
-  timer.unref();
+    observer.disconnect();
+  });
+  observer.observe({ entryTypes: ['gc'] });
 }

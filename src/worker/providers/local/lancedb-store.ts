@@ -90,10 +90,8 @@ export class LanceDbVectorStore implements VectorStorePort {
   /** The table the in-memory snapshots are of ({@link tableIdentity}). */
   #identity: string | undefined;
   #lanceDb: Promise<LanceDbTable> | undefined;
-  /** The version listing in flight. */
+  /** The version listing in flight, shared by the queries that arrive meanwhile. */
   #versionRead: Promise<LatestVersion | undefined> | undefined;
-  /** The listing after it, shared by the queries that arrived while it was in flight. */
-  #nextVersionRead: Promise<LatestVersion | undefined> | undefined;
 
   private constructor(settings: Settings) {
     this.#settings = settings;
@@ -219,25 +217,16 @@ export class LanceDbVectorStore implements VectorStorePort {
   }
 
   /**
-   * The table's latest version, undefined while no process has created it. A query never
-   * takes the answer of a listing that started before it (a commit just made, by this process
-   * or another, could be missing from it): it starts one, or shares the one that starts when
-   * the listing in flight ends with every query that arrived meanwhile.
+   * The table's latest version, undefined while no process has created it. Queries that arrive
+   * while a listing is in flight share it; a write of this process ends the sharing of one that
+   * started before the write committed (see {@link #afterWrite}), so a query after an upsert
+   * returns always sees it.
    */
   #latestVersion(): Promise<LatestVersion | undefined> {
-    if (!this.#versionRead) {
-      this.#versionRead = this.#readLatestVersion().finally(() => {
-        this.#versionRead = undefined;
-      });
-      return this.#versionRead;
-    }
-    this.#nextVersionRead ??= this.#versionRead
-      .catch(() => undefined)
-      .then(() => {
-        this.#nextVersionRead = undefined;
-        return this.#latestVersion();
-      });
-    return this.#nextVersionRead;
+    const read = (this.#versionRead ??= this.#readLatestVersion().finally(() => {
+      if (this.#versionRead === read) this.#versionRead = undefined;
+    }));
+    return read;
   }
 
   async #readLatestVersion(): Promise<LatestVersion | undefined> {
@@ -279,6 +268,8 @@ export class LanceDbVectorStore implements VectorStorePort {
    * the other namespaces' files over that commit, which did not touch them.
    */
   async #afterWrite(lanceDb: LanceDbTable, namespace: string, version: number): Promise<void> {
+    // A listing in flight may have started before this commit: later queries start their own.
+    this.#versionRead = undefined;
     const { inMemoryMaxRows } = this.#settings;
     if (inMemoryMaxRows <= 0) return;
     try {
