@@ -15,6 +15,7 @@ import type {
   ChatSettings,
   ContextChunk,
 } from '../../../shared/ports.ts';
+import { nodeHttpFetch } from './node-http-fetch.ts';
 
 /** Options of {@link OpenAIChat}. */
 export interface OpenAIChatOptions {
@@ -92,7 +93,7 @@ export class OpenAIChat implements ChatPort {
         maxRetries: 0,
         // Chat completions, not the Responses API: it is what compatible servers implement.
         useResponsesApi: false,
-        configuration: baseURL ? { baseURL } : {},
+        configuration: { fetch: nodeHttpFetch, ...(baseURL ? { baseURL } : {}) },
       });
     const primary = chatModel(model, options.apiKey, options.baseURL);
     const fb = options.fallback;

@@ -8,6 +8,7 @@ import {
 } from '@langchain/openai';
 
 import type { EmbeddingsPort } from '../../../shared/ports.ts';
+import { nodeHttpFetch } from './node-http-fetch.ts';
 import { hostOf } from './openai-chat.ts';
 
 /** Options of {@link OpenAIEmbeddingsProvider}. */
@@ -92,7 +93,10 @@ export class OpenAIEmbeddingsProvider implements EmbeddingsPort {
       maxConcurrency: options.maxConcurrency ?? DEFAULTS.maxConcurrency,
       maxRetries: 0,
       ...(options.dimensions ? { dimensions: options.dimensions } : {}),
-      configuration: options.baseURL ? { baseURL: options.baseURL } : {},
+      configuration: {
+        fetch: nodeHttpFetch,
+        ...(options.baseURL ? { baseURL: options.baseURL } : {}),
+      },
     });
   }
 

@@ -3,6 +3,7 @@ import { ChatOpenAI } from '@langchain/openai';
 
 import type { GradeOutput, GradeRequest, GraderPort } from '../../../shared/ports.ts';
 import { GraderReplyError } from '../../../shared/scoring/grader-errors.ts';
+import { nodeHttpFetch } from './node-http-fetch.ts';
 import { hostOf } from './openai-chat.ts';
 
 /** Options of {@link OpenAIGrader}. */
@@ -49,7 +50,10 @@ export class OpenAIGrader implements GraderPort {
       maxTokens: this.maxOutputTokens,
       maxRetries: 0,
       useResponsesApi: false,
-      configuration: options.baseURL ? { baseURL: options.baseURL } : {},
+      configuration: {
+        fetch: nodeHttpFetch,
+        ...(options.baseURL ? { baseURL: options.baseURL } : {}),
+      },
     });
   }
 
