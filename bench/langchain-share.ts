@@ -23,6 +23,7 @@ import { ChatOpenAI } from '@langchain/openai';
 import OpenAI from 'openai';
 
 import type { ChatInput } from '../src/shared/ports.ts';
+import { nodeHttpFetch } from '../src/worker/providers/openai/node-http-fetch.ts';
 import {
   chatMessages,
   formatContext,
@@ -62,9 +63,12 @@ function input(i: number): ChatInput {
   };
 }
 
-/** The three ways, each answering one input; all ask the same server the same thing. */
+/**
+ * The three ways, each answering one input; all ask the same server the same thing, through
+ * the same HTTP client as OpenAIChat (nodeHttpFetch), so the differences are LangChain's.
+ */
 function ways(baseURL: string): Record<Way, Call> {
-  const sdk = new OpenAI({ apiKey: API_KEY, baseURL, maxRetries: 0 });
+  const sdk = new OpenAI({ apiKey: API_KEY, baseURL, maxRetries: 0, fetch: nodeHttpFetch });
   const raw: Call = (chat) => {
     const [system, human] = chatMessages(chat);
     return sdk.chat.completions.create({
@@ -85,7 +89,7 @@ function ways(baseURL: string): Record<Way, Call> {
     maxTokens: MAX_TOKENS,
     maxRetries: 0,
     useResponsesApi: false,
-    configuration: { baseURL },
+    configuration: { baseURL, fetch: nodeHttpFetch },
   });
   const chain = ChatPromptTemplate.fromMessages([
     ['system', '{system}'],

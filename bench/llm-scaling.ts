@@ -123,7 +123,7 @@ export async function run(options: LlmScalingOptions = {}): Promise<BenchResult>
   const notes = [
     ...[...missed, top].filter((r, i, all) => all.indexOf(r) === i).map(reading),
     ...(profile ? [profileReading(profile)] : []),
-    'Sockets are not the bound: the openai SDK 6.x (under @langchain/openai) uses Node’s global fetch, whose undici Agent has no per-origin connection limit (connections: null), so 500 calls in flight open up to 500 keep-alive sockets.',
+    'Sockets are not the bound: the openai SDK 6.x (under @langchain/openai) calls through askq’s nodeHttpFetch (node:http), whose keep-alive agent has no per-origin socket limit, so 500 calls in flight open up to 500 keep-alive sockets and keep them; undici remains in the profile for the WHATWG Response and Headers the SDK reads.',
     'Tracing is off here (no SDK registered; the orchestration benchmark measures its cost); logs are on at info to /dev/null. The fake runs in its own process; on this 2-core machine it, Redis and the worker share the cores.',
   ];
   return {
@@ -210,7 +210,7 @@ const OWNERS: { owner: string; match: (place: string) => boolean }[] = [
   { owner: 'LangChain', match: (p) => /^node_modules\/(@langchain\/|langsmith)/.test(p) },
   { owner: 'openai SDK', match: (p) => p === 'node_modules/openai' },
   {
-    owner: 'undici (Node’s fetch; its llhttp parser is the WebAssembly)',
+    owner: 'undici (Node’s fetch, Response and Headers; its llhttp parser is the WebAssembly)',
     match: (p) => p.startsWith('undici') || p.startsWith('wasm://'),
   },
   {
