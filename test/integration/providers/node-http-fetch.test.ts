@@ -194,6 +194,12 @@ describe('nodeHttpFetch against a real HTTP server', () => {
     expect(requests).toHaveLength(0);
   });
 
+  it('a header node:http refuses rejects the promise instead of throwing', async () => {
+    const call = () => nodeHttpFetch(`${origin}/bad`, { headers: { 'x-bad': 'a\nb' } });
+    await expect(call()).rejects.toThrow(/x-bad/);
+    expect(requests).toHaveLength(0);
+  });
+
   it('a connection closed halfway through the body is a network failure', async () => {
     handler = (_req, _body, res) => {
       res.writeHead(200, { 'content-type': 'application/json', 'content-length': '100' });

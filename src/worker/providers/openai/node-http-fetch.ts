@@ -36,20 +36,26 @@ export function nodeHttpFetch(
   ) {
     return fetch(input, init);
   }
-  const url = typeof input === 'string' ? new URL(input) : input;
-  const signal = init?.signal ?? undefined;
-  if (signal?.aborted) return Promise.reject(abortReason(signal));
-  const headers = outgoingHeaders(init?.headers);
-  if (body != null) {
-    headers['content-length'] = String(
-      typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength,
-    );
-  }
-  const method = (init?.method ?? 'GET').toUpperCase();
-  const secure = url.protocol === 'https:';
-  if (!secure && url.protocol !== 'http:') return fetch(input, init);
-
+  // Inside the executor, a bad URL or header rejects the promise instead of throwing.
   return new Promise<Response>((resolve, reject) => {
+    const url = typeof input === 'string' ? new URL(input) : input;
+    const secure = url.protocol === 'https:';
+    if (!secure && url.protocol !== 'http:') {
+      resolve(fetch(input, init));
+      return;
+    }
+    const signal = init?.signal ?? undefined;
+    if (signal?.aborted) {
+      reject(abortReason(signal));
+      return;
+    }
+    const method = (init?.method ?? 'GET').toUpperCase();
+    const headers = outgoingHeaders(init?.headers);
+    if (body != null) {
+      headers['content-length'] = String(
+        typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength,
+      );
+    }
     let settled = false;
     let response: http.IncomingMessage | undefined;
     const fail = (err: unknown) => {
