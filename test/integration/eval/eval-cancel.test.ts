@@ -101,11 +101,12 @@ describe('cancelling evaluation runs', () => {
   it('askq eval cancel removes waiting cases and aborts active ones on another machine; a resume runs them', async () => {
     hang = true;
     const dir = join(tmp, 'detached');
+    // Counted before the run starts: the worker may call the fake before the CLI returns.
+    const chatsBefore = fake.calls.chat;
+    const abortsBefore = fake.clientAborts;
     const started = await runCli(['eval', 'run', file, '--detach', '--out', dir, '--json'], env);
     expect(started.code).toBe(0);
     const { runId } = JSON.parse(started.stdout) as { runId: string };
-    const chatsBefore = fake.calls.chat;
-    const abortsBefore = fake.clientAborts;
     await chatRequests(chatsBefore + CONCURRENCY);
 
     const cancelled = await runCli(['eval', 'cancel', runId, '--json'], env);
