@@ -86,7 +86,8 @@ export class LanceDbVectorStore implements VectorStorePort {
   }
   readonly #settings: Settings;
   #snapshots = new NamespaceSnapshots();
-  readonly #files: SnapshotFiles;
+  /** The snapshot files of the table last seen. */
+  #files: SnapshotFiles | undefined;
   /** The table the in-memory snapshots are of ({@link tableIdentity}). */
   #identity: string | undefined;
   #lanceDb: Promise<LanceDbTable> | undefined;
@@ -96,7 +97,6 @@ export class LanceDbVectorStore implements VectorStorePort {
   private constructor(settings: Settings) {
     this.#settings = settings;
     this.tableName = tableNameFor(settings.embeddingId);
-    this.#files = new SnapshotFiles(settings.dir, this.tableName);
   }
 
   /** Prepares the store in `options.dir`; the table itself is created on first upsert. */
@@ -241,6 +241,13 @@ export class LanceDbVectorStore implements VectorStorePort {
     return version === undefined ? undefined : { version, identity };
   }
 
+  #filesOf(identity: string): SnapshotFiles {
+    if (this.#files?.identity !== identity) {
+      this.#files = new SnapshotFiles(this.#settings.dir, this.tableName, identity);
+    }
+    return this.#files;
+  }
+
   #tableDir(): string {
     return join(this.#settings.dir, `${this.tableName}.lance`);
   }
@@ -251,7 +258,7 @@ export class LanceDbVectorStore implements VectorStorePort {
     version: number,
     identity: string | undefined,
   ): Promise<NamespaceSnapshot> {
-    const files = identity === undefined ? undefined : this.#files.forTable(identity);
+    const files = identity === undefined ? undefined : this.#filesOf(identity);
     // A file that cannot be read is no worse than a missing one: LanceDB has the data.
     const filed = await files?.read(namespace, version).catch(() => undefined);
     if (filed) return filed;
@@ -275,7 +282,7 @@ export class LanceDbVectorStore implements VectorStorePort {
     try {
       const identity = await tableIdentity(this.#tableDir());
       if (identity === undefined) return;
-      const files = this.#files.forTable(identity);
+      const files = this.#filesOf(identity);
       await files.carryForward(namespace, version);
       await files.write(
         namespace,

@@ -35,25 +35,18 @@ interface Header {
 /** A table's snapshot files; every method fails soft to "no file" for the caller to fall back. */
 export class SnapshotFiles {
   readonly #root: string;
-  #dir: string;
-  #identity: string | undefined;
-
-  constructor(storeDir: string, tableName: string) {
-    this.#root = join(storeDir, `${tableName}.snapshots`);
-    this.#dir = this.#root;
-  }
+  readonly #dir: string;
+  readonly identity: string;
 
   /**
-   * Which table the files are of ({@link tableIdentity}): a table deleted and created again, or
-   * restored from a copy, numbers its versions from the start again, so files are kept per
-   * table, never served across two of them. Set before any other call.
+   * The files of one table, told apart by its {@link tableIdentity}: a table deleted and
+   * created again, or restored from a copy, numbers its versions from the start again, so files
+   * are kept per table, never served across two of them.
    */
-  forTable(identity: string): this {
-    if (identity !== this.#identity) {
-      this.#identity = identity;
-      this.#dir = join(this.#root, identity);
-    }
-    return this;
+  constructor(storeDir: string, tableName: string, identity: string) {
+    this.#root = join(storeDir, `${tableName}.snapshots`);
+    this.#dir = join(this.#root, identity);
+    this.identity = identity;
   }
 
   /** The namespace at `version`, or undefined when no file holds it. */
@@ -107,7 +100,7 @@ export class SnapshotFiles {
   async prune(version: number): Promise<void> {
     const tables = await readdir(this.#root).catch(() => [] as string[]);
     for (const table of tables) {
-      if (table !== this.#identity)
+      if (table !== this.identity)
         await rm(join(this.#root, table), { recursive: true, force: true });
     }
     for (const name of await this.#names()) {
