@@ -107,6 +107,31 @@ describe('nodeHttpFetch against a real HTTP server', () => {
     expect(await res.json()).toEqual({ error: { message: 'slow down' } });
   });
 
+  it('reads a whole body once, as fetch does: decoded like fetch, then used and locked', async () => {
+    // A byte order mark, which fetch's UTF-8 decoding drops.
+    handler = (_req, _body, res) => res.end('\ufeff{"n":1}');
+    const res = await nodeHttpFetch(`${origin}/once`);
+    expect(res.bodyUsed).toBe(false);
+    expect(await res.json()).toEqual({ n: 1 });
+    expect(res.bodyUsed).toBe(true);
+    await expect(res.text()).rejects.toThrow(TypeError);
+    expect(res.body?.locked).toBe(true);
+
+    const other = await nodeHttpFetch(`${origin}/clone`);
+    const copy = other.clone();
+    expect(await copy.text()).toBe('{"n":1}');
+    expect(await other.json()).toEqual({ n: 1 });
+    await expect(other.arrayBuffer()).rejects.toThrow(TypeError);
+
+    const streamed = await nodeHttpFetch(`${origin}/stream`);
+    const chunk = await streamed.body!.getReader().read();
+    expect(Buffer.from(chunk.value!).toString()).toBe('\ufeff{"n":1}');
+    await expect(streamed.json()).rejects.toThrow(TypeError);
+
+    const bytes = await (await nodeHttpFetch(`${origin}/bytes`)).arrayBuffer();
+    expect(Buffer.from(bytes).toString()).toBe('\ufeff{"n":1}');
+  });
+
   it('gives a 204 an empty body and decodes a gzip-encoded reply', async () => {
     handler = (_req, _body, res) => {
       res.writeHead(204);

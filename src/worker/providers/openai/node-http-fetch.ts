@@ -22,7 +22,8 @@ import zlib from 'node:zlib';
  * Differences a caller could see: it asks for no compression (`Accept-Encoding` is only sent
  * if the caller sets it, and a compressed reply is still decoded), `Response.url` is empty,
  * and a reply's body is read whole before the promise resolves unless it is an event stream
- * (`text/event-stream`), which is handed over as it arrives.
+ * (`text/event-stream`), which is handed over as it arrives. A body read whole is decoded from
+ * its bytes ({@link BufferedResponse}) rather than through a WHATWG stream.
  */
 export function nodeHttpFetch(
   input: string | URL | Request,
@@ -120,7 +121,7 @@ export function nodeHttpFetch(
           if (settled) return;
           signal?.removeEventListener('abort', onAbort);
           const bytes = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
-          succeed(new Response(bytes, responseInit));
+          succeed(new BufferedResponse(bytes, responseInit));
         });
         // A connection closed before the whole body came is an error, not a short body.
         res.on('close', () => {
@@ -136,6 +137,123 @@ export function nodeHttpFetch(
     signal?.addEventListener('abort', onAbort, { once: true });
     request.end(body ?? undefined);
   });
+}
+
+/** What BufferedResponse defines itself over a Response. */
+type BodyMembers =
+  | 'headers'
+  | 'body'
+  | 'bodyUsed'
+  | 'json'
+  | 'text'
+  | 'arrayBuffer'
+  | 'bytes'
+  | 'blob'
+  | 'formData'
+  | 'clone';
+/** Response's constructor, typed without those members so a subclass may define them. */
+type PlainResponse = new (body: null, init: ResponseInit) => Omit<Response, BodyMembers>;
+
+/** UTF-8 as fetch decodes a body (a leading byte order mark dropped, bad bytes replaced). */
+const UTF8 = new TextDecoder();
+
+/**
+ * A Response over a body node:http has already read whole. `json()`, `text()`,
+ * `arrayBuffer()` and `bytes()` decode those bytes directly: `new Response(bytes)` would wrap
+ * them in a ReadableStream that the SDK's `json()` then reads back chunk by chunk, about
+ * 20 µs of CPU and a dozen objects per call (bench/llm-scaling.ts, issue 16). Anything that
+ * needs the stream itself (`body`, `blob()`, `formData()`, `clone()`) gets a plain Response
+ * over the same bytes, made on first use and used for every read after it; reading a body
+ * twice fails as fetch's does.
+ */
+class BufferedResponse extends (Response as unknown as PlainResponse) {
+  readonly #bytes: Buffer;
+  readonly #headers: Headers;
+  #used = false;
+  #plain: Response | undefined;
+
+  constructor(bytes: Buffer, init: { status: number; statusText: string; headers: Headers }) {
+    super(null, { status: init.status, statusText: init.statusText });
+    this.#bytes = bytes;
+    this.#headers = init.headers;
+  }
+
+  get headers(): Headers {
+    return this.#headers;
+  }
+
+  get body(): Response['body'] {
+    return this.#stream().body;
+  }
+
+  get bodyUsed(): boolean {
+    return this.#used || (this.#plain?.bodyUsed ?? false);
+  }
+
+  json(): Promise<unknown> {
+    if (this.#plain) return this.#plain.json();
+    return this.#read(() => JSON.parse(UTF8.decode(this.#bytes)) as unknown);
+  }
+
+  text(): Promise<string> {
+    if (this.#plain) return this.#plain.text();
+    return this.#read(() => UTF8.decode(this.#bytes));
+  }
+
+  arrayBuffer(): Promise<ArrayBuffer> {
+    if (this.#plain) return this.#plain.arrayBuffer();
+    return this.#read(() => this.#copy().buffer);
+  }
+
+  bytes(): ReturnType<Response['bytes']> {
+    if (this.#plain) return this.#plain.bytes();
+    return this.#read(() => this.#copy());
+  }
+
+  blob(): Promise<Blob> {
+    return this.#stream().blob();
+  }
+
+  formData(): Promise<FormData> {
+    return this.#stream().formData();
+  }
+
+  clone(): Response {
+    return this.#stream().clone();
+  }
+
+  /** Reads the bytes once, as a body is read: a second read rejects with fetch's TypeError. */
+  #read<T>(decode: () => T): Promise<T> {
+    if (this.#used) {
+      return Promise.reject(new TypeError('Body is unusable: Body has already been read'));
+    }
+    this.#used = true;
+    try {
+      return Promise.resolve(decode());
+    } catch (err) {
+      return Promise.reject(err as Error);
+    }
+  }
+
+  /** A copy the caller may keep and change, as fetch's arrayBuffer() gives. */
+  #copy(): Uint8Array<ArrayBuffer> {
+    const copy = new Uint8Array(this.#bytes.byteLength);
+    copy.set(this.#bytes);
+    return copy;
+  }
+
+  /** The plain Response over the bytes; a body read already is read in it too (locked, used). */
+  #stream(): Response {
+    if (!this.#plain) {
+      this.#plain = new Response(this.#bytes, {
+        status: this.status,
+        statusText: this.statusText,
+        headers: this.#headers,
+      });
+      if (this.#used) void this.#plain.arrayBuffer();
+    }
+    return this.#plain;
+  }
 }
 
 /**
