@@ -15,6 +15,9 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
@@ -25,8 +28,11 @@ import { QUESTIONS_QUEUE } from '../src/shared/contracts.ts';
 import { createRedisConnection } from '../src/shared/redis.ts';
 import { type BenchRedis, benchRedis } from './lib/bench-redis.ts';
 import { type BenchResult, RESULT_MARKER } from './lib/bench-result.ts';
+import { type ProfileSummary, summarizeCpuProfile } from './lib/cpu-profile.ts';
+import { measureMachineBusy, measureProcesses, measureProcessLoad } from './lib/measure.ts';
 
 const CLI = fileURLToPath(new URL('../src/cli.ts', import.meta.url));
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const KEY = 'bench-key-0123456789abcdef0123456789';
 const PREFIX = 'bench-http';
 
@@ -35,6 +41,7 @@ const { values } = parseArgs({
     duration: { type: 'string', default: '10' },
     connections: { type: 'string', default: '64' },
     batch: { type: 'string', default: '1000' },
+    'no-profile': { type: 'boolean', default: false },
   },
 });
 const duration = Number(values.duration);
@@ -53,9 +60,17 @@ interface Row {
   'non-2xx': number;
   errors: number;
   'jobs in Redis': number;
+  /** CPU share (1.0 = one core) of `askq serve`, redis-server and this process (autocannon). */
+  'serve %': number;
+  'redis %': number;
+  'autocannon %': number;
+  /** Busy share of the whole machine, all cores (every process, other users' included). */
+  'machine %': number;
 }
 
 const benchStarted = performance.now();
+/** The last autocannon run's window, µs on the monotonic clock V8's profiles use. */
+let lastWindow = { startUs: 0, endUs: 0 };
 const redis: BenchRedis = await benchRedis('http-enqueue');
 const connection = createRedisConnection(redis.url, 'worker');
 const queue = new Queue(QUESTIONS_QUEUE, { connection, prefix: PREFIX });
@@ -81,6 +96,7 @@ try {
   );
 
   console.table(rows);
+  const profile = values['no-profile'] ? undefined : await profileBatches();
   // For bench/run-all.ts: the goals of issue 7.
   const [singleRow, batchRow] = rows as [Row, Row];
   const result: BenchResult = {
@@ -104,10 +120,38 @@ try {
         met: batchRow['questions/s'] >= 30_000,
       },
     ],
-    notes: [],
+    notes: cpuNotes(singleRow, batchRow),
+    ...(profile ? { extra: profileMarkdown(profile) } : {}),
     seconds: (performance.now() - benchStarted) / 1000,
   };
   console.log(RESULT_MARKER + JSON.stringify(result));
+
+  /**
+   * The batch scenario again against a fresh `askq serve` under `node --cpu-prof`, counting
+   * only the samples taken while autocannon ran; the server exits on SIGTERM so V8 writes it.
+   */
+  async function profileBatches(): Promise<ProfileSummary & { questionsPerSecond: number }> {
+    await stopServer(server!);
+    await queue.drain(true);
+    const dir = await mkdtemp(join(tmpdir(), 'askq-bench-prof-'));
+    try {
+      const profiled = await startServer(redis.url, ['--cpu-prof', `--cpu-prof-dir=${dir}`]);
+      server = profiled.child;
+      const row = await run(
+        'profiled batch',
+        `${profiled.url}/v1/questions/batch`,
+        batch,
+        batchSize,
+      );
+      await stopServer(profiled.child);
+      const file = (await readdir(dir)).find((f) => f.endsWith('.cpuprofile'));
+      if (!file) throw new Error('askq serve wrote no .cpuprofile');
+      const summary = await summarizeCpuProfile(join(dir, file), ROOT, lastWindow);
+      return { ...summary, questionsPerSecond: row['questions/s'] };
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }
 
   async function run(
     scenario: string,
@@ -115,6 +159,10 @@ try {
     body: string,
     perRequest: number,
   ): Promise<Row> {
+    const load = measureProcessLoad();
+    const others = measureProcesses({ serve: server?.pid, redis: redis.pid });
+    const machine = measureMachineBusy();
+    const startUs = Number(process.hrtime.bigint() / 1000n);
     const result = await autocannon({
       url,
       method: 'POST',
@@ -123,6 +171,12 @@ try {
       connections,
       duration,
     });
+    lastWindow = { startUs, endUs: Number(process.hrtime.bigint() / 1000n) };
+    const cpu: Record<string, number> = {
+      ...others(),
+      machine: machine(),
+      autocannon: load().cpuCores,
+    };
     const counts = await queue.getJobCounts();
     const jobs = Object.values(counts).reduce((a, b) => a + b, 0);
     const ok = result['2xx'];
@@ -137,22 +191,25 @@ try {
       'non-2xx': result.non2xx,
       errors: result.errors,
       'jobs in Redis': jobs,
+      'serve %': Math.round(cpu.serve! * 100),
+      'redis %': Math.round(cpu.redis! * 100),
+      'autocannon %': Math.round(cpu.autocannon! * 100),
+      'machine %': Math.round(cpu.machine! * 100),
     };
   }
 } finally {
-  if (server && server.exitCode === null) {
-    const exited = once(server, 'exit');
-    server.kill('SIGTERM');
-    await exited;
-  }
+  if (server) await stopServer(server);
   await queue.close();
   connection.disconnect();
   await redis.stop();
 }
 
 /** Starts `askq serve` on a free port and resolves with its address once it listens. */
-async function startServer(redisUrl: string): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, [CLI, 'serve'], {
+async function startServer(
+  redisUrl: string,
+  nodeArgs: string[] = [],
+): Promise<{ child: ChildProcess; url: string }> {
+  const child = spawn(process.execPath, [...nodeArgs, CLI, 'serve'], {
     env: {
       PATH: process.env.PATH ?? '',
       REDIS_URL: redisUrl,
@@ -182,4 +239,57 @@ async function startServer(redisUrl: string): Promise<{ child: ChildProcess; url
   child.removeAllListeners('exit');
   child.stdout?.resume();
   return { child, url };
+}
+
+async function stopServer(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = once(child, 'exit');
+  child.kill('SIGTERM');
+  await exited;
+}
+
+function pct(share: number): string {
+  return `${(share * 100).toFixed(1)} %`;
+}
+
+/** Where the cores went in each scenario: the server, Redis, the load generator, the machine. */
+function cpuNotes(single: Row, batch: Row): string[] {
+  const perBatch = (cores: number) => (cores / 100 / (batch['requests/s'] || NaN)) * 1000;
+  return [
+    `CPU while loaded, % of one core (the machine has ${availableParallelism()}): single — askq serve ${single['serve %']}, redis-server ${single['redis %']}, autocannon (this process) ${single['autocannon %']}, machine busy ${single['machine %']} % of all cores; batch — askq serve ${batch['serve %']}, redis-server ${batch['redis %']}, autocannon ${batch['autocannon %']}, machine busy ${batch['machine %']} % of all cores.`,
+    `Per batch of ${batchSize} questions: askq serve ${perBatch(batch['serve %']).toFixed(1)} ms of CPU, redis-server ${perBatch(batch['redis %']).toFixed(1)} ms (its addBulk: one script per job), autocannon ${perBatch(batch['autocannon %']).toFixed(1)} ms. The server, Redis and the load generator share the machine's cores, so the batched rate is bounded by their sum, not by one of them.`,
+  ];
+}
+
+function profileMarkdown(p: ProfileSummary & { questionsPerSecond: number }): string {
+  const src = p.places.filter((x) => x.name.startsWith('src/'));
+  const srcShare = src.reduce((a, b) => a + b.share, 0);
+  return [
+    `Profile of \`askq serve\` during batches of ${batchSize} (a fresh server under \`node --cpu-prof\`, ${fmtInt(p.questionsPerSecond)} questions/s while profiled; only samples while autocannon ran, ${fmtInt(p.totalMs)} ms). askq's own src/ files: ${pct(srcShare)} of the samples${
+      src.length
+        ? ` (top: ${src
+            .slice(0, 3)
+            .map((x) => `${x.name} ${pct(x.share)}`)
+            .join(', ')})`
+        : ''
+    }.`,
+    '',
+    'Self time by place (package or src file; time in Node internals and native code is billed to the nearest caller outside them):',
+    '',
+    '| place | self ms | share |',
+    '| --- | --- | --- |',
+    ...p.places.slice(0, 12).map((x) => `| \`${x.name}\` | ${fmtInt(x.ms)} | ${pct(x.share)} |`),
+    '',
+    'Top 10 functions by self time:',
+    '',
+    '| function (file:line) | self ms | share |',
+    '| --- | --- | --- |',
+    ...p.functions
+      .slice(0, 10)
+      .map((x) => `| \`${x.name.replace(/\|/g, '\\|')}\` | ${fmtInt(x.ms)} | ${pct(x.share)} |`),
+  ].join('\n');
+}
+
+function fmtInt(n: number): string {
+  return Math.round(n).toLocaleString('en-US');
 }
