@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import {
   BATCH_SPAN_DEFAULTS,
   batchSpanSettings,
+  traceProtocol,
 } from '../../src/shared/telemetry/start-telemetry.ts';
 
 describe('batchSpanSettings', () => {
@@ -28,5 +29,26 @@ describe('batchSpanSettings', () => {
 
   it('never makes a batch larger than the queue', () => {
     expect(batchSpanSettings({ OTEL_BSP_MAX_QUEUE_SIZE: '100' }).maxExportBatchSize).toBe(100);
+  });
+});
+
+describe('traceProtocol', () => {
+  it('sends JSON unless the standard variables ask for protobuf', () => {
+    expect(traceProtocol({})).toBe('http/json');
+    expect(traceProtocol({ OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf' })).toBe('http/protobuf');
+    expect(traceProtocol({ OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'http/protobuf' })).toBe(
+      'http/protobuf',
+    );
+    // askq sends no gRPC: an OTLP/HTTP endpoint gets JSON.
+    expect(traceProtocol({ OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc' })).toBe('http/json');
+  });
+
+  it('takes the traces variable over the general one', () => {
+    expect(
+      traceProtocol({
+        OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf',
+        OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'http/json',
+      }),
+    ).toBe('http/json');
   });
 });
