@@ -112,6 +112,9 @@ export function readJobOrigin(data: unknown): JobOrigin | undefined {
     typeof data === 'object' && data !== null
       ? (data as Record<string, unknown>)[ORIGIN_KEY]
       : undefined;
+  // Read for every finished job (releasePendingOnFinish); most have none, and a failed parse
+  // builds an error.
+  if (raw === undefined) return undefined;
   const parsed = jobOriginSchema.safeParse(raw);
   return parsed.success ? parsed.data : undefined;
 }

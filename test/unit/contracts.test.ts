@@ -9,6 +9,8 @@ import {
   formatIssues,
   ingestJobDataSchema,
   MAX_QUESTION_CHARS,
+  ORIGIN_KEY,
+  readJobOrigin,
 } from '../../src/shared/contracts.ts';
 
 /** The formatted problems of data the strict schema rejects; fails the test when it accepts it. */
@@ -175,5 +177,16 @@ describe('ingest job data', () => {
       ingestJobDataSchema.safeParse({ ...batch, chunks: [{ ...batch.chunks[1], page: 0 }] })
         .success,
     ).toBe(false);
+  });
+});
+
+describe('readJobOrigin', () => {
+  it("reads the API's origin, and none from a job without one or with a malformed one", () => {
+    expect(readJobOrigin({ question: 'q', [ORIGIN_KEY]: { owner: 'key:abc' } })).toEqual({
+      owner: 'key:abc',
+    });
+    expect(readJobOrigin({ question: 'q' })).toBeUndefined();
+    expect(readJobOrigin({ question: 'q', [ORIGIN_KEY]: { owner: '' } })).toBeUndefined();
+    expect(readJobOrigin('not an object')).toBeUndefined();
   });
 });

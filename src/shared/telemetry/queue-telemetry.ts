@@ -136,12 +136,13 @@ class MessagingSpan implements Span {
   }
 
   setAttributes(attributes: Attributes): void {
-    const renamed: Attributes = {};
+    let renamed: Attributes | undefined;
     for (const key in attributes) {
       const name = RENAMED.has(key) ? RENAMED.get(key) : key;
-      if (name) renamed[name] = attributes[key];
+      if (name) (renamed ??= {})[name] = attributes[key];
     }
-    this.#span.setAttributes(renamed);
+    // BullMQ's end-of-attempt attributes (timestamps, attempts made) are all dropped.
+    if (renamed) this.#span.setAttributes(renamed);
   }
 
   addEvent(name: string, attributes?: Attributes): void {

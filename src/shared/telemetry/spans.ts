@@ -81,7 +81,12 @@ export function addActiveSpanEvent(name: string, attributes?: Attributes): void 
 
 /** The active span's trace and span ids, or undefined when not tracing. */
 export function activeTraceIds(): { traceId: string; spanId: string } | undefined {
-  const ctx = trace.getActiveSpan()?.spanContext();
-  if (!ctx || !trace.isSpanContextValid(ctx)) return undefined;
+  const span = trace.getActiveSpan();
+  if (!span) return undefined;
+  const ctx = span.spanContext();
+  // A recording span is the SDK's, with ids it made or took from a parent it checked: only a
+  // non-recording one (no SDK, a propagated context) needs every hex digit checked. Asked
+  // twice per job (its result, its log line).
+  if (!span.isRecording() && !trace.isSpanContextValid(ctx)) return undefined;
   return { traceId: ctx.traceId, spanId: ctx.spanId };
 }
