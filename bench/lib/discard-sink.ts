@@ -11,16 +11,23 @@ export interface DiscardSink {
   readonly url: string;
   readonly requests: { traces: number; metrics: number; other: number };
   readonly bytes: number;
+  /** Bytes of trace export bodies only (no metrics). */
+  readonly traceBytes: number;
   close(): Promise<void>;
 }
 
 export async function startDiscardSink(): Promise<DiscardSink> {
   const requests = { traces: 0, metrics: 0, other: 0 };
   let bytes = 0;
+  let traceBytes = 0;
   const server = createServer((req, res) => {
-    req.on('data', (c: Buffer) => (bytes += c.length));
+    const traces = req.url?.startsWith('/v1/traces') ?? false;
+    req.on('data', (c: Buffer) => {
+      bytes += c.length;
+      if (traces) traceBytes += c.length;
+    });
     req.on('end', () => {
-      if (req.url?.startsWith('/v1/traces')) requests.traces += 1;
+      if (traces) requests.traces += 1;
       else if (req.url?.startsWith('/v1/metrics')) requests.metrics += 1;
       else requests.other += 1;
       // An empty export response in the request's encoding: full success.
@@ -37,6 +44,9 @@ export async function startDiscardSink(): Promise<DiscardSink> {
     requests,
     get bytes() {
       return bytes;
+    },
+    get traceBytes() {
+      return traceBytes;
     },
     async close() {
       server.closeAllConnections();
