@@ -207,6 +207,14 @@ export async function run(options: OrchestrationOptions = {}): Promise<BenchResu
     const profile = await profileAskq(Math.max(jobs, 5000), concurrency);
     extra = profileMarkdown(profile, jobs, concurrency);
     notes.push(...profileNotes(profile));
+    notes.push(
+      budgetNote(
+        profile,
+        medianOf(of('askq').map((s) => s.cpuUsPerJob)),
+        medianOf(of('bare').map((s) => s.cpuUsPerJob)),
+        redisOf('askq').bytesInPerJob - redisOf('bare').bytesInPerJob,
+      ),
+    );
   }
   return {
     id: 'orchestration-overhead',
@@ -311,6 +319,21 @@ function profileMarkdown(
     '| --- | --- | --- |',
     ...places.map((f) => `| \`${f.name}\` | ${fmt(f.ms)} | ${pct(f.share)} |`),
   ].join('\n');
+}
+
+/**
+ * Whether cutting askq's own code could reach the goal: at 0.5 × bare's throughput with both
+ * sides bound by this process's CPU, askq may spend at most twice bare's CPU per job.
+ */
+function budgetNote(p: ProfileSummary, askqUs: number, bareUs: number, extraBytes: number): string {
+  const busy = p.places.filter((x) => x.name !== '(idle)');
+  const busyMs = busy.reduce((a, b) => a + b.ms, 0);
+  const srcShare =
+    busy.filter((x) => x.name.startsWith('src/')).reduce((a, b) => a + b.ms, 0) / busyMs;
+  const own = askqUs * srcShare;
+  const rest = askqUs - own;
+  const budget = 2 * bareUs;
+  return `The goal's budget: at 0.5 × bare's rate, with both sides bound by this process's CPU, askq may spend ≤ ${fmt(budget)} µs per job (twice bare's ${fmt(bareUs)} µs); it spends ${fmt(askqUs)} µs, of which askq's own src/ files are ${fmt(own)} µs (their share of the profile's busy samples). ${rest > budget ? `With askq's own code at zero the rest — BullMQ and ioredis carrying the contract's result (${fmt(extraBytes)} B more to Redis per job than bare's, nearly all of it the answer with its sources), OpenTelemetry recording and exporting the five spans of a question's trace that the tracing contract promises, pino's one line per job, and GC — would still be ${fmt(rest)} µs, over the budget.` : `The rest is ${fmt(rest)} µs, within the budget: the gap is askq's to close.`}`;
 }
 
 function profileNotes(p: ProfileSummary): string[] {
