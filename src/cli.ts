@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { existsSync, readFileSync } from 'node:fs';
+import { enableCompileCache } from 'node:module';
 
 import { Command, Option } from 'commander';
 
@@ -16,6 +17,12 @@ import { type Config, ConfigError, loadConfig, redactConfig } from './shared/con
 import { AskqError, ValidationError } from './shared/errors.ts';
 import type { ServiceName, TelemetryHandle } from './shared/telemetry/start-telemetry.ts';
 import { unknownVariables } from './shared/unknown-variables.ts';
+
+// V8's compiled code of the modules a command loads from here on is kept on disk (in the
+// temp folder, as tsc and npm do) for the next run: `--with-worker` loads the worker and
+// LangChain, about half a second to compile each time otherwise. A cache that cannot be
+// written is skipped silently; NODE_DISABLE_COMPILE_CACHE=1 turns it off.
+enableCompileCache();
 
 const VERSION = (
   JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
