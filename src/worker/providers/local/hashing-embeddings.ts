@@ -94,11 +94,12 @@ export class HashingEmbeddings implements EmbeddingsPort {
   /** The vector of one text; all zeros when the text has no features (empty, punctuation). */
   embed(text: string): number[] {
     const vector = new Float64Array(this.dimensions);
-    for (const [feature, weight] of features(text)) {
+    // forEach, not for…of: no [key, value] array per feature.
+    features(text).forEach((weight, feature) => {
       const h = hash32(feature);
       const sign = h & 0x80000000 ? -1 : 1;
       vector[h % this.dimensions]! += sign * weight;
-    }
+    });
     // Indexed loops: iterating the typed array (for…of, Array.from) allocated an iterator
     // result per component, the largest share of an eval run's garbage.
     const n = vector.length;

@@ -84,13 +84,25 @@ export function cosineTopK(
   query: number[],
   topK: number,
 ): { row: SnapshotRow; score: number }[] {
-  const q = Float32Array.from(query);
-  const qNorm = norm(q);
+  // Only the query's non-zero components (a hashing embedding of a question has a few dozen of
+  // its 1024), as float32 like the stored vectors: the zeros add nothing to a dot product or a
+  // norm, so the scores are the same, at a fraction of the multiply-adds per row.
+  const at: number[] = [];
+  const q: number[] = [];
+  for (let i = 0; i < query.length; i += 1) {
+    const x = Math.fround(query[i]!);
+    if (x !== 0) {
+      at.push(i);
+      q.push(x);
+    }
+  }
+  let qSum = 0;
+  for (const x of q) qSum += x * x;
+  const qNorm = Math.sqrt(qSum);
   const scored = rows.map((row) => {
     let dot = 0;
     const v = row.vector;
-    const n = Math.min(v.length, q.length);
-    for (let i = 0; i < n; i += 1) dot += v[i]! * q[i]!;
+    for (let j = 0; j < at.length && at[j]! < v.length; j += 1) dot += v[at[j]!]! * q[j]!;
     const denominator = row.norm * qNorm;
     // A zero vector has no direction: similarity 0, as LanceDB's NaN distance is reported.
     return { row, score: denominator > 0 ? dot / denominator : 0 };
