@@ -67,10 +67,21 @@ describe('fault: crashes of a worker and of Redis', () => {
 
     // 1. SIGKILL a worker mid-run, start a new one; stalled-job recovery hands its jobs on.
     await s.waitFor('40 completed', async () => (await completed()) >= 40, 60_000);
+    // The victim must hold jobs when it dies, or there is nothing to recover (at 25 questions
+    // a second and 100 ms calls both workers are often idle): the model slows down until more
+    // jobs are active than one worker takes, so each worker holds at least one.
+    const latencyMs = s.fake.latencyMs;
+    s.fake.latencyMs = 5_000;
+    await s.waitFor(
+      'both workers busy',
+      async () => (await s.queue.getActive()).length > CONCURRENCY,
+      30_000,
+    );
     const victim = workers[0]!;
     const activeAtWorkerCrash = (await s.queue.getActive()).length; // in both workers
     victim.child.kill('SIGKILL');
     const workerKilledAt = Date.now();
+    s.fake.latencyMs = latencyMs;
     expect(await victim.exited).toMatchObject({ signal: 'SIGKILL' });
     workers.push(await s.spawnWorker());
     await s.waitFor('a stalled job to be recovered', async () => s.events.stalled.size > 0, 20_000);
