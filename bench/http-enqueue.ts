@@ -120,7 +120,7 @@ try {
         met: batchRow['questions/s'] >= 30_000,
       },
     ],
-    notes: cpuNotes(singleRow, batchRow),
+    notes: cpuNotes(singleRow, batchRow, profile),
     ...(profile ? { extra: profileMarkdown(profile) } : {}),
     seconds: (performance.now() - benchStarted) / 1000,
   };
@@ -252,12 +252,24 @@ function pct(share: number): string {
   return `${(share * 100).toFixed(1)} %`;
 }
 
-/** Where the cores went in each scenario: the server, Redis, the load generator, the machine. */
-function cpuNotes(single: Row, batch: Row): string[] {
-  const perBatch = (cores: number) => (cores / 100 / (batch['requests/s'] || NaN)) * 1000;
+/** Where the cores went in each scenario, and which process bounds the batched rate. */
+function cpuNotes(single: Row, batch: Row, profile?: ProfileSummary): string[] {
+  const perBatch = (percent: number) => (percent / 100 / (batch['requests/s'] || NaN)) * 1000;
+  const serveMs = perBatch(batch['serve %']);
+  const ceiling = (batchSize / serveMs) * 1000;
+  const busy = profile?.places.filter((x) => x.name !== '(idle)') ?? [];
+  const busyMs = busy.reduce((a, b) => a + b.ms, 0);
+  const ownShare =
+    busy.filter((x) => x.name.startsWith('src/')).reduce((a, b) => a + b.ms, 0) / busyMs;
+  const bound =
+    batch['serve %'] >= 90
+      ? `askq serve's one JavaScript thread is the bound: at ${serveMs.toFixed(1)} ms of CPU per batch it enqueues at most ${fmtInt(ceiling)} questions/s with a core to itself; ${fmtInt(30_000)}/s needs ≤ ${((batchSize / 30_000) * 1000).toFixed(1)} ms.${profile ? ` askq's own src/ files are ${pct(ownShare)} of its busy samples (${(serveMs * ownShare).toFixed(1)} ms per batch); the rest is ioredis and BullMQ writing one job script per question, GC and Fastify (profile below).` : ''}`
+      : batch['machine %'] >= 90
+        ? "The machine's cores are full: the server, Redis and the load generator share them."
+        : 'No one process is saturated.';
   return [
     `CPU while loaded, % of one core (the machine has ${availableParallelism()}): single — askq serve ${single['serve %']}, redis-server ${single['redis %']}, autocannon (this process) ${single['autocannon %']}, machine busy ${single['machine %']} % of all cores; batch — askq serve ${batch['serve %']}, redis-server ${batch['redis %']}, autocannon ${batch['autocannon %']}, machine busy ${batch['machine %']} % of all cores.`,
-    `Per batch of ${batchSize} questions: askq serve ${perBatch(batch['serve %']).toFixed(1)} ms of CPU, redis-server ${perBatch(batch['redis %']).toFixed(1)} ms (its addBulk: one script per job), autocannon ${perBatch(batch['autocannon %']).toFixed(1)} ms. The server, Redis and the load generator share the machine's cores, so the batched rate is bounded by their sum, not by one of them.`,
+    `Per batch of ${batchSize} questions: askq serve ${serveMs.toFixed(1)} ms of CPU, redis-server ${perBatch(batch['redis %']).toFixed(1)} ms (addBulk runs one script per job), autocannon ${perBatch(batch['autocannon %']).toFixed(1)} ms. ${bound}`,
   ];
 }
 
