@@ -10,7 +10,7 @@
  * process, around the measured window only) and the result says where the worker's CPU per job
  * goes, by package, from that profile.
  *
- *   node bench/llm-scaling.ts [--levels 1,10,100,500] [--latency 200] [--jobs-per-slot 15]
+ *   node bench/llm-scaling.ts [--levels 1,10,100,500] [--latency 200] [--jobs-per-slot 10]
  *                             [--no-profile] [--profile-out FILE.cpuprofile]
  */
 import { availableParallelism } from 'node:os';
@@ -47,7 +47,7 @@ export interface LlmScalingOptions {
   levels?: number[];
   /** @defaultValue 200 */
   latencyMs?: number;
-  /** Jobs per level = concurrency × this (at least WARM_TURNS + 2). @defaultValue 15 */
+  /** Jobs per level = concurrency × this (at least WARM_TURNS + 2). @defaultValue 10 */
   jobsPerSlot?: number;
   /** Profile the top level (a run of its own after the measured ones). @defaultValue true */
   profile?: boolean;
@@ -84,7 +84,7 @@ interface Level extends ProcessLoad {
 export async function run(options: LlmScalingOptions = {}): Promise<BenchResult> {
   const levels = options.levels ?? [1, 10, 100, 500];
   const latencyMs = options.latencyMs ?? 200;
-  const perSlot = Math.max(options.jobsPerSlot ?? 15, WARM_TURNS + 2);
+  const perSlot = Math.max(options.jobsPerSlot ?? 10, WARM_TURNS + 2);
   const t0 = performance.now();
   const fake = await startFakeProcess({ latencyMs });
   let redis: BenchRedis | undefined;
