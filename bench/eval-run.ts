@@ -4,13 +4,16 @@
  * 100, local embeddings and store. Ideal: 2000 × 0.2 s / 100 = 4 s; goals (issue 16's table):
  * wall ≤ 1.25 × ideal (CLI start included) and < 250 MB peak RSS of the CLI process.
  *
- *   node bench/eval-run.ts [--questions 2000] [--latency 200] [--concurrency 100]
+ *   node bench/eval-run.ts [--questions 2000] [--latency 200] [--concurrency 100] [--no-profile]
+ *
+ * Then the same run again under `node --cpu-prof` (a fresh run folder, so nothing is resumed):
+ * where the CLI's CPU goes, by whose code.
  *
  * Starts a private redis-server, or uses ASKQ_BENCH_REDIS_URL (never REDIS_URL). Prints a
  * table, then one `BENCH_RESULT {json}` line for bench/run-all.ts.
  */
 import { spawn } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -23,6 +26,7 @@ import { startFakeOpenAI } from '../test/support/fake-openai-server.ts';
 import { type BenchRedis, benchRedis } from './lib/bench-redis.ts';
 import { type BenchResult, RESULT_MARKER } from './lib/bench-result.ts';
 import { builtCli } from './lib/built-cli.ts';
+import { type ProfileSummary, summarizeCpuProfile } from './lib/cpu-profile.ts';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const { values } = parseArgs({
@@ -30,6 +34,7 @@ const { values } = parseArgs({
     questions: { type: 'string', default: '2000' },
     latency: { type: 'string', default: '200' },
     concurrency: { type: 'string', default: '100' },
+    'no-profile': { type: 'boolean', default: false },
   },
 });
 const questions = Number(values.questions);
@@ -109,6 +114,9 @@ try {
     latency: Record<'total' | 'queue' | 'retrieve' | 'generate', { p50: number; p95: number }>;
   };
   const rssKb = Number(/Maximum resident set size \(kbytes\): (\d+)/.exec(stderr)?.[1] ?? NaN);
+  const cpuS =
+    Number(/User time \(seconds\): ([\d.]+)/.exec(stderr)?.[1] ?? NaN) +
+    Number(/System time \(seconds\): ([\d.]+)/.exec(stderr)?.[1] ?? NaN);
   const ideal = (questions * latencyMs) / 1000 / concurrency;
   const rows: [string, string][] = [
     ['questions', String(questions)],
@@ -128,12 +136,17 @@ try {
     ],
     ['CLI peak RSS', `${(rssKb / 1024).toFixed(0)} MB`],
     [
+      'CLI CPU, start to exit: per case; share of one core over the wall',
+      `${((cpuS / questions) * 1000).toFixed(2)} ms; ${((cpuS / wallS) * 100).toFixed(0)} %`,
+    ],
+    [
       'stage p50 queue / retrieve / generate',
       `${Math.round(summary.latency.queue.p50)} / ${Math.round(summary.latency.retrieve.p50)} / ${Math.round(summary.latency.generate.p50)} ms`,
     ],
   ];
   const width = Math.max(...rows.map(([k]) => k.length));
   for (const [k, v] of rows) console.log(`${k.padEnd(width)}  ${v}`);
+  const profile = values['no-profile'] ? undefined : await profileCli();
   // For bench/run-all.ts: the goals of issue 16's table (≤ 1.25 × ideal, CLI peak RSS < 250 MB).
   const result: BenchResult = {
     id: 'eval-run',
@@ -159,12 +172,114 @@ try {
         met: rssKb / 1024 < 250,
       },
     ],
-    notes: [],
+    notes: [
+      turnNote(summary.wallSeconds, summary.latency, profile),
+      ...(profile ? [profileNote(profile, cpuS)] : []),
+    ],
+    ...(profile ? { extra: profileMarkdown(profile) } : {}),
     seconds: (performance.now() - benchStarted) / 1000,
   };
   console.log(RESULT_MARKER + JSON.stringify(result));
+
+  /** The same run under `node --cpu-prof`, into a run folder of its own. */
+  async function profileCli(): Promise<ProfileSummary> {
+    const dir = join(tmp, 'profile');
+    const profiled = spawn(
+      process.execPath,
+      [
+        '--cpu-prof',
+        `--cpu-prof-dir=${dir}`,
+        cli,
+        'eval',
+        'run',
+        file,
+        '--with-worker',
+        '--concurrency',
+        String(concurrency),
+        '--out',
+        join(tmp, 'profiled-run'),
+        '--json',
+      ],
+      { cwd: ROOT, env, stdio: ['ignore', 'ignore', 'pipe'] },
+    );
+    let err = '';
+    profiled.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    const exit = await new Promise<number | null>((resolve) => profiled.on('close', resolve));
+    if (exit !== 0) throw new Error(`profiled CLI exited ${exit}: ${err.slice(-2000)}`);
+    const written = (await readdir(dir)).find((f) => f.endsWith('.cpuprofile'));
+    if (!written) throw new Error('the profiled CLI wrote no .cpuprofile');
+    return summarizeCpuProfile(join(dir, written), ROOT);
+  }
 } finally {
   await fake.close();
   await rm(tmp, { recursive: true, force: true });
   await redis?.stop();
+}
+
+/** Whose code a profile place is: askq's (by part), a library, or the runtime. */
+function ownerOf(place: string): string {
+  if (/^(dist|src)\/(producer\/eval|cli)/.test(place))
+    return 'askq: the eval run (enqueue, follow, score, write)';
+  if (/^(dist|src)\/worker/.test(place)) return 'askq: the in-process worker';
+  if (/^(dist|src)\//.test(place)) return 'askq: shared code';
+  if (place === 'node_modules/bullmq' || place === 'node_modules/ioredis')
+    return 'BullMQ + ioredis';
+  if (/^node_modules\/(@langchain\/|langsmith)/.test(place)) return 'LangChain';
+  if (place === 'node_modules/openai' || place.startsWith('undici')) return 'openai SDK + undici';
+  if (place.startsWith('node_modules/@opentelemetry')) return 'OpenTelemetry';
+  if (place.startsWith('node_modules/@lancedb') || place.startsWith('node_modules/apache-arrow'))
+    return 'LanceDB';
+  if (place === '(garbage collector)') return 'garbage collector';
+  if (place === '(idle)') return 'idle';
+  if (place.startsWith('node_modules/')) return 'other packages';
+  return 'Node internals / native (module loading, sockets, timers)';
+}
+
+function byOwner(p: ProfileSummary): { owner: string; ms: number; share: number }[] {
+  const busy = p.places.filter((x) => x.name !== '(idle)');
+  const busyMs = busy.reduce((a, b) => a + b.ms, 0);
+  const owners = new Map<string, number>();
+  for (const x of busy) owners.set(ownerOf(x.name), (owners.get(ownerOf(x.name)) ?? 0) + x.ms);
+  return [...owners]
+    .map(([owner, ms]) => ({ owner, ms, share: ms / busyMs }))
+    .sort((a, b) => b.ms - a.ms);
+}
+
+function pct(share: number): string {
+  return `${(share * 100).toFixed(1)} %`;
+}
+
+/** The measured run's CPU split in the profiled run's shares, askq's own parts named. */
+function profileNote(p: ProfileSummary, cpuS: number): string {
+  const owners = byOwner(p);
+  const perCase = (share: number) => ((cpuS * share) / questions) * 1000;
+  const own = owners.filter((o) => o.owner.startsWith('askq'));
+  const ownShare = own.reduce((a, b) => a + b.share, 0);
+  return `Where the CLI's CPU goes (the measured run's ${((cpuS / questions) * 1000).toFixed(2)} ms per case, start to exit, split in the shares of a profiled run of its own; module loading at start included): ${owners.map((o) => `${o.owner} ${perCase(o.share).toFixed(2)} ms (${pct(o.share)})`).join(', ')}. askq's own code is ${pct(ownShare)} of it.`;
+}
+
+/** A slot's turn against the model's latency, and whether the CLI's one thread was saturated. */
+function turnNote(
+  runWallS: number,
+  latency: Record<'retrieve' | 'generate', { p50: number }>,
+  profile: ProfileSummary | undefined,
+): string {
+  const turns = questions / concurrency;
+  const turnMs = (runWallS * 1000) / turns;
+  const idle = profile?.places.find((x) => x.name === '(idle)')?.share;
+  return `A slot's turn: ${Math.round(turnMs)} ms (run wall ÷ ${turns} turns) against the model's ${latencyMs} ms; generate p50 ${Math.round(latency.generate.p50)} ms, retrieve p50 ${Math.round(latency.retrieve.p50)} ms. One event loop runs the in-process worker, the enqueuer, the follower, the scorer and the writer${idle === undefined ? '' : `; it was idle ${pct(idle)} of the profiled run, start included, so it is not saturated on average: the turn's excess is waiting (Redis round trips, the moments a turn's completions arrive together and queue on that thread), not broken down further in this run (bench/llm-turn-trace.ts does it for a worker alone)`}.`;
+}
+
+function profileMarkdown(p: ProfileSummary): string {
+  return [
+    `Profile of the CLI (\`node --cpu-prof\`, the same ${questions} questions into a fresh run folder; the whole process, start included: ${Math.round(p.totalMs).toLocaleString('en-US')} ms of samples). Self time by place:`,
+    '',
+    '| place | self ms | share |',
+    '| --- | --- | --- |',
+    ...p.places
+      .slice(0, 14)
+      .map(
+        (x) => `| \`${x.name}\` | ${Math.round(x.ms).toLocaleString('en-US')} | ${pct(x.share)} |`,
+      ),
+  ].join('\n');
 }
