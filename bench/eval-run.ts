@@ -82,25 +82,25 @@ try {
   // The CLI a user runs (dist/cli.js, compiled from this tree first), as in eval-100k.
   const cli = await builtCli();
   const chatBefore = fake.calls.chat;
+  /** The CLI's arguments for a run into its own folder `out` (so nothing is resumed). */
+  const evalRun = (out: string) => [
+    cli,
+    'eval',
+    'run',
+    file,
+    '--with-worker',
+    '--concurrency',
+    String(concurrency),
+    '--out',
+    join(tmp, out),
+    '--json',
+  ];
   const started = performance.now();
-  const child = spawn(
-    '/usr/bin/time',
-    [
-      '-v',
-      process.execPath,
-      cli,
-      'eval',
-      'run',
-      file,
-      '--with-worker',
-      '--concurrency',
-      String(concurrency),
-      '--out',
-      join(tmp, 'run'),
-      '--json',
-    ],
-    { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
+  const child = spawn('/usr/bin/time', ['-v', process.execPath, ...evalRun('run')], {
+    cwd: ROOT,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -186,20 +186,7 @@ try {
     const dir = join(tmp, 'profile');
     const profiled = spawn(
       process.execPath,
-      [
-        '--cpu-prof',
-        `--cpu-prof-dir=${dir}`,
-        cli,
-        'eval',
-        'run',
-        file,
-        '--with-worker',
-        '--concurrency',
-        String(concurrency),
-        '--out',
-        join(tmp, 'profiled-run'),
-        '--json',
-      ],
+      ['--cpu-prof', `--cpu-prof-dir=${dir}`, ...evalRun('profiled-run')],
       { cwd: ROOT, env, stdio: ['ignore', 'ignore', 'pipe'] },
     );
     let err = '';

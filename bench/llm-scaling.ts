@@ -17,18 +17,14 @@ import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
-import { Queue } from 'bullmq';
-
-import { QUESTIONS_QUEUE } from '../src/shared/contracts.ts';
 import type { ChatPort } from '../src/shared/ports.ts';
-import { createRedisConnection } from '../src/shared/redis.ts';
 import { OpenAIChat } from '../src/worker/providers/openai/openai-chat.ts';
-import { prefillPaused, startBenchWorker } from './lib/askq.ts';
+import { startPausedLevel } from './lib/askq.ts';
 import { type BenchRedis, benchRedis } from './lib/bench-redis.ts';
 import { type BenchResult, type Figure, floorTo, fmt, runAsScript } from './lib/bench-result.ts';
 import type { ProfileSummary } from './lib/cpu-profile.ts';
 import { InProcessProfiler } from './lib/in-process-profiler.ts';
-import { instantPorts, questions } from './lib/instant-ports.ts';
+import { instantPorts } from './lib/instant-ports.ts';
 import {
   measureMachineBusy,
   measureProcesses,
@@ -163,14 +159,14 @@ async function runLevel(
   profiler?: InProcessProfiler,
 ): Promise<Level> {
   const prefix = `bench-llm-${s.concurrency}-${s.jobs}-${profiler ? 'profiled' : 'measured'}`;
-  const connection = createRedisConnection(s.redisUrl, 'worker');
-  const queue = new Queue(QUESTIONS_QUEUE, { connection, prefix });
-  await prefillPaused(queue, questions(s.jobs), { removeOnComplete: { count: 10_000 } });
-  const worker = await startBenchWorker({
-    env: { REDIS_URL: s.redisUrl, ASKQ_PREFIX: prefix },
+  const level = await startPausedLevel({
+    redisUrl: s.redisUrl,
+    prefix,
+    jobs: s.jobs,
     ports: { chat: s.chat, embeddings: s.ports.embeddings, store: s.ports.store },
     concurrency: s.concurrency,
   });
+  const { queue, worker } = level;
   try {
     const done = waitForCompleted(worker.questions, s.jobs, 120_000);
     const completedAt: number[] = [];
@@ -201,10 +197,7 @@ async function runLevel(
     };
   } finally {
     // Also when the level fails: a worker left running would keep the process alive.
-    await worker.close(10_000);
-    await queue.obliterate({ force: true });
-    await queue.close();
-    connection.disconnect();
+    await level.close();
   }
 }
 

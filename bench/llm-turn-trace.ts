@@ -30,15 +30,14 @@ import { join } from 'node:path';
 import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 
-import { type Job, Queue } from 'bullmq';
+import type { Job } from 'bullmq';
 
-import { QUESTIONS_QUEUE } from '../src/shared/contracts.ts';
 import type { ChatPort } from '../src/shared/ports.ts';
-import { createRedisConnection, type Redis } from '../src/shared/redis.ts';
+import type { Redis } from '../src/shared/redis.ts';
 import { OpenAIChat } from '../src/worker/providers/openai/openai-chat.ts';
-import { prefillPaused, startBenchWorker } from './lib/askq.ts';
+import { startPausedLevel } from './lib/askq.ts';
 import { benchRedis } from './lib/bench-redis.ts';
-import { instantPorts, questions } from './lib/instant-ports.ts';
+import { instantPorts } from './lib/instant-ports.ts';
 import { stopChild, waitForLine } from './lib/processes.ts';
 import { waitForCompleted } from './lib/wait.ts';
 
@@ -123,14 +122,14 @@ async function level(s: {
   traces = new Map();
   agentAtRequest.length = 0;
   const prefix = `trace-${s.concurrency}-${s.jobs}-${s.report ? 'traced' : 'warm'}`;
-  const connection = createRedisConnection(s.redisUrl, 'worker');
-  const queue = new Queue(QUESTIONS_QUEUE, { connection, prefix });
-  await prefillPaused(queue, questions(s.jobs), { removeOnComplete: { count: 10_000 } });
-  const worker = await startBenchWorker({
-    env: { REDIS_URL: s.redisUrl, ASKQ_PREFIX: prefix },
+  const level = await startPausedLevel({
+    redisUrl: s.redisUrl,
+    prefix,
+    jobs: s.jobs,
     ports: { chat: s.chat, embeddings: s.ports.embeddings, store: s.ports.store },
     concurrency: s.concurrency,
   });
+  const { connection, queue, worker } = level;
   const jobN = new Map<string, number>();
   worker.questions.on('active', (job: Job) => {
     const n = nOf((job.data as { question: string }).question);
@@ -173,10 +172,7 @@ async function level(s: {
       `Redis per job: ${fmt(perJob('evalsha'), 2)} round trips (evalsha), ${fmt(Object.keys(after).reduce((sum, k) => sum + perJob(k), 0) - perJob('info'), 1)} commands incl. those inside scripts`,
     );
   } finally {
-    await worker.close(10_000);
-    await queue.obliterate({ force: true });
-    await queue.close();
-    connection.disconnect();
+    await level.close();
   }
 }
 
