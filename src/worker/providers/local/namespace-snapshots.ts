@@ -96,9 +96,7 @@ export function cosineTopK(
       q.push(x);
     }
   }
-  let qSum = 0;
-  for (const x of q) qSum += x * x;
-  const qNorm = Math.sqrt(qSum);
+  const qNorm = norm(q);
   const scored = rows.map((row) => {
     let dot = 0;
     const v = row.vector;
@@ -111,7 +109,7 @@ export function cosineTopK(
   return scored.slice(0, topK);
 }
 
-function norm(v: Float32Array): number {
+function norm(v: ArrayLike<number>): number {
   let sum = 0;
   for (let i = 0; i < v.length; i += 1) sum += v[i]! * v[i]!;
   return Math.sqrt(sum);
