@@ -360,7 +360,10 @@ async function startTelemetryFor(
   const local = await import('./shared/telemetry/start-local-tracing.ts');
   if (process.env.OTEL_SDK_DISABLED === 'true') return { enabled: false, shutdown: async () => {} };
   if (!metrics && !local.exportsTelemetry(process.env)) return local.startLocalTracing();
-  const { startTelemetry } = await import('./shared/telemetry/start-telemetry.ts');
+  const { startTelemetry, otlpProtocolWarnings } =
+    await import('./shared/telemetry/start-telemetry.ts');
+  for (const warning of otlpProtocolWarnings(process.env))
+    process.stderr.write(`askq: warning: ${warning}\n`);
   return startTelemetry(service, process.env, metrics ? [metrics.endpoint.reader] : []);
 }
 

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import {
   BATCH_SPAN_DEFAULTS,
   batchSpanSettings,
+  otlpProtocolWarnings,
   traceProtocol,
 } from '../../src/shared/telemetry/start-telemetry.ts';
 
@@ -50,5 +51,45 @@ describe('traceProtocol', () => {
         OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'http/json',
       }),
     ).toBe('http/json');
+  });
+});
+
+describe('otlpProtocolWarnings', () => {
+  const endpoint = { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4317' };
+
+  it('names a protocol askq does not send, for each signal it would export', () => {
+    const warnings = otlpProtocolWarnings({ ...endpoint, OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc' });
+    expect(warnings).toHaveLength(2);
+    expect(warnings[0]).toMatch(/^OTEL_EXPORTER_OTLP_PROTOCOL=grpc .* traces .*4318/);
+    expect(warnings[1]).toMatch(/^OTEL_EXPORTER_OTLP_PROTOCOL=grpc .* metrics in .*http\/json/);
+  });
+
+  it('names the signal variable that asked, and skips metrics that are off', () => {
+    expect(
+      otlpProtocolWarnings({
+        ...endpoint,
+        OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'http/xml',
+        OTEL_METRICS_EXPORTER: 'none',
+      }),
+    ).toEqual([expect.stringMatching(/^OTEL_EXPORTER_OTLP_TRACES_PROTOCOL=http\/xml /)]);
+  });
+
+  it('says nothing for protocols askq sends, or when nothing is exported', () => {
+    expect(otlpProtocolWarnings(endpoint)).toEqual([]);
+    expect(
+      otlpProtocolWarnings({
+        ...endpoint,
+        OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'http/protobuf',
+        OTEL_EXPORTER_OTLP_METRICS_PROTOCOL: 'http/json',
+      }),
+    ).toEqual([]);
+    expect(otlpProtocolWarnings({ OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc' })).toEqual([]);
+    expect(
+      otlpProtocolWarnings({
+        ...endpoint,
+        OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc',
+        OTEL_SDK_DISABLED: 'true',
+      }),
+    ).toEqual([]);
   });
 });

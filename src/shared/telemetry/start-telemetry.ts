@@ -117,8 +117,45 @@ export function startTelemetry(
  * link is the scarcer resource.
  */
 export function traceProtocol(env: NodeJS.ProcessEnv): 'http/json' | 'http/protobuf' {
-  const asked = (env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL || env.OTEL_EXPORTER_OTLP_PROTOCOL)?.trim();
-  return asked === 'http/protobuf' ? 'http/protobuf' : 'http/json';
+  return askedProtocol(env, 'TRACES')?.value === 'http/protobuf' ? 'http/protobuf' : 'http/json';
+}
+
+/** The OTLP protocol a signal's variable (or the general one) asks for, and which variable. */
+function askedProtocol(
+  env: NodeJS.ProcessEnv,
+  signal: 'TRACES' | 'METRICS',
+): { name: string; value: string } | undefined {
+  for (const name of [`OTEL_EXPORTER_OTLP_${signal}_PROTOCOL`, 'OTEL_EXPORTER_OTLP_PROTOCOL']) {
+    const value = env[name]?.trim();
+    if (value) return { name, value };
+  }
+  return undefined;
+}
+
+/**
+ * What an operator must hear at start when the protocol variables ask for something askq does
+ * not send, instead of finding Jaeger empty: askq exports OTLP over HTTP only (traces in
+ * `http/json` or `http/protobuf`, metrics in `http/json`), so `grpc` (or a misspelling) gets
+ * JSON over HTTP, which a collector's gRPC port (4317) does not accept. None when nothing is
+ * exported (no OTLP endpoint) or the protocol is one askq sends.
+ */
+export function otlpProtocolWarnings(env: NodeJS.ProcessEnv): string[] {
+  if (env.OTEL_SDK_DISABLED === 'true' || !exportsTelemetry(env)) return [];
+  const warnings: string[] = [];
+  const sent = { TRACES: ['http/json', 'http/protobuf'], METRICS: ['http/json'] } as const;
+  for (const signal of ['TRACES', 'METRICS'] as const) {
+    if (signal === 'METRICS' && env.OTEL_METRICS_EXPORTER === 'none') continue;
+    const asked = askedProtocol(env, signal);
+    const supported: readonly string[] = sent[signal];
+    if (!asked || supported.includes(asked.value)) continue;
+    warnings.push(
+      `${asked.name}=${asked.value} is not a protocol askq sends ${signal.toLowerCase()} in ` +
+        `(it sends ${supported.join(' or ')} over HTTP); sending http/json, which a ` +
+        `collector's gRPC port (4317) refuses: point OTEL_EXPORTER_OTLP_ENDPOINT at its ` +
+        `OTLP/HTTP port (4318)`,
+    );
+  }
+  return warnings;
 }
 
 /** An exporter that drops spans at once (no collector configured). */
