@@ -113,7 +113,7 @@ describe('docker-compose.yml', () => {
     );
     expect(spec?.dockerfile ?? 'Dockerfile').toBe('Dockerfile');
     expect(args).toEqual([command]);
-    expect(read('src/cli.ts')).toContain(`.command('${command}')`);
+    expect(read('src/cli/main.ts')).toContain(`.command('${command}')`);
   });
 
   it('api and worker share one image', () => {
