@@ -6,8 +6,13 @@
  *
  *   node bench/eval-run.ts [--questions 2000] [--latency 200] [--concurrency 100] [--no-profile]
  *
- * Then the same run again under `node --cpu-prof` (a fresh run folder, so nothing is resumed):
- * where the CLI's CPU goes, by whose code.
+ * The goal as a time budget, from the measured run's job hashes (BullMQ's processedOn and
+ * finishedOn): the CLI's start to the first answer, a question's time in the worker, the last
+ * answer to exit; against what Node and the libraries alone take to start (a process that does
+ * nothing; importing the libraries the run loads). Then the same questions with the worker in a
+ * process of its own, already running (`askq worker`; the CLI without --with-worker): whether
+ * sharing one thread is the cost. Then the same run again under `node --cpu-prof` (a fresh run
+ * folder, so nothing is resumed): where the CLI's CPU goes, by whose code.
  *
  * Starts a private redis-server, or uses ASKQ_BENCH_REDIS_URL (never REDIS_URL). Prints a
  * table, then one `BENCH_RESULT {json}` line for bench/run-all.ts.
@@ -19,16 +24,35 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
+import { Queue } from 'bullmq';
+
 import { ingest } from '../src/producer/ingest.ts';
 import { loadConfig } from '../src/shared/config.ts';
+import { QUESTIONS_QUEUE } from '../src/shared/contracts.ts';
 import { AskqWorker, workerOptionsFromConfig } from '../src/worker/askq-worker.ts';
 import { startFakeOpenAI } from '../test/support/fake-openai-server.ts';
 import { type BenchRedis, benchRedis } from './lib/bench-redis.ts';
 import { type BenchResult, RESULT_MARKER } from './lib/bench-result.ts';
 import { builtCli } from './lib/built-cli.ts';
 import { type ProfileSummary, summarizeCpuProfile } from './lib/cpu-profile.ts';
+import { pollUntil } from './lib/wait.ts';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
+
+/** Libraries a `--with-worker` run loads before its first answer: the start that is not askq's. */
+const RUN_LIBRARIES = [
+  'commander',
+  'zod',
+  'ioredis',
+  'bullmq',
+  'pino',
+  '@opentelemetry/api',
+  '@opentelemetry/sdk-trace',
+  'opossum',
+  'openai',
+  '@langchain/core/messages',
+  '@langchain/openai',
+];
 const { values } = parseArgs({
   options: {
     questions: { type: 'string', default: '2000' },
@@ -46,12 +70,13 @@ const redis: BenchRedis = await benchRedis('eval-run');
 const redisUrl = redis.url;
 const fake = await startFakeOpenAI({ latencyMs });
 const tmp = await mkdtemp(join(tmpdir(), 'askq-bench-eval-'));
+const prefix = `bench-eval-${Date.now()}`;
 try {
   const env = {
     PATH: process.env.PATH ?? '',
     HOME: process.env.HOME ?? '/tmp',
     REDIS_URL: redisUrl,
-    ASKQ_PREFIX: `bench-eval-${Date.now()}`,
+    ASKQ_PREFIX: prefix,
     ASKQ_LOCAL_STORE_DIR: join(tmp, 'store'),
     ASKQ_LLM: 'openai',
     ASKQ_EMBEDDINGS: 'local',
@@ -83,18 +108,88 @@ try {
   const cli = await builtCli();
   const chatBefore = fake.calls.chat;
   /** The CLI's arguments for a run into its own folder `out` (so nothing is resumed). */
-  const evalRun = (out: string) => [
+  const evalRun = (out: string, withWorker = true) => [
     cli,
     'eval',
     'run',
     file,
-    '--with-worker',
-    '--concurrency',
-    String(concurrency),
+    ...(withWorker ? ['--with-worker', '--concurrency', String(concurrency)] : []),
     '--out',
     join(tmp, out),
     '--json',
   ];
+  /** The {@link Timeline} of the questions a CLI spawned at `spawnedAt` had answered. */
+  async function jobTimeline(spawnedAt: number, exitedAt: number): Promise<Timeline> {
+    const queue = new Queue(QUESTIONS_QUEUE, { connection: { url: redisUrl }, prefix });
+    try {
+      const jobs = (await queue.getJobs(['completed'], 0, -1)).filter(
+        (j) =>
+          j.processedOn !== undefined && j.finishedOn !== undefined && j.processedOn >= spawnedAt,
+      );
+      if (jobs.length !== questions)
+        throw new Error(`found ${jobs.length} of ${questions} questions answered`);
+      const starts = jobs.map((j) => j.processedOn!).sort((a, b) => a - b);
+      const active = jobs.map((j) => j.finishedOn! - j.processedOn!).sort((a, b) => a - b);
+      const [first, lastStart] = [starts[0]!, starts.at(-1)!];
+      // Time each question spent in the worker inside [first, lastStart], over that window.
+      const inside = jobs.reduce(
+        (sum, j) => sum + Math.max(0, Math.min(j.finishedOn!, lastStart) - j.processedOn!),
+        0,
+      );
+      return {
+        startMs: first - spawnedAt,
+        endMs: exitedAt - Math.max(...jobs.map((j) => j.finishedOn!)),
+        activeP50: active[Math.floor(active.length * 0.5)]!,
+        activeP90: active[Math.floor(active.length * 0.9)]!,
+        inFlight: inside / Math.max(1, lastStart - first),
+      };
+    } finally {
+      await queue.close();
+    }
+  }
+
+  /**
+   * The same questions answered by a worker in a process of its own (`askq worker`, started and
+   * ready before the CLI, so its start is not counted) and the CLI without --with-worker: whether
+   * the turn's excess comes from sharing one thread with the CLI.
+   */
+  async function withWorkerProcess(): Promise<{ wallS: number; timeline: Timeline }> {
+    const worker = spawn(process.execPath, [cli, 'worker', '--concurrency', String(concurrency)], {
+      cwd: ROOT,
+      env: { ...env, LOG_LEVEL: 'warn' },
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
+    const exited = new Promise<number | null>((resolve) => worker.on('close', resolve));
+    const queue = new Queue(QUESTIONS_QUEUE, { connection: { url: redisUrl }, prefix });
+    try {
+      // A started worker names its connection in Redis; no log line is needed to see it.
+      await pollUntil(
+        async () => (await queue.getWorkersCount()) > 0,
+        30_000,
+        100,
+        'askq worker started',
+      );
+      const spawnedAt = Date.now();
+      const started = performance.now();
+      const cliRun = spawn(process.execPath, evalRun('apart', false), {
+        cwd: ROOT,
+        env,
+        stdio: ['ignore', 'ignore', 'pipe'],
+      });
+      let err = '';
+      cliRun.stderr.on('data', (d: Buffer) => (err += d.toString()));
+      const code = await new Promise<number | null>((resolve) => cliRun.on('close', resolve));
+      const wallS = (performance.now() - started) / 1000;
+      if (code !== 0) throw new Error(`CLI (worker apart) exited ${code}: ${err.slice(-2000)}`);
+      return { wallS, timeline: await jobTimeline(spawnedAt, Date.now()) };
+    } finally {
+      await queue.close();
+      worker.kill('SIGTERM');
+      await exited;
+    }
+  }
+
+  const spawnedAt = Date.now();
   const started = performance.now();
   const child = spawn('/usr/bin/time', ['-v', process.execPath, ...evalRun('run')], {
     cwd: ROOT,
@@ -107,7 +202,12 @@ try {
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
   const wallS = (performance.now() - started) / 1000;
+  const exitedAt = Date.now();
+  const chatCalls = fake.calls.chat - chatBefore;
   if (code !== 0) throw new Error(`CLI exited ${code}: ${stderr.slice(-2000)}`);
+  const timeline = await jobTimeline(spawnedAt, exitedAt);
+  const apart = await withWorkerProcess();
+  const floor = await startFloor();
   const summary = JSON.parse(stdout) as {
     completed: number;
     wallSeconds: number;
@@ -123,7 +223,7 @@ try {
     ['chat latency', `${latencyMs} ms`],
     ['concurrency', String(concurrency)],
     ['completed', String(summary.completed)],
-    ['chat calls', String(fake.calls.chat - chatBefore)],
+    ['chat calls', String(chatCalls)],
     ['ideal', `${ideal.toFixed(2)} s`],
     [
       'wall (CLI process, start to exit)',
@@ -142,6 +242,15 @@ try {
     [
       'stage p50 queue / retrieve / generate',
       `${Math.round(summary.latency.queue.p50)} / ${Math.round(summary.latency.retrieve.p50)} / ${Math.round(summary.latency.generate.p50)} ms`,
+    ],
+    ...timelineRows(timeline),
+    [
+      'start not askq’s: a Node process doing nothing, start to exit; importing the libraries the run loads (compile cache warm)',
+      `${floor.nodeMs} ms; ${floor.importMs} ms`,
+    ],
+    [
+      'worker in a process of its own, already running (`askq worker`), CLI without --with-worker: wall ÷ ideal; CLI start to first answer; a question in the worker p50 / p90; in flight (mean)',
+      `${(Math.ceil((apart.wallS / ideal) * 100) / 100).toFixed(2)} (${apart.wallS.toFixed(2)} s); ${apart.timeline.startMs} ms; ${apart.timeline.activeP50} / ${apart.timeline.activeP90} ms; ${apart.timeline.inFlight.toFixed(1)}`,
     ],
   ];
   const width = Math.max(...rows.map(([k]) => k.length));
@@ -173,6 +282,7 @@ try {
       },
     ],
     notes: [
+      budgetNote(timeline, summary.latency, apart, floor),
       turnNote(summary.wallSeconds, summary.latency, profile),
       ...(profile ? [profileNote(profile, cpuS)] : []),
     ],
@@ -201,6 +311,93 @@ try {
   await fake.close();
   await rm(tmp, { recursive: true, force: true });
   await redis?.stop();
+}
+
+/** When the run's questions started and finished in the worker, from BullMQ's job hashes. */
+interface Timeline {
+  /** CLI spawned → the first question's `processedOn` (loading, connecting, enqueueing). */
+  startMs: number;
+  /** The last question's `finishedOn` → the CLI exited (summary, CSV, report). */
+  endMs: number;
+  /** `processedOn` → `finishedOn` of a question, the model's latency included. */
+  activeP50: number;
+  activeP90: number;
+  /** Mean questions in the worker while more were waiting (first start to last start). */
+  inFlight: number;
+}
+
+function timelineRows(t: Timeline): [string, string][] {
+  return [
+    ['CLI start to the first answer starting (loading, connecting, enqueueing)', `${t.startMs} ms`],
+    [
+      'a question in the worker, BullMQ active → finished: p50 / p90 (the model included)',
+      `${t.activeP50} / ${t.activeP90} ms`,
+    ],
+    [`questions in the worker while more waited (mean, of ${concurrency})`, t.inFlight.toFixed(1)],
+    ['last answer finished to CLI exit (summary, CSV, report)', `${t.endMs} ms`],
+  ];
+}
+
+/**
+ * What the CLI's start cannot go below whatever askq does: a Node process that does nothing
+ * (start to exit), and importing the libraries a run loads, each the second time so the
+ * compile cache is warm as it is for the CLI (best of three).
+ */
+async function startFloor(): Promise<{ nodeMs: number; importMs: number }> {
+  const timed = async (args: string[]) => {
+    const started = performance.now();
+    let out = '';
+    const child = spawn(process.execPath, args, {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    if (code !== 0) throw new Error(`node ${args.join(' ')} exited ${code}`);
+    return { wallMs: performance.now() - started, out };
+  };
+  const importing = [
+    '--input-type=module',
+    '-e',
+    `import { enableCompileCache } from 'node:module'; enableCompileCache();
+     const t = performance.now();
+     for (const m of ${JSON.stringify(RUN_LIBRARIES)}) await import(m);
+     console.log(performance.now() - t);`,
+  ];
+  const nodeMs: number[] = [];
+  const importMs: number[] = [];
+  await timed(importing); // fills the compile cache
+  for (let i = 0; i < 3; i++) {
+    nodeMs.push((await timed(['-e', ''])).wallMs);
+    importMs.push(Number((await timed(importing)).out.trim()));
+  }
+  return { nodeMs: Math.round(Math.min(...nodeMs)), importMs: Math.round(Math.min(...importMs)) };
+}
+
+/**
+ * The goal as a time budget: what start and finish leave for the turns, against what a turn
+ * took, and whether a worker with a thread of its own does better.
+ */
+function budgetNote(
+  t: Timeline,
+  latency: Record<'retrieve' | 'generate', { p50: number }>,
+  apart: { wallS: number; timeline: Timeline },
+  floor: { nodeMs: number; importMs: number },
+): string {
+  const ideal = (questions * latencyMs) / 1000 / concurrency;
+  const turns = questions / concurrency;
+  const allowanceMs = 0.25 * ideal * 1000;
+  const leftMs = 1.25 * ideal * 1000 - t.startMs - t.endMs;
+  return (
+    `The goal's budget: 1.25 × the ideal is ${(1.25 * ideal).toFixed(2)} s, so start, finish and every turn's time beyond the model's ${latencyMs} ms must fit in ${(allowanceMs / 1000).toFixed(2)} s. This run spent ${t.startMs} ms from the CLI's start to the first answer starting and ${t.endMs} ms after the last one finished (${t.startMs + t.endMs} ms together), which leaves ${Math.round(leftMs)} ms for ${turns} turns: ${Math.round(leftMs / turns)} ms a turn against the model's ${latencyMs} ms. ` +
+    `Of the start, ${floor.nodeMs + floor.importMs} ms is not askq's: Node starting (${floor.nodeMs} ms for a process that does nothing) and importing the libraries a run loads (${floor.importMs} ms, compile cache warm: ${RUN_LIBRARIES.join(', ')}). ` +
+    `A question spent ${t.activeP50} ms (p50; p90 ${t.activeP90}) in the worker, the model's ${latencyMs} ms included (generate p50 ${Math.round(latency.generate.p50)} ms, retrieve p50 ${Math.round(latency.retrieve.p50)} ms), with ${t.inFlight.toFixed(1)} of ${concurrency} slots busy on average. ` +
+    `So with askq's own start, finish and per-question work all at zero, Node and the libraries' start (${floor.nodeMs + floor.importMs} ms) and the chat call's own excess over the model (generate p50 − ${latencyMs} ms, ${Math.max(0, Math.round(latency.generate.p50 - latencyMs))} ms, × ${turns} turns: ${Math.max(0, Math.round(latency.generate.p50 - latencyMs)) * turns} ms: the LangChain → openai SDK → HTTP call, its wait for the thread included, where askq's code runs too) come to ${floor.nodeMs + floor.importMs + Math.max(0, Math.round(latency.generate.p50 - latencyMs)) * turns} ms of the ${Math.round(allowanceMs)} ms allowance; askq's own share is the rest of the start (${Math.max(0, t.startMs - floor.nodeMs - floor.importMs)} ms: its modules, config, Redis, the corpus, reading and enqueueing the cases), the finish (${t.endMs} ms) and the rest of each question's time. ` +
+    `With the worker in a process of its own, already running (so neither its start nor the CLI's work shares its thread), the same run took ${apart.wallS.toFixed(2)} s (${(apart.wallS / ideal).toFixed(2)} × ideal; a question ${apart.timeline.activeP50} / ${apart.timeline.activeP90} ms in the worker, p50 / p90): ` +
+    (apart.wallS < 1.25 * ideal
+      ? 'within the goal, so sharing one thread with the CLI is what the in-process run pays.'
+      : 'over the goal too, so the excess is not the CLI sharing the worker’s thread but the worker’s own time per question at this concurrency, with the CLI’s start on top.')
+  );
 }
 
 /** Whose code a profile place is: askq's (by part), a library, or the runtime. */
