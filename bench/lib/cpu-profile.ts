@@ -29,6 +29,12 @@ export interface ProfileSummary {
    * caller outside them, so `writeBuffer` under ioredis counts for ioredis.
    */
   places: SelfTime[];
+  /**
+   * Of each place's self time, the part in its own code (frames whose file is that place),
+   * without the Node internals and native code billed to it: for `src/x.ts` calling
+   * `http.request`, what askq's JavaScript costs apart from Node's HTTP machinery.
+   */
+  ownMs: Map<string, number>;
 }
 
 /**
@@ -65,6 +71,7 @@ export async function summarizeCpuProfile(
   };
   const fn = new Map<string, number>();
   const place = new Map<string, number>();
+  const ownMs = new Map<string, number>();
   let total = 0;
   let at = profile.startTime;
   profile.samples.forEach((id, i) => {
@@ -82,12 +89,14 @@ export async function summarizeCpuProfile(
     fn.set(name, (fn.get(name) ?? 0) + dt);
     const where = placeOfNode(id);
     place.set(where, (place.get(where) ?? 0) + dt);
+    if (frame.url && placeOf(frame.url, root) === where)
+      ownMs.set(where, (ownMs.get(where) ?? 0) + dt);
   });
   const sorted = (m: Map<string, number>) =>
     [...m.entries()]
       .map(([name, ms]) => ({ name, ms, share: ms / total }))
       .sort((a, b) => b.ms - a.ms);
-  return { totalMs: total, functions: sorted(fn), places: sorted(place) };
+  return { totalMs: total, functions: sorted(fn), places: sorted(place), ownMs };
 }
 
 const NO_CALLER = '(Node internals / native, no package on the stack)';

@@ -1,24 +1,37 @@
 import { readFileSync } from 'node:fs';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 
-/** CPU share of this process (user + system ÷ wall; 1.0 = one core busy) and event-loop delay. */
+/** How busy this process and its JavaScript thread were over a window. */
 export interface ProcessLoad {
+  /** CPU of the whole process (user + system ÷ wall; 1.0 = one core busy): every thread. */
   cpuCores: number;
+  /**
+   * CPU of the JavaScript thread alone (process.threadCpuUsage), the one that cannot use a
+   * second core; the rest of {@link cpuCores} is V8's GC helpers and libuv's threads.
+   */
+  threadCores: number;
+  /** Event-loop utilization: the share of the wall the thread was not waiting for events. */
+  loopBusy: number;
   loopDelayP99Ms: number;
 }
 
 /** Starts measuring; call the returned function to stop and read. */
 export function measureProcessLoad(): () => ProcessLoad {
   const cpu = process.cpuUsage();
+  const thread = process.threadCpuUsage();
+  const elu = performance.eventLoopUtilization();
   const started = performance.now();
   const h = monitorEventLoopDelay({ resolution: 10 });
   h.enable();
   return () => {
     h.disable();
     const used = process.cpuUsage(cpu);
+    const threadUsed = process.threadCpuUsage(thread);
     const wallUs = (performance.now() - started) * 1000;
     return {
       cpuCores: (used.user + used.system) / wallUs,
+      threadCores: (threadUsed.user + threadUsed.system) / wallUs,
+      loopBusy: performance.eventLoopUtilization(elu).utilization,
       loopDelayP99Ms: h.percentile(99) / 1e6,
     };
   };
