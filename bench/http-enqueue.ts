@@ -62,6 +62,7 @@ interface Row {
   'jobs in Redis': number;
   /** CPU share (1.0 = one core) of `askq serve`, redis-server and this process (autocannon). */
   'serve %': number;
+  'serve thread %': number;
   'redis %': number;
   'autocannon %': number;
   /** Busy share of the whole machine, all cores (every process, other users' included). */
@@ -161,6 +162,7 @@ try {
   ): Promise<Row> {
     const load = measureProcessLoad();
     const others = measureProcesses({ serve: server?.pid, redis: redis.pid });
+    const serveThread = measureProcesses({ serve: server?.pid }, { mainThread: true });
     const machine = measureMachineBusy();
     const startUs = Number(process.hrtime.bigint() / 1000n);
     const result = await autocannon({
@@ -174,6 +176,7 @@ try {
     lastWindow = { startUs, endUs: Number(process.hrtime.bigint() / 1000n) };
     const cpu: Record<string, number> = {
       ...others(),
+      serveThread: serveThread().serve!,
       machine: machine(),
       autocannon: load().cpuCores,
     };
@@ -192,6 +195,7 @@ try {
       errors: result.errors,
       'jobs in Redis': jobs,
       'serve %': Math.round(cpu.serve! * 100),
+      'serve thread %': Math.round(cpu.serveThread! * 100),
       'redis %': Math.round(cpu.redis! * 100),
       'autocannon %': Math.round(cpu.autocannon! * 100),
       'machine %': Math.round(cpu.machine! * 100),
@@ -256,19 +260,20 @@ function pct(share: number): string {
 function cpuNotes(single: Row, batch: Row, profile?: ProfileSummary): string[] {
   const perBatch = (percent: number) => (percent / 100 / (batch['requests/s'] || NaN)) * 1000;
   const serveMs = perBatch(batch['serve %']);
-  const ceiling = (batchSize / serveMs) * 1000;
+  const threadMs = perBatch(batch['serve thread %']);
+  const ceiling = (batchSize / threadMs) * 1000;
   const busy = profile?.places.filter((x) => x.name !== '(idle)') ?? [];
   const busyMs = busy.reduce((a, b) => a + b.ms, 0);
   const ownShare =
     busy.filter((x) => x.name.startsWith('src/')).reduce((a, b) => a + b.ms, 0) / busyMs;
   const bound =
-    batch['serve %'] >= 90
-      ? `askq serve's one JavaScript thread is the bound: at ${serveMs.toFixed(1)} ms of CPU per batch it enqueues at most ${fmtInt(ceiling)} questions/s with a core to itself; ${fmtInt(30_000)}/s needs ≤ ${((batchSize / 30_000) * 1000).toFixed(1)} ms.${profile ? ` askq's own src/ files are ${pct(ownShare)} of its busy samples (${(serveMs * ownShare).toFixed(1)} ms per batch); the rest is ioredis and BullMQ writing one job script per question, GC and Fastify (profile below).` : ''}`
+    batch['serve thread %'] >= 90
+      ? `askq serve's one JavaScript thread is the bound: at ${threadMs.toFixed(1)} ms of that thread's CPU per batch (the process's ${serveMs.toFixed(1)} ms counts V8's GC helpers and libuv's threads too) it enqueues at most ${fmtInt(ceiling)} questions/s with a core to itself; ${fmtInt(30_000)}/s needs ≤ ${((batchSize / 30_000) * 1000).toFixed(1)} ms.${profile ? ` askq's own src/ files are ${pct(ownShare)} of its busy samples (${(threadMs * ownShare).toFixed(1)} ms per batch); the rest is ioredis and BullMQ writing one job script per question, GC and Fastify (profile below).` : ''}`
       : batch['machine %'] >= 90
         ? "The machine's cores are full: the server, Redis and the load generator share them."
-        : 'No one process is saturated.';
+        : `No one process is saturated: askq serve's JavaScript thread used ${batch['serve thread %']} % of a core (${threadMs.toFixed(1)} ms per batch; the process ${batch['serve %']} %, its GC and libuv threads included), with the machine ${batch['machine %']} % busy across its ${availableParallelism()} cores, so the thread also waits for a core its own GC helpers, Redis and the load generator are using; at ${threadMs.toFixed(1)} ms per batch, with a core to itself, it would enqueue at most ${fmtInt(ceiling)} questions/s.${profile ? ` askq's own src/ files are ${pct(ownShare)} of its busy samples (${(threadMs * ownShare).toFixed(1)} ms per batch); the rest is ioredis and BullMQ writing one job script per question, GC and Fastify (profile below).` : ''}`;
   return [
-    `CPU while loaded, % of one core (the machine has ${availableParallelism()}): single — askq serve ${single['serve %']}, redis-server ${single['redis %']}, autocannon (this process) ${single['autocannon %']}, machine busy ${single['machine %']} % of all cores; batch — askq serve ${batch['serve %']}, redis-server ${batch['redis %']}, autocannon ${batch['autocannon %']}, machine busy ${batch['machine %']} % of all cores.`,
+    `CPU while loaded, % of one core (the machine has ${availableParallelism()}): single — askq serve ${single['serve %']}, redis-server ${single['redis %']}, autocannon (this process) ${single['autocannon %']}, machine busy ${single['machine %']} % of all cores; batch — askq serve ${batch['serve %']} (its JavaScript thread ${batch['serve thread %']}), redis-server ${batch['redis %']}, autocannon ${batch['autocannon %']}, machine busy ${batch['machine %']} % of all cores.`,
     `Per batch of ${batchSize} questions: askq serve ${serveMs.toFixed(1)} ms of CPU, redis-server ${perBatch(batch['redis %']).toFixed(1)} ms (addBulk runs one script per job), autocannon ${perBatch(batch['autocannon %']).toFixed(1)} ms. ${bound}`,
   ];
 }

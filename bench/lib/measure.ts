@@ -37,11 +37,17 @@ export function measureProcessLoad(): () => ProcessLoad {
   };
 }
 
-/** CPU seconds (user + system) a process has used so far, from /proc/<pid>/stat; NaN elsewhere. */
-export function procCpuSeconds(pid: number | undefined): number {
+/**
+ * CPU seconds (user + system) a process has used so far, from /proc/<pid>/stat, or its main
+ * thread alone (/proc/<pid>/task/<pid>/stat: a Node process's JavaScript thread); NaN elsewhere.
+ */
+export function procCpuSeconds(pid: number | undefined, mainThread = false): number {
   if (pid === undefined) return NaN;
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const stat = readFileSync(
+      mainThread ? `/proc/${pid}/task/${pid}/stat` : `/proc/${pid}/stat`,
+      'utf8',
+    );
     // Fields after the command name (which may contain spaces) start at ") ".
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
@@ -56,15 +62,16 @@ const CLOCK_TICKS = 100;
 /** Measures the CPU share (1.0 = one core) of other processes over a window. */
 export function measureProcesses(
   pids: Record<string, number | undefined>,
+  /** Read the process's main (JavaScript) thread only, not all its threads. */
+  { mainThread = false } = {},
 ): () => Record<string, number> {
   const started = performance.now();
-  const before = Object.fromEntries(
-    Object.entries(pids).map(([k, pid]) => [k, procCpuSeconds(pid)]),
-  );
+  const read = (pid: number | undefined) => procCpuSeconds(pid, mainThread);
+  const before = Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, read(pid)]));
   return () => {
     const wall = (performance.now() - started) / 1000;
     return Object.fromEntries(
-      Object.entries(pids).map(([k, pid]) => [k, (procCpuSeconds(pid) - before[k]!) / wall]),
+      Object.entries(pids).map(([k, pid]) => [k, (read(pid) - before[k]!) / wall]),
     );
   };
 }
