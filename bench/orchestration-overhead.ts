@@ -137,7 +137,7 @@ export async function run(options: OrchestrationOptions = {}): Promise<BenchResu
   const sink = await startDiscardSink();
   process.env.OTEL_EXPORTER_OTLP_ENDPOINT = sink.url;
   process.env.OTEL_METRIC_EXPORT_INTERVAL ??= '60000';
-  const telemetry = startTelemetry('askq-worker');
+  const telemetry = await startTelemetry('askq-worker');
   let redis: BenchRedis | undefined;
   const sides: Side[] = [];
   try {
@@ -273,7 +273,7 @@ async function profileChild(jobs: number, concurrency: number): Promise<void> {
   const sink = await startDiscardSink();
   process.env.OTEL_EXPORTER_OTLP_ENDPOINT = sink.url;
   process.env.OTEL_METRIC_EXPORT_INTERVAL ??= '60000';
-  const telemetry = startTelemetry('askq-worker');
+  const telemetry = await startTelemetry('askq-worker');
   const redis = await benchRedis('orchestration-overhead');
   try {
     await runSide('askq', redis.url, 500, concurrency);

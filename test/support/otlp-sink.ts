@@ -2,6 +2,13 @@ import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
+import {
+  type sendUnaryData,
+  Server as GrpcServer,
+  ServerCredentials,
+  type ServerUnaryCall,
+  type ServiceDefinition,
+} from '@grpc/grpc-js';
 import protobuf from 'protobufjs';
 
 /** One exported span, flattened from OTLP/HTTP JSON. */
@@ -19,13 +26,20 @@ export interface SinkSpan {
   status: { code?: number; message?: string };
 }
 
-/** An in-process OTLP/HTTP receiver (protobuf or JSON, by content type): what a collector would get. */
+/**
+ * An in-process OTLP receiver, what a collector would get: OTLP/HTTP (protobuf or JSON, by
+ * content type) and, when asked for, OTLP/gRPC on a port of its own.
+ */
 export interface OtlpSink {
   /** Base URL, for OTEL_EXPORTER_OTLP_ENDPOINT. */
   readonly url: string;
+  /** The gRPC receiver's URL (`{ grpc: true }`), for OTEL_EXPORTER_OTLP_ENDPOINT with `grpc`. */
+  readonly grpcUrl: string | undefined;
   readonly spans: SinkSpan[];
-  /** Trace requests received, by encoding. */
-  readonly traceRequests: { protobuf: number; json: number };
+  /** Trace requests received, by encoding (gRPC carries protobuf). */
+  readonly traceRequests: { protobuf: number; json: number; grpc: number };
+  /** Metrics export requests received over gRPC (their content is not decoded). */
+  readonly grpcMetricRequests: number;
   /** Every request body received, raw (for the canary grep; protobuf bodies as UTF-8 text). */
   readonly raw: string[];
   /** Resolves once `predicate` holds for the spans received so far (checked on each arrival). */
@@ -127,11 +141,64 @@ interface TracesBody {
   }[];
 }
 
-export async function startOtlpSink(): Promise<OtlpSink> {
+/** A unary gRPC method taking and returning raw bytes (the sink decodes them itself). */
+function rawUnary(path: string) {
+  const same = (b: Buffer) => b;
+  return {
+    path,
+    requestStream: false,
+    responseStream: false,
+    requestSerialize: same,
+    requestDeserialize: same,
+    responseSerialize: same,
+    responseDeserialize: same,
+  };
+}
+
+/** opentelemetry-proto's collector services, as their paths on the wire. */
+const TRACE_SERVICE = {
+  Export: rawUnary('/opentelemetry.proto.collector.trace.v1.TraceService/Export'),
+} as ServiceDefinition;
+const METRICS_SERVICE = {
+  Export: rawUnary('/opentelemetry.proto.collector.metrics.v1.MetricsService/Export'),
+} as ServiceDefinition;
+
+export async function startOtlpSink(options: { grpc?: boolean } = {}): Promise<OtlpSink> {
   const spans: SinkSpan[] = [];
   const raw: string[] = [];
-  const traceRequests = { protobuf: 0, json: 0 };
+  const traceRequests = { protobuf: 0, json: 0, grpc: 0 };
+  let grpcMetricRequests = 0;
   const waiters = new Set<() => void>();
+  const collect = (parsed: TracesBody) => {
+    for (const rs of parsed.resourceSpans ?? []) {
+      const service = String(attrs(rs.resource?.attributes)['service.name'] ?? '');
+      for (const ss of rs.scopeSpans ?? []) {
+        for (const s of ss.spans ?? []) {
+          spans.push({
+            service,
+            name: s.name,
+            kind: s.kind,
+            traceId: hexId(s.traceId),
+            spanId: hexId(s.spanId),
+            parentSpanId: hexId(s.parentSpanId),
+            attributes: attrs(s.attributes),
+            events: (s.events ?? []).map((e) => ({
+              name: e.name,
+              attributes: attrs(e.attributes),
+            })),
+            links: (s.links ?? []).map((l) => ({
+              traceId: hexId(l.traceId),
+              spanId: hexId(l.spanId),
+            })),
+            status: s.status ?? {},
+          });
+        }
+      }
+    }
+  };
+  const received = () => {
+    for (const w of waiters) w();
+  };
   const server: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     const isProtobuf = req.headers['content-type']?.startsWith('application/x-protobuf') ?? false;
@@ -142,34 +209,9 @@ export async function startOtlpSink(): Promise<OtlpSink> {
       if (req.url?.startsWith('/v1/traces')) {
         traceRequests[isProtobuf ? 'protobuf' : 'json'] += 1;
         try {
-          const parsed = isProtobuf
-            ? decodeTraces(body)
-            : (JSON.parse(body.toString('utf8')) as TracesBody);
-          for (const rs of parsed.resourceSpans ?? []) {
-            const service = String(attrs(rs.resource?.attributes)['service.name'] ?? '');
-            for (const ss of rs.scopeSpans ?? []) {
-              for (const s of ss.spans ?? []) {
-                spans.push({
-                  service,
-                  name: s.name,
-                  kind: s.kind,
-                  traceId: hexId(s.traceId),
-                  spanId: hexId(s.spanId),
-                  parentSpanId: hexId(s.parentSpanId),
-                  attributes: attrs(s.attributes),
-                  events: (s.events ?? []).map((e) => ({
-                    name: e.name,
-                    attributes: attrs(e.attributes),
-                  })),
-                  links: (s.links ?? []).map((l) => ({
-                    traceId: hexId(l.traceId),
-                    spanId: hexId(l.spanId),
-                  })),
-                  status: s.status ?? {},
-                });
-              }
-            }
-          }
+          collect(
+            isProtobuf ? decodeTraces(body) : (JSON.parse(body.toString('utf8')) as TracesBody),
+          );
         } catch {
           // A body we cannot parse is kept in `raw` only.
         }
@@ -177,16 +219,53 @@ export async function startOtlpSink(): Promise<OtlpSink> {
       // An empty ExportTraceServiceResponse in the request's encoding: full success.
       if (isProtobuf) res.writeHead(200, { 'content-type': 'application/x-protobuf' }).end();
       else res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
-      for (const w of waiters) w();
+      received();
     });
   });
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   const { port } = server.address() as AddressInfo;
+  let grpc: GrpcServer | undefined;
+  let grpcUrl: string | undefined;
+  if (options.grpc) {
+    grpc = new GrpcServer();
+    // An empty Export*ServiceResponse (no bytes): full success.
+    grpc.addService(TRACE_SERVICE, {
+      Export: (call: ServerUnaryCall<Buffer, Buffer>, done: sendUnaryData<Buffer>) => {
+        traceRequests.grpc += 1;
+        raw.push(call.request.toString('utf8'));
+        try {
+          collect(decodeTraces(call.request));
+        } catch {
+          // Kept in `raw` only.
+        }
+        done(null, Buffer.alloc(0));
+        received();
+      },
+    });
+    grpc.addService(METRICS_SERVICE, {
+      Export: (_call: ServerUnaryCall<Buffer, Buffer>, done: sendUnaryData<Buffer>) => {
+        grpcMetricRequests += 1;
+        done(null, Buffer.alloc(0));
+        received();
+      },
+    });
+    const server = grpc;
+    const grpcPort = await new Promise<number>((resolve, reject) =>
+      server.bindAsync('127.0.0.1:0', ServerCredentials.createInsecure(), (err, bound) =>
+        err ? reject(err) : resolve(bound),
+      ),
+    );
+    grpcUrl = `http://127.0.0.1:${grpcPort}`;
+  }
   return {
     url: `http://127.0.0.1:${port}`,
+    grpcUrl,
     spans,
     traceRequests,
+    get grpcMetricRequests() {
+      return grpcMetricRequests;
+    },
     raw,
     waitFor(predicate, timeoutMs = 20_000) {
       return new Promise((resolve, reject) => {
@@ -210,6 +289,7 @@ export async function startOtlpSink(): Promise<OtlpSink> {
       });
     },
     async close() {
+      grpc?.forceShutdown();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },

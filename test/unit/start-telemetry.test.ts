@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import {
   BATCH_SPAN_DEFAULTS,
   batchSpanSettings,
+  metricsProtocol,
   otlpProtocolWarnings,
   traceProtocol,
 } from '../../src/shared/telemetry/start-telemetry.ts';
@@ -34,14 +35,15 @@ describe('batchSpanSettings', () => {
 });
 
 describe('traceProtocol', () => {
-  it('sends JSON unless the standard variables ask for protobuf', () => {
+  it('sends JSON unless the standard variables ask for protobuf or gRPC', () => {
     expect(traceProtocol({})).toBe('http/json');
     expect(traceProtocol({ OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf' })).toBe('http/protobuf');
     expect(traceProtocol({ OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'http/protobuf' })).toBe(
       'http/protobuf',
     );
-    // askq sends no gRPC: an OTLP/HTTP endpoint gets JSON.
-    expect(traceProtocol({ OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc' })).toBe('http/json');
+    expect(traceProtocol({ OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc' })).toBe('grpc');
+    // Not an OTLP protocol: JSON (and a warning, below).
+    expect(traceProtocol({ OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuff' })).toBe('http/json');
   });
 
   it('takes the traces variable over the general one', () => {
@@ -54,14 +56,30 @@ describe('traceProtocol', () => {
   });
 });
 
-describe('otlpProtocolWarnings', () => {
-  const endpoint = { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4317' };
+describe('metricsProtocol', () => {
+  it('sends gRPC when asked, and JSON over HTTP otherwise (protobuf asked for included)', () => {
+    expect(metricsProtocol({})).toBe('http/json');
+    expect(metricsProtocol({ OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc' })).toBe('grpc');
+    expect(
+      metricsProtocol({
+        OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc',
+        OTEL_EXPORTER_OTLP_METRICS_PROTOCOL: 'http/protobuf',
+      }),
+    ).toBe('http/json');
+  });
+});
 
-  it('names a protocol askq does not send, for each signal it would export', () => {
-    const warnings = otlpProtocolWarnings({ ...endpoint, OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc' });
-    expect(warnings).toHaveLength(2);
-    expect(warnings[0]).toMatch(/^OTEL_EXPORTER_OTLP_PROTOCOL=grpc .* traces .*4318/);
-    expect(warnings[1]).toMatch(/^OTEL_EXPORTER_OTLP_PROTOCOL=grpc .* metrics in .*http\/json/);
+describe('otlpProtocolWarnings', () => {
+  const endpoint = { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318' };
+
+  it('names a value that is no OTLP protocol, for each signal it would export', () => {
+    const warnings = otlpProtocolWarnings({ ...endpoint, OTEL_EXPORTER_OTLP_PROTOCOL: 'grcp' });
+    expect(warnings).toEqual([
+      expect.stringMatching(/^OTEL_EXPORTER_OTLP_PROTOCOL=grcp is not an OTLP protocol .* traces /),
+      expect.stringMatching(
+        /^OTEL_EXPORTER_OTLP_PROTOCOL=grcp is not an OTLP protocol .* metrics /,
+      ),
+    ]);
   });
 
   it('names the signal variable that asked, and skips metrics that are off', () => {
@@ -74,20 +92,17 @@ describe('otlpProtocolWarnings', () => {
     ).toEqual([expect.stringMatching(/^OTEL_EXPORTER_OTLP_TRACES_PROTOCOL=http\/xml /)]);
   });
 
-  it('says nothing for protocols askq sends, or when nothing is exported', () => {
+  it('says nothing for OTLP protocols, or when nothing is exported', () => {
     expect(otlpProtocolWarnings(endpoint)).toEqual([]);
+    for (const protocol of ['http/json', 'http/protobuf', 'grpc'])
+      expect(otlpProtocolWarnings({ ...endpoint, OTEL_EXPORTER_OTLP_PROTOCOL: protocol })).toEqual(
+        [],
+      );
+    expect(otlpProtocolWarnings({ OTEL_EXPORTER_OTLP_PROTOCOL: 'grcp' })).toEqual([]);
     expect(
       otlpProtocolWarnings({
         ...endpoint,
-        OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'http/protobuf',
-        OTEL_EXPORTER_OTLP_METRICS_PROTOCOL: 'http/json',
-      }),
-    ).toEqual([]);
-    expect(otlpProtocolWarnings({ OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc' })).toEqual([]);
-    expect(
-      otlpProtocolWarnings({
-        ...endpoint,
-        OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc',
+        OTEL_EXPORTER_OTLP_PROTOCOL: 'grcp',
         OTEL_SDK_DISABLED: 'true',
       }),
     ).toEqual([]);

@@ -2,7 +2,11 @@ import { ExportResultCode } from '@opentelemetry/core';
 import { OTLPMetricExporter } from '@opentelemetry/exporter-metrics-otlp-http';
 import { OTLPTraceExporter as OTLPJsonTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { OTLPTraceExporter as OTLPProtobufTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
-import { type MetricReader, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
+import {
+  type MetricReader,
+  PeriodicExportingMetricReader,
+  type PushMetricExporter,
+} from '@opentelemetry/sdk-metrics';
 import { NodeSDK } from '@opentelemetry/sdk-node';
 import { BatchSpanProcessor, type SpanExporter } from '@opentelemetry/sdk-trace';
 
@@ -37,21 +41,21 @@ export const BATCH_SPAN_DEFAULTS = {
 } satisfies Record<string, number>;
 
 /**
- * Starts the OpenTelemetry Node SDK: traces and metrics over OTLP/HTTP JSON (traces in protobuf
- * with `OTEL_EXPORTER_OTLP_TRACES_PROTOCOL=http/protobuf`, see {@link traceProtocol}),
- * configured by the standard variables
+ * Starts the OpenTelemetry Node SDK: traces and metrics over OTLP/HTTP JSON, or the protocol
+ * the standard variables ask for (traces in protobuf with `http/protobuf`, both over gRPC with
+ * `grpc`; see {@link traceProtocol}), configured by the standard variables
  * (`OTEL_EXPORTER_OTLP_ENDPOINT`, `OTEL_SERVICE_NAME`, `OTEL_SDK_DISABLED`,
  * `OTEL_TRACES_SAMPLER`, `OTEL_BSP_*` over {@link BATCH_SPAN_DEFAULTS},
  * `OTEL_METRICS_EXPORTER=none`, …). Call it first in a process. Nothing is exported unless an OTLP endpoint is set; with one set and no collector
  * listening, export fails quietly (errors go to OTel's diag logger), the batch processor drops
  * spans rather than queueing them forever, and the final flush is bounded to 2 s.
  */
-export function startTelemetry(
+export async function startTelemetry(
   service: ServiceName,
   env: NodeJS.ProcessEnv = process.env,
   /** Readers next to the OTLP one, e.g. the Prometheus endpoint (`ASKQ_METRICS_PORT`). */
   pullReaders: MetricReader[] = [],
-): TelemetryHandle {
+): Promise<TelemetryHandle> {
   if (env.OTEL_SDK_DISABLED === 'true') return { enabled: false, shutdown: async () => {} };
   // Without a configured collector, spans are still made (trace ids in logs and results) but
   // not sent: trying localhost:4318 on a laptop would only cost retries at every exit.
@@ -63,7 +67,7 @@ export function startTelemetry(
       ? []
       : [
           new PeriodicExportingMetricReader({
-            exporter: new OTLPMetricExporter(),
+            exporter: await metricExporter(env),
             exportIntervalMillis: interval,
             exportTimeoutMillis: Math.min(interval, 30 * SECOND),
           }),
@@ -74,13 +78,7 @@ export function startTelemetry(
     ...(env.OTEL_SERVICE_NAME ? {} : { serviceName: service }),
     spanProcessors: [
       exporting
-        ? new BatchSpanProcessor({
-            exporter:
-              traceProtocol(env) === 'http/protobuf'
-                ? new OTLPProtobufTraceExporter()
-                : new OTLPJsonTraceExporter(),
-            ...batchSpanSettings(env),
-          })
+        ? new BatchSpanProcessor({ exporter: await traceExporter(env), ...batchSpanSettings(env) })
         : new BatchSpanProcessor({ exporter: DROP_SPANS }),
     ],
     metricReaders,
@@ -105,19 +103,37 @@ export function startTelemetry(
   };
 }
 
+/** The OTLP protocols askq sends (the specification's values of `OTEL_EXPORTER_OTLP_PROTOCOL`). */
+const PROTOCOLS = ['http/json', 'http/protobuf', 'grpc'] as const;
+export type OtlpProtocol = (typeof PROTOCOLS)[number];
+
 /**
- * How traces are encoded: `OTEL_EXPORTER_OTLP_TRACES_PROTOCOL`, else
- * `OTEL_EXPORTER_OTLP_PROTOCOL`; `http/json` unless one says `http/protobuf` (askq sends no
- * gRPC). JSON by default, unlike the SDK: this SDK's JSON serializer (an object tree, then the
- * native JSON.stringify) takes the worker less than half the time of its protobuf writer, which
- * encodes every string byte by byte in JavaScript and converts every hex id to bytes. That is
- * 20 to 45 µs less CPU per answered question (five spans), the largest single share of askq's
- * own per-job cost in the orchestration benchmark. The price is about 2.7 times the bytes to
- * the collector (3.2 KB instead of 1.2 KB per question), which `http/protobuf` saves where that
- * link is the scarcer resource.
+ * How traces are sent: `OTEL_EXPORTER_OTLP_TRACES_PROTOCOL`, else `OTEL_EXPORTER_OTLP_PROTOCOL`;
+ * `http/json` unless one says `http/protobuf` or `grpc` (a value that is neither gets JSON and
+ * a warning at start, {@link otlpProtocolWarnings}). JSON by default, unlike the SDK: this
+ * SDK's JSON serializer (an object tree, then the native JSON.stringify) takes the worker less
+ * than half the time of its protobuf writer, which encodes every string byte by byte in
+ * JavaScript and converts every hex id to bytes. That is 20 to 45 µs less CPU per answered
+ * question (five spans), the largest single share of askq's own per-job cost in the
+ * orchestration benchmark. The price is about 2.7 times the bytes to the collector (3.2 KB
+ * instead of 1.2 KB per question), which `http/protobuf` or `grpc` (protobuf too) saves where
+ * that link is the scarcer resource.
  */
-export function traceProtocol(env: NodeJS.ProcessEnv): 'http/json' | 'http/protobuf' {
-  return askedProtocol(env, 'TRACES')?.value === 'http/protobuf' ? 'http/protobuf' : 'http/json';
+export function traceProtocol(env: NodeJS.ProcessEnv): OtlpProtocol {
+  return knownProtocol(askedProtocol(env, 'TRACES')?.value);
+}
+
+/**
+ * How metrics are sent: `grpc` when asked for, otherwise OTLP/HTTP JSON, `http/protobuf`
+ * included (an OTLP/HTTP receiver takes JSON on the same port; askq ships no protobuf metric
+ * exporter).
+ */
+export function metricsProtocol(env: NodeJS.ProcessEnv): 'http/json' | 'grpc' {
+  return knownProtocol(askedProtocol(env, 'METRICS')?.value) === 'grpc' ? 'grpc' : 'http/json';
+}
+
+function knownProtocol(value: string | undefined): OtlpProtocol {
+  return PROTOCOLS.find((p) => p === value) ?? 'http/json';
 }
 
 /** The OTLP protocol a signal's variable (or the general one) asks for, and which variable. */
@@ -133,29 +149,47 @@ function askedProtocol(
 }
 
 /**
- * What an operator must hear at start when the protocol variables ask for something askq does
- * not send, instead of finding Jaeger empty: askq exports OTLP over HTTP only (traces in
- * `http/json` or `http/protobuf`, metrics in `http/json`), so `grpc` (or a misspelling) gets
- * JSON over HTTP, which a collector's gRPC port (4317) does not accept. None when nothing is
- * exported (no OTLP endpoint) or the protocol is one askq sends.
+ * What an operator must hear at start when a protocol variable names no OTLP protocol
+ * (`http/json`, `http/protobuf`, `grpc`), instead of finding Jaeger empty: that signal is
+ * sent as OTLP/HTTP JSON, which a collector's gRPC port refuses. None when nothing is exported
+ * (no OTLP endpoint).
  */
 export function otlpProtocolWarnings(env: NodeJS.ProcessEnv): string[] {
   if (env.OTEL_SDK_DISABLED === 'true' || !exportsTelemetry(env)) return [];
   const warnings: string[] = [];
-  const sent = { TRACES: ['http/json', 'http/protobuf'], METRICS: ['http/json'] } as const;
   for (const signal of ['TRACES', 'METRICS'] as const) {
     if (signal === 'METRICS' && env.OTEL_METRICS_EXPORTER === 'none') continue;
     const asked = askedProtocol(env, signal);
-    const supported: readonly string[] = sent[signal];
-    if (!asked || supported.includes(asked.value)) continue;
+    if (!asked || PROTOCOLS.some((p) => p === asked.value)) continue;
     warnings.push(
-      `${asked.name}=${asked.value} is not a protocol askq sends ${signal.toLowerCase()} in ` +
-        `(it sends ${supported.join(' or ')} over HTTP); sending http/json, which a ` +
-        `collector's gRPC port (4317) refuses: point OTEL_EXPORTER_OTLP_ENDPOINT at its ` +
-        `OTLP/HTTP port (4318)`,
+      `${asked.name}=${asked.value} is not an OTLP protocol (${PROTOCOLS.join(', ')}); ` +
+        `sending ${signal.toLowerCase()} as http/json, which only an OTLP/HTTP port (4318) takes`,
     );
   }
   return warnings;
+}
+
+/** The span exporter for {@link traceProtocol}; the gRPC one (and grpc-js) loaded only when used. */
+async function traceExporter(env: NodeJS.ProcessEnv): Promise<SpanExporter> {
+  switch (traceProtocol(env)) {
+    case 'grpc': {
+      const { OTLPTraceExporter } = await import('@opentelemetry/exporter-trace-otlp-grpc');
+      return new OTLPTraceExporter();
+    }
+    case 'http/protobuf':
+      return new OTLPProtobufTraceExporter();
+    case 'http/json':
+      return new OTLPJsonTraceExporter();
+  }
+}
+
+/** The metric exporter for {@link metricsProtocol}. */
+async function metricExporter(env: NodeJS.ProcessEnv): Promise<PushMetricExporter> {
+  if (metricsProtocol(env) === 'grpc') {
+    const { OTLPMetricExporter: Grpc } = await import('@opentelemetry/exporter-metrics-otlp-grpc');
+    return new Grpc();
+  }
+  return new OTLPMetricExporter();
 }
 
 /** An exporter that drops spans at once (no collector configured). */
