@@ -282,7 +282,7 @@ try {
       },
     ],
     notes: [
-      budgetNote(timeline, summary.latency, apart, floor),
+      budgetNote(timeline, summary.latency, apart, floor, wallS),
       turnNote(summary.wallSeconds, summary.latency, profile),
       ...(profile ? [profileNote(profile, cpuS)] : []),
     ],
@@ -383,6 +383,8 @@ function budgetNote(
   latency: Record<'retrieve' | 'generate', { p50: number }>,
   apart: { wallS: number; timeline: Timeline },
   floor: { nodeMs: number; importMs: number },
+  /** The in-process run's wall, CLI start to exit. */
+  wallS: number,
 ): string {
   const ideal = (questions * latencyMs) / 1000 / concurrency;
   const turns = questions / concurrency;
@@ -392,11 +394,11 @@ function budgetNote(
     `The goal's budget: 1.25 × the ideal is ${(1.25 * ideal).toFixed(2)} s, so start, finish and every turn's time beyond the model's ${latencyMs} ms must fit in ${(allowanceMs / 1000).toFixed(2)} s. This run spent ${t.startMs} ms from the CLI's start to the first answer starting and ${t.endMs} ms after the last one finished (${t.startMs + t.endMs} ms together), which leaves ${Math.round(leftMs)} ms for ${turns} turns: ${Math.round(leftMs / turns)} ms a turn against the model's ${latencyMs} ms. ` +
     `Of the start, ${floor.nodeMs + floor.importMs} ms is not askq's: Node starting (${floor.nodeMs} ms for a process that does nothing) and importing the libraries a run loads (${floor.importMs} ms, compile cache warm: ${RUN_LIBRARIES.join(', ')}). ` +
     `A question spent ${t.activeP50} ms (p50; p90 ${t.activeP90}) in the worker, the model's ${latencyMs} ms included (generate p50 ${Math.round(latency.generate.p50)} ms, retrieve p50 ${Math.round(latency.retrieve.p50)} ms), with ${t.inFlight.toFixed(1)} of ${concurrency} slots busy on average. ` +
-    `So with askq's own start, finish and per-question work all at zero, Node and the libraries' start (${floor.nodeMs + floor.importMs} ms) and the chat call's own excess over the model (generate p50 − ${latencyMs} ms, ${Math.max(0, Math.round(latency.generate.p50 - latencyMs))} ms, × ${turns} turns: ${Math.max(0, Math.round(latency.generate.p50 - latencyMs)) * turns} ms: the LangChain → openai SDK → HTTP call, its wait for the thread included, where askq's code runs too) come to ${floor.nodeMs + floor.importMs + Math.max(0, Math.round(latency.generate.p50 - latencyMs)) * turns} ms of the ${Math.round(allowanceMs)} ms allowance; askq's own share is the rest of the start (${Math.max(0, t.startMs - floor.nodeMs - floor.importMs)} ms: its modules, config, Redis, the corpus, reading and enqueueing the cases), the finish (${t.endMs} ms) and the rest of each question's time. ` +
+    `So with askq's own start, finish and per-question work all at zero, Node and the libraries' start (${floor.nodeMs + floor.importMs} ms) and the chat call's own excess over the model (generate p50 − ${latencyMs} ms, ${Math.max(0, Math.round(latency.generate.p50 - latencyMs))} ms, × ${turns} turns: ${Math.max(0, Math.round(latency.generate.p50 - latencyMs)) * turns} ms: the LangChain → openai SDK → HTTP call, its wait for the thread included, where askq's code runs too) come to ${floor.nodeMs + floor.importMs + Math.max(0, Math.round(latency.generate.p50 - latencyMs)) * turns} ms of the ${Math.round(allowanceMs)} ms allowance; askq's own share is the rest of the start (${Math.max(0, t.startMs - floor.nodeMs - floor.importMs)} ms: its modules, config, Redis, the corpus, reading and enqueueing the cases), the finish (${t.endMs} ms, the process's exit included) and the rest of each question's time. ` +
     `With the worker in a process of its own, already running (so neither its start nor the CLI's work shares its thread), the same run took ${apart.wallS.toFixed(2)} s (${(apart.wallS / ideal).toFixed(2)} × ideal; a question ${apart.timeline.activeP50} / ${apart.timeline.activeP90} ms in the worker, p50 / p90): ` +
     (apart.wallS < 1.25 * ideal
       ? 'within the goal, so sharing one thread with the CLI is what the in-process run pays.'
-      : 'over the goal too, so the excess is not the CLI sharing the worker’s thread but the worker’s own time per question at this concurrency, with the CLI’s start on top.')
+      : `${Math.abs(wallS - apart.wallS).toFixed(2)} s ${apart.wallS <= wallS ? 'less than in-process, about what sharing one thread with the CLI costs here' : 'more than in-process, so sharing one thread with the CLI is not what costs'}; over the goal too, so what remains is the worker’s own time per question at this concurrency and the CLI’s start.`)
   );
 }
 
