@@ -63,6 +63,8 @@ export class FakeBatches {
   validationError: (batch: FakeBatch) => string | undefined = () => undefined;
   /** Delay of the answer to a batch creation; the batch exists from the request's arrival. */
   createResponseDelayMs = 0;
+  /** Runs before a cancel is answered: a test's way to make something happen meanwhile. */
+  beforeCancel: (() => Promise<void>) | undefined;
   /** Every batch created, oldest first. */
   readonly created: FakeBatch[] = [];
   /** Lines answered 200 so far. */
@@ -119,6 +121,7 @@ export class FakeBatches {
       case 'batchCancel': {
         const batch = this.find(idAt(3));
         if (!batch) return this.notFound('batch');
+        await this.beforeCancel?.();
         if (!['completed', 'failed', 'expired', 'cancelled'].includes(batch.status)) {
           batch.status = 'cancelling';
         }

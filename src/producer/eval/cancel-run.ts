@@ -68,7 +68,9 @@ export async function cancelRun(options: {
         })
       : undefined;
     const ids = await flow.unfinishedJobIds();
-    if (ids === undefined) {
+    // A batch-lane run whose open batches were just cancelled was cancelled, even when the
+    // lane has already ended its last sleeping cases (and so the run) in the meantime.
+    if (ids === undefined && !batches?.length) {
       await flow.forgetCancellation();
       throw new ValidationError(
         `run ${runId} has no unfinished cases in Redis (prefix ${prefix}): it finished, or never started`,
@@ -80,7 +82,7 @@ export async function cancelRun(options: {
       aborting: 0,
       ...(batches ? { batches } : {}),
     };
-    for (let i = 0; i < ids.length; i += CHUNK) {
+    for (let i = 0; ids && i < ids.length; i += CHUNK) {
       const jobs = await Promise.all(ids.slice(i, i + CHUNK).map((id) => queue.getJob(id)));
       const found = await withoutSleepingCases(
         jobs.filter((j) => j !== undefined),

@@ -171,3 +171,44 @@ it('follows a detached run with eval status, and eval cancel cancels its open ba
     await worker.close(5000);
   }
 }, 60_000);
+
+it('eval cancel reports the cancelled batch when the run ends while it cancels', async () => {
+  fake.batches.completionDelayMs = 60 * 60 * 1000;
+  const dir = join(tmp, 'ended-meanwhile');
+  const detached = await runCli(
+    ['eval', 'run', await questions('ended', 2), '--batch', '--detach', '--out', dir, '--json'],
+    env,
+  );
+  expect(detached.code, detached.stderr).toBe(0);
+  const { runId } = JSON.parse(detached.stdout) as { runId: string };
+  const worker = await AskqWorker.start({
+    ...workerOptionsFromConfig(testConfig(env)),
+    concurrency: 2,
+  });
+  try {
+    const status = spawnCli(['eval', 'status', dir, '--follow'], env);
+    const exited = new Promise<number | null>((resolve) => status.on('close', resolve));
+    await new Promise<void>((resolve) => {
+      let stderr = '';
+      status.stderr?.on('data', (d: Buffer) => {
+        stderr += d.toString();
+        if (/batch 0 batch_\d+ in_progress/.test(stderr)) resolve();
+      });
+    });
+    // While the cancel waits on the Batch API, the run ends: the lane ends its sleeping cases
+    // and the follower removes the run's parent job (as it does once results are written).
+    const runs = `${prefix}:eval-runs`;
+    fake.batches.beforeCancel = async () => {
+      await redis.del(`${runs}:run-${runId}`);
+    };
+    const cancel = await runCli(['eval', 'cancel', dir], env);
+    expect(cancel.code, cancel.stderr).toBe(0);
+    expect(cancel.stdout).toMatch(/cancelled 0 waiting and 0 active cases/);
+    expect(cancel.stdout).toMatch(/batch 0 batch_\d+: cancelling/);
+    status.kill('SIGTERM');
+    await exited;
+  } finally {
+    fake.batches.beforeCancel = undefined;
+    await worker.close(5000);
+  }
+}, 60_000);
