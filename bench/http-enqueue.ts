@@ -256,6 +256,17 @@ function pct(share: number): string {
   return `${(share * 100).toFixed(1)} %`;
 }
 
+/**
+ * What the machine's cores allow: askq serve (every thread) and Redis together, packed onto
+ * all cores with nothing else running, against the goal's rate.
+ */
+function machineBound(cpuMsPerBatch: number): string {
+  const cores = availableParallelism();
+  const most = ((cores * 1000) / cpuMsPerBatch) * batchSize;
+  const needed = (cores * 1000 * batchSize) / 30_000;
+  return `askq serve (every thread) and redis-server together spend ${cpuMsPerBatch.toFixed(1)} ms of CPU per batch: on this machine's ${cores} cores, with nothing else running, that is at most ${fmtInt(most)} questions/s; ${fmtInt(30_000)}/s needs ≤ ${needed.toFixed(1)} ms.`;
+}
+
 /** Where the cores went in each scenario, and which process bounds the batched rate. */
 function cpuNotes(single: Row, batch: Row, profile?: ProfileSummary): string[] {
   const perBatch = (percent: number) => (percent / 100 / (batch['requests/s'] || NaN)) * 1000;
@@ -274,7 +285,7 @@ function cpuNotes(single: Row, batch: Row, profile?: ProfileSummary): string[] {
         : `No one process is saturated: askq serve's JavaScript thread used ${batch['serve thread %']} % of a core (${threadMs.toFixed(1)} ms per batch; the process ${batch['serve %']} %, its GC and libuv threads included), with the machine ${batch['machine %']} % busy across its ${availableParallelism()} cores, so the thread also waits for a core its own GC helpers, Redis and the load generator are using; at ${threadMs.toFixed(1)} ms per batch, with a core to itself, it would enqueue at most ${fmtInt(ceiling)} questions/s.${profile ? ` askq's own src/ files are ${pct(ownShare)} of its busy samples (${(threadMs * ownShare).toFixed(1)} ms per batch); the rest is ioredis and BullMQ writing one job script per question, GC and Fastify (profile below).` : ''}`;
   return [
     `CPU while loaded, % of one core (the machine has ${availableParallelism()}): single — askq serve ${single['serve %']}, redis-server ${single['redis %']}, autocannon (this process) ${single['autocannon %']}, machine busy ${single['machine %']} % of all cores; batch — askq serve ${batch['serve %']} (its JavaScript thread ${batch['serve thread %']}), redis-server ${batch['redis %']}, autocannon ${batch['autocannon %']}, machine busy ${batch['machine %']} % of all cores.`,
-    `Per batch of ${batchSize} questions: askq serve ${serveMs.toFixed(1)} ms of CPU, redis-server ${perBatch(batch['redis %']).toFixed(1)} ms (addBulk runs one script per job), autocannon ${perBatch(batch['autocannon %']).toFixed(1)} ms. ${bound}`,
+    `Per batch of ${batchSize} questions: askq serve ${serveMs.toFixed(1)} ms of CPU, redis-server ${perBatch(batch['redis %']).toFixed(1)} ms (addBulk runs one script per job), autocannon ${perBatch(batch['autocannon %']).toFixed(1)} ms. ${bound} ${machineBound(serveMs + perBatch(batch['redis %']))}`,
   ];
 }
 
