@@ -82,8 +82,9 @@ export async function cancelRun(options: {
       aborting: 0,
       ...(batches ? { batches } : {}),
     };
-    for (let i = 0; ids && i < ids.length; i += CHUNK) {
-      const jobs = await Promise.all(ids.slice(i, i + CHUNK).map((id) => queue.getJob(id)));
+    const unfinished = ids ?? [];
+    for (let i = 0; i < unfinished.length; i += CHUNK) {
+      const jobs = await Promise.all(unfinished.slice(i, i + CHUNK).map((id) => queue.getJob(id)));
       const found = await withoutSleepingCases(
         jobs.filter((j) => j !== undefined),
         batchLane,

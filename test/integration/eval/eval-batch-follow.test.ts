@@ -12,7 +12,7 @@ import { testConfig } from '../../support/config.ts';
 import { type FakeOpenAI, startFakeOpenAI } from '../../support/fake-openai-server.ts';
 import { type OtlpSink, startOtlpSink } from '../../support/otlp-sink.ts';
 import { deletePrefix, testConnection, testRedisEnv, uniquePrefix } from '../../support/redis.ts';
-import { runCli, spawnCli } from '../../support/run-cli.ts';
+import { runCli, spawnCli, stderrLine } from '../../support/run-cli.ts';
 
 const prefix = uniquePrefix('eval-batch-follow');
 let tmp: string;
@@ -49,6 +49,29 @@ afterAll(async () => {
   await redis.quit();
   await rm(tmp, { recursive: true, force: true });
 });
+
+/**
+ * A batch-lane run of `count` questions enqueued with --detach (its batch kept open for an
+ * hour), and a worker to submit it; the caller closes the worker.
+ */
+async function detachedBatchRun(
+  name: string,
+  count: number,
+): Promise<{ dir: string; runId: string; worker: AskqWorker }> {
+  fake.batches.completionDelayMs = 60 * 60 * 1000;
+  const dir = join(tmp, name);
+  const detached = await runCli(
+    ['eval', 'run', await questions(name, count), '--batch', '--detach', '--out', dir, '--json'],
+    env,
+  );
+  expect(detached.code, detached.stderr).toBe(0);
+  const { runId } = JSON.parse(detached.stdout) as { runId: string };
+  const worker = await AskqWorker.start({
+    ...workerOptionsFromConfig(testConfig(env)),
+    concurrency: 2,
+  });
+  return { dir, runId, worker };
+}
 
 async function questions(name: string, count: number): Promise<string> {
   const file = join(tmp, `${name}.jsonl`);
@@ -112,17 +135,7 @@ it('traces where each answer came from: batch submit and collect spans linked to
 }, 60_000);
 
 it('follows a detached run with eval status, and eval cancel cancels its open batch', async () => {
-  fake.batches.completionDelayMs = 60 * 60 * 1000;
-  const dir = join(tmp, 'cancelled');
-  const detached = await runCli(
-    ['eval', 'run', await questions('cancelled', 3), '--batch', '--detach', '--out', dir, '--json'],
-    env,
-  );
-  expect(detached.code, detached.stderr).toBe(0);
-  const worker = await AskqWorker.start({
-    ...workerOptionsFromConfig(testConfig(env)),
-    concurrency: 2,
-  });
+  const { dir, worker } = await detachedBatchRun('cancelled', 3);
   try {
     // eval status follows the run: it shows the batch in progress, with its counts and age.
     const status = spawnCli(['eval', 'status', dir, '--follow', '--json'], env);
@@ -173,28 +186,11 @@ it('follows a detached run with eval status, and eval cancel cancels its open ba
 }, 60_000);
 
 it('eval cancel reports the cancelled batch when the run ends while it cancels', async () => {
-  fake.batches.completionDelayMs = 60 * 60 * 1000;
-  const dir = join(tmp, 'ended-meanwhile');
-  const detached = await runCli(
-    ['eval', 'run', await questions('ended', 2), '--batch', '--detach', '--out', dir, '--json'],
-    env,
-  );
-  expect(detached.code, detached.stderr).toBe(0);
-  const { runId } = JSON.parse(detached.stdout) as { runId: string };
-  const worker = await AskqWorker.start({
-    ...workerOptionsFromConfig(testConfig(env)),
-    concurrency: 2,
-  });
+  const { dir, runId, worker } = await detachedBatchRun('ended', 2);
   try {
     const status = spawnCli(['eval', 'status', dir, '--follow'], env);
     const exited = new Promise<number | null>((resolve) => status.on('close', resolve));
-    await new Promise<void>((resolve) => {
-      let stderr = '';
-      status.stderr?.on('data', (d: Buffer) => {
-        stderr += d.toString();
-        if (/batch 0 batch_\d+ in_progress/.test(stderr)) resolve();
-      });
-    });
+    await stderrLine(status, /batch 0 batch_\d+ in_progress/);
     // While the cancel waits on the Batch API, the run ends: the lane ends its sleeping cases
     // and the follower removes the run's parent job (as it does once results are written).
     const runs = `${prefix}:eval-runs`;
