@@ -92,7 +92,10 @@ export interface EvalRunOptions {
   priority?: number;
   /** Seconds finished case jobs stay in Redis. @defaultValue 7 days */
   keepSeconds?: number;
-  /** Cases per addBulk. @defaultValue 500 */
+  /**
+   * Most cases per addBulk. The first chunks are smaller (from {@link FIRST_CHUNK}, doubling),
+   * so workers start answering while the rest of the file is enqueued. @defaultValue 500
+   */
   chunkSize?: number;
   /** Most cases enqueued and unfinished at once, bounding memory and Redis for huge files. @defaultValue 20000 */
   maxPending?: number;
@@ -120,6 +123,14 @@ export interface EvalRunOptions {
   /** Where the Batch API is, to cancel a batch run's open batches when interrupted. */
   batchApi?: BatchApiOptions;
 }
+
+/**
+ * Cases in a run's first addBulk. Workers answer nothing until a chunk is in Redis, and a
+ * `--with-worker` run's worker shares its thread with the enqueuer, so a first chunk of 500
+ * held every answer back until its 500 jobs were built and written; a small one lets the first
+ * answers wait on the model while later, larger chunks are built.
+ */
+const FIRST_CHUNK = 50;
 
 export const EVAL_RUN_DEFAULTS = {
   prefix: 'askq',
@@ -293,8 +304,10 @@ export async function runEval(options: EvalRunOptions): Promise<EvalOutcome> {
     let carried = new Map<string, JobState>();
     let valid = 0;
     let invalid = 0;
+    let chunkSize = Math.min(FIRST_CHUNK, opts.chunkSize);
     const flush = async () => {
       if (batch.length === 0) return;
+      chunkSize = Math.min(chunkSize * 2, opts.chunkSize);
       const cases = batch;
       const states = carried;
       batch = [];
@@ -354,7 +367,7 @@ export async function runEval(options: EvalRunOptions): Promise<EvalOutcome> {
         }
         known += 1;
         batch.push(c);
-        if (batch.length >= opts.chunkSize) await flush();
+        if (batch.length >= chunkSize) await flush();
       }
     }
     done.clear();
