@@ -16,7 +16,11 @@ afterAll(async () => {
 
 const line = (id: string, status: string, answer = '') => JSON.stringify({ id, status, answer });
 
-it('yields each case once, its last result, as often as it is read', async () => {
+// Held in memory (a small file) and streamed again on each read (a file past holdBytes).
+it.each([
+  ['held', {}],
+  ['streamed', { holdBytes: 0 }],
+])('yields each case once, its last result, as often as it is read (%s)', async (_, options) => {
   await writeFile(
     join(dir, RESULTS_FILE),
     [
@@ -29,7 +33,7 @@ it('yields each case once, its last result, as often as it is read', async () =>
       '',
     ].join('\n'),
   );
-  const results = await openLatestResults(dir);
+  const results = await openLatestResults(dir, options);
   for (let read = 0; read < 2; read += 1) {
     const seen: { id: string; status: string; answer: string }[] = [];
     for await (const r of results()) seen.push({ id: r.id, status: r.status, answer: r.answer });
