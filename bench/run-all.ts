@@ -27,7 +27,7 @@ import {
   RESULT_MARKER,
   status,
 } from './lib/bench-result.ts';
-import { type Machine, machineInfo } from './lib/machine.ts';
+import { type CpuTimes, cpuTimes, type Machine, machineInfo, speedProbe } from './lib/machine.ts';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 
@@ -113,9 +113,35 @@ function redisSentence(redisUrl: string | undefined): string {
     : `Redis: each benchmark starts its own private redis-server (\`noeviction\`, no persistence) and fake servers on 127.0.0.1, and stops them; REDIS_URL and the other Redis variables of the shell are not passed to the benchmarks. \`npm run bench -- --redis-url <url>\` (or ASKQ_BENCH_REDIS_URL for one benchmark) runs them against an external Redis instead, except ${privateOnly}.`;
 }
 
+/** How fast the machine was: {@link speedProbe} at the run's start and end, and steal. */
+interface Speed {
+  start: ReturnType<typeof speedProbe>;
+  end: ReturnType<typeof speedProbe>;
+  /** Share of all cores' time the hypervisor took during the run; undefined off Linux. */
+  steal: number | undefined;
+}
+
+function stealShare(before: CpuTimes | undefined, after: CpuTimes | undefined): number | undefined {
+  if (!before || !after || after.total <= before.total) return undefined;
+  return (after.steal - before.steal) / (after.total - before.total);
+}
+
+function speedSentence({ start, end, steal }: Speed): string {
+  const probe = (p: Speed['start']) =>
+    `${p.medianMs.toFixed(0)} ms (runs ${p.minMs.toFixed(0)}–${p.maxMs.toFixed(0)})`;
+  return (
+    `Speed: a fixed single-threaded JavaScript workload (\`speedProbe\` in bench/lib/machine.ts; median of 5 runs) took ${probe(start)} at the start and ${probe(end)} at the end` +
+    (steal === undefined
+      ? ''
+      : `; the hypervisor took ${(steal * 100).toFixed(1)} % of the cores' time during the run (steal, /proc/stat)`) +
+    ". This VM's speed moves with other tenants of its host, within seconds and between runs, and every _absolute_ figure moves with it: compare runs by their probe."
+  );
+}
+
 function markdown(
   outcomes: Outcome[],
   machine: Machine,
+  speed: Speed,
   command: string,
   totalS: number,
   redisUrl: string | undefined,
@@ -128,6 +154,8 @@ function markdown(
     `Written by \`${command}\` (bench/run-all.ts) on ${date}; the whole run took ${Math.round(totalS)} s. Every figure below is from that one run; nothing is carried over from earlier runs. Each goal figure says what it is: _side-by-side_, a ratio of two things measured in the same run (robust to this shared machine's load), or _absolute_, a count, size, rate or time held against a fixed number (it drifts with the load). Figures are truncated or rounded against the goal, never in its favour.`,
     '',
     `Machine: \`nproc\` ${machine.cores}, ${machine.cpu}, ${machine.memoryGiB} GiB RAM, Node ${machine.node}, redis-server ${machine.redis}; load average at the start ${machine.loadAverage} (the VM is shared with other engineers' test runs).`,
+    '',
+    speedSentence(speed),
     '',
     redisSentence(redisUrl),
     '',
@@ -186,6 +214,8 @@ const machine = machineInfo();
 console.log(
   `askq benchmarks: ${selected.length} of ${BENCHMARKS.length}; ${machine.cores} cores (${machine.cpu}), Node ${machine.node}, redis-server ${machine.redis}, load ${machine.loadAverage}`,
 );
+const speedAtStart = speedProbe();
+const cpuAtStart = cpuTimes();
 const t0 = performance.now();
 const outcomes: Outcome[] = [];
 for (const b of selected) {
@@ -196,7 +226,12 @@ for (const b of selected) {
   else console.log(`  ${b.id} did not finish: ${outcome.error}`);
 }
 const totalS = (performance.now() - t0) / 1000;
-console.log(`\nSummary (${Math.round(totalS)} s):`);
+const speed: Speed = {
+  start: speedAtStart,
+  end: speedProbe(),
+  steal: stealShare(cpuAtStart, cpuTimes()),
+};
+console.log(`\nSummary (${Math.round(totalS)} s): ${speedSentence(speed)}`);
 const rows = outcomes.map((o) => [
   o.id,
   o.result ? status(o.result) : 'not measured',
@@ -220,7 +255,7 @@ for (const r of rows) {
 if (!values['no-write'] && !only) {
   const file = fileURLToPath(new URL('../BENCHMARKS.md', import.meta.url));
   // Formatted as the repository's Prettier config would, so `prettier --check` stays clean.
-  const text = await format(markdown(outcomes, machine, command, totalS, redisUrl), {
+  const text = await format(markdown(outcomes, machine, speed, command, totalS, redisUrl), {
     ...(await resolveConfig(file)),
     parser: 'markdown',
   });
