@@ -1,9 +1,12 @@
 /**
- * Run by npm before `npm test` (pretest) and `npm run demo` (predemo): installs what the
+ * Run by npm before `npm test` (pretest), `npm run bench` (prebench) and `npm run demo`
+ * (predemo): installs what the
  * command needs and npm cannot (redis-server, Chromium) when it may, or stops at once with one
  * line naming what is missing and the command that installs it.
  *
  *   node scripts/check-setup.ts test   redis-server and Chromium
+ *   node scripts/check-setup.ts bench  redis-server (private servers) and Chromium (eval-100k
+ *                                      opens its report)
  *   node scripts/check-setup.ts demo   a Redis answering at REDIS_URL, or redis-server
  */
 import { spawn } from 'node:child_process';
@@ -55,12 +58,14 @@ const host: Host = {
 
 async function main(argv: string[]): Promise<number> {
   const what = argv[0];
-  if (what === 'test') return ensurePrerequisites([REDIS_SERVER, CHROMIUM], host);
+  if (what === 'test' || what === 'bench') {
+    return ensurePrerequisites([REDIS_SERVER, CHROMIUM], host);
+  }
   if (what === 'demo') {
     const url = process.env.REDIS_URL?.trim() || 'redis://127.0.0.1:6379';
     return ensurePrerequisites([redisForDemo(url)], host);
   }
-  host.say('usage: node scripts/check-setup.ts test|demo');
+  host.say('usage: node scripts/check-setup.ts test|bench|demo');
   return 2;
 }
 

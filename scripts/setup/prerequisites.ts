@@ -88,7 +88,7 @@ export const REDIS_SERVER: Prerequisite = {
 
 export const CHROMIUM: Prerequisite = {
   name: 'Chromium',
-  neededFor: 'the browser tests drive it',
+  neededFor: 'the browser tests and the eval-100k benchmark drive it',
   apt: ['chromium'],
   brew: ['--cask', 'chromium'],
   orElse: 'or set CHROMIUM_PATH to a Chromium or Chrome executable',
