@@ -1,8 +1,7 @@
 /**
  * Run by npm before `npm test` (pretest), `npm run bench` (prebench) and `npm run demo`
- * (predemo): installs what the
- * command needs and npm cannot (redis-server, Chromium) when it may, or stops at once with one
- * line naming what is missing and the command that installs it.
+ * (predemo): installs what the command needs and npm cannot (redis-server, Chromium) when it
+ * may, or stops at once with one line naming what is missing and the command that installs it.
  *
  *   node scripts/check-setup.ts test   redis-server and Chromium
  *   node scripts/check-setup.ts bench  redis-server (private servers) and Chromium (eval-100k

@@ -40,9 +40,8 @@ export function machineInfo(): Machine {
 
 /**
  * How fast this machine runs JavaScript now: the median wall time of five runs (after three to
- * warm up) of one fixed,
- * single-threaded workload (building, serialising, parsing and sorting objects, the kind of
- * work a worker's thread does per job). The VM's speed drifts between runs (other tenants of
+ * warm up) of one fixed, single-threaded workload (building, serialising, parsing and sorting
+ * objects, the kind of work a worker's thread does per job). The VM's speed drifts between runs (other tenants of
  * its host), and every _absolute_ figure drifts with it; a run's probe, taken at its start
  * and end, says how fast the machine was while it measured, and the spread of its five runs
  * how much that speed moved within seconds.
