@@ -41,10 +41,10 @@ export function machineInfo(): Machine {
 /**
  * How fast this machine runs JavaScript now: the median wall time of five runs (after three to
  * warm up) of one fixed, single-threaded workload (building, serialising, parsing and sorting
- * objects, the kind of work a worker's thread does per job). The VM's speed drifts between runs (other tenants of
- * its host), and every _absolute_ figure drifts with it; a run's probe, taken at its start
- * and end, says how fast the machine was while it measured, and the spread of its five runs
- * how much that speed moved within seconds.
+ * objects, the kind of work a worker's thread does per job). The VM's speed drifts between
+ * runs (other tenants of its host), and every _absolute_ figure drifts with it; a run's probe,
+ * taken at its start and end, says how fast the machine was while it measured, and the spread
+ * of its five runs how much that speed moved within seconds.
  */
 export function speedProbe(): { medianMs: number; minMs: number; maxMs: number } {
   // Three times first, until V8 has optimised it: the runs measure optimised code.
