@@ -14,7 +14,7 @@ import {
   toMatch,
 } from './lancedb-table.ts';
 import { cosineTopK, type NamespaceSnapshot, NamespaceSnapshots } from './namespace-snapshots.ts';
-import { latestTableVersion, SnapshotFiles, tableIdentity } from './snapshot-files.ts';
+import { SnapshotFiles, tableIdentity, TableVersions } from './snapshot-files.ts';
 
 /** Options of {@link LanceDbVectorStore.open}. */
 export interface LanceDbVectorStoreOptions {
@@ -93,10 +93,13 @@ export class LanceDbVectorStore implements VectorStorePort {
   #lanceDb: Promise<LanceDbTable> | undefined;
   /** The version listing in flight, shared by the queries that arrive meanwhile. */
   #versionRead: Promise<LatestVersion | undefined> | undefined;
+  /** The table folder's latest version, listed again only when it changed. */
+  readonly #versions: TableVersions;
 
   private constructor(settings: Settings) {
     this.#settings = settings;
     this.tableName = tableNameFor(settings.embeddingId);
+    this.#versions = new TableVersions(this.#tableDir());
   }
 
   /** Prepares the store in `options.dir`; the table itself is created on first upsert. */
@@ -230,11 +233,10 @@ export class LanceDbVectorStore implements VectorStorePort {
   }
 
   async #readLatestVersion(): Promise<LatestVersion | undefined> {
-    const tableDir = this.#tableDir();
-    // A table deleted and created again between these two reads would pair one table's
-    // identity with the other's version: a window of microseconds around a manual reset.
-    const identity = await tableIdentity(tableDir);
-    const listed = await latestTableVersion(tableDir);
+    // A table deleted and created again between reading its identity and listing its versions
+    // would pair one table's identity with the other's version: a window of microseconds
+    // around a manual reset.
+    const { identity, version: listed } = await this.#versions.read();
     if (listed === 'none') return undefined;
     if (listed !== 'unknown') return { version: listed, identity };
     const version = await (await this.#openLanceDb()).version();

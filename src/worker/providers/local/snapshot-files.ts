@@ -1,4 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
+import { type BigIntStats, statSync } from 'node:fs';
 import { link, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
@@ -210,6 +211,66 @@ export async function latestTableVersion(tableDir: string): Promise<number | 'no
  */
 export async function tableIdentity(tableDir: string): Promise<string | undefined> {
   const folder = await stat(tableDir, { bigint: true }).catch(() => undefined);
-  if (!folder) return undefined;
+  return folder && identityOf(folder);
+}
+
+function identityOf(folder: BigIntStats): string {
   return `${folder.ino.toString(36)}-${folder.birthtimeNs.toString(36)}`;
+}
+
+/**
+ * How long after a folder's modification time a listing of it is trusted to have seen every
+ * change stamped with that time. File systems stamp times from a coarse clock (the kernel's
+ * tick, a few milliseconds; whole seconds or two on some), so a change made in the same tick
+ * as a listing, just after it, can leave the time unchanged.
+ */
+const RACY_MS = { subSecond: 100, wholeSeconds: 2_000 } as const;
+
+/**
+ * The table's latest version ({@link latestTableVersion}) and identity ({@link tableIdentity})
+ * as they are at the call, for a store that asks before every query: the `_versions` folder is
+ * listed again only when it has changed since the last listing.
+ *
+ * Whether it changed is two synchronous `stat`s (microseconds on a local disk, and no turn of
+ * the event loop): the table folder's identity, and the `_versions` folder's modification
+ * time, which every commit (a manifest added) and every clean-up (manifests removed) moves.
+ * Listing at every query instead, a `stat` and a `readdir` through libuv's thread pool, cost
+ * each retrieval of a busy worker two waits in its event loop: 5 to 9 ms of a question's
+ * time at concurrency 100 (bench/eval-run.ts). A listing is trusted only once the folder's
+ * time is {@link RACY_MS} older than the listing (as git treats racily clean index entries),
+ * so a commit stamped with the same coarse time as the listing is never missed.
+ */
+export class TableVersions {
+  readonly #tableDir: string;
+  readonly #versionsDir: string;
+  #trusted: { identity: string; mtimeNs: bigint; version: number } | undefined;
+
+  constructor(tableDir: string) {
+    this.#tableDir = tableDir;
+    this.#versionsDir = join(tableDir, '_versions');
+  }
+
+  async read(): Promise<{ identity: string | undefined; version: number | 'none' | 'unknown' }> {
+    const table = statSync(this.#tableDir, { bigint: true, throwIfNoEntry: false });
+    const identity = table && identityOf(table);
+    const versions = table && statSync(this.#versionsDir, { bigint: true, throwIfNoEntry: false });
+    const trusted = this.#trusted;
+    if (trusted && trusted.identity === identity && trusted.mtimeNs === versions?.mtimeNs) {
+      return { identity, version: trusted.version };
+    }
+    const listedAtMs = Date.now();
+    const version = await latestTableVersion(this.#tableDir);
+    this.#trusted =
+      identity && versions && typeof version === 'number' && settled(versions, listedAtMs)
+        ? { identity, mtimeNs: versions.mtimeNs, version }
+        : undefined;
+    return { identity, version };
+  }
+}
+
+/** Whether every change stamped with the folder's time had been made when the listing began. */
+function settled(folder: BigIntStats, listedAtMs: number): boolean {
+  const wholeSeconds = folder.mtimeNs % 1_000_000_000n === 0n;
+  const racyMs = wholeSeconds ? RACY_MS.wholeSeconds : RACY_MS.subSecond;
+  return Number(folder.mtimeNs / 1_000_000n) + racyMs < listedAtMs;
 }
