@@ -1,6 +1,12 @@
 #!/usr/bin/env node
 import { enableCompileCache } from 'node:module';
 
+import { applyHeapTuning, heapTuningFor } from './cli/small-heap.ts';
+
+// The heap's tuning first, before the compile cache is enabled (see applyHeapTuning) and before
+// module loading grows the young generation past a bound.
+applyHeapTuning(heapTuningFor(process.argv));
+
 // V8's compiled code of every module the command loads is kept on disk (in the temp folder, as
 // tsc and npm do) for the next run: `--with-worker` loads the worker and LangChain, about half
 // a second to compile each time otherwise. On before anything else is imported, so the command

@@ -17,7 +17,6 @@ import { intInRange, seconds } from './options.ts';
 import type { RunAskOptions } from './run-ask.ts';
 import type { RunEvalOptions } from './run-eval.ts';
 import type { RunEvalCompareOptions } from './run-eval-compare.ts';
-import { boundWorkerHeap, preferSmallHeap } from './small-heap.ts';
 
 const VERSION = (
   JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
@@ -330,20 +329,6 @@ function loadDotEnv(): void {
 }
 
 /**
- * Whether the command follows, records or reports an evaluation without hosting a worker:
- * it then favours a small heap over speed (see {@link preferSmallHeap}), from the start, before
- * module loading grows the young generation.
- */
-function streamsEvalResults(argv: string[]): boolean {
-  const [command, subcommand] = argv.slice(2);
-  return (
-    command === 'eval' &&
-    (subcommand === 'run' || subcommand === 'status' || subcommand === 'report') &&
-    !argv.includes('--with-worker')
-  );
-}
-
-/**
  * The Node SDK when something leaves the process (an OTLP endpoint, the metrics endpoint);
  * otherwise local tracing only, which makes the same spans and trace ids at a fraction of the
  * SDK's memory (a CLI following a 100,000-case run counts every megabyte).
@@ -363,9 +348,6 @@ async function startTelemetryFor(
 }
 
 async function run(argv: string[]): Promise<number> {
-  if (streamsEvalResults(argv)) preferSmallHeap();
-  // From the start too: module loading alone would grow the young generation past the bound.
-  else if (argv.includes('--with-worker')) boundWorkerHeap();
   loadDotEnv();
   const service = serviceFor(argv);
   const metrics = service === 'askq-worker' ? await metricsEndpoint() : undefined;

@@ -55,3 +55,33 @@ export function boundWorkerHeap({ youngMb = 16, oldGrowthPercent = 100 } = {}): 
   });
   observer.observe({ entryTypes: ['gc'] });
 }
+
+/**
+ * How a command line tunes V8's heap: `small` for a command that follows, records or reports
+ * an evaluation without hosting a worker ({@link preferSmallHeap}), `worker` for one that
+ * hosts a worker (`--with-worker`, {@link boundWorkerHeap}), `default` otherwise.
+ */
+export type HeapTuning = 'small' | 'worker' | 'default';
+
+export function heapTuningFor(argv: string[]): HeapTuning {
+  const [command, subcommand] = argv.slice(2);
+  if (argv.includes('--with-worker')) return 'worker';
+  const streamsEvalResults =
+    command === 'eval' &&
+    (subcommand === 'run' || subcommand === 'status' || subcommand === 'report');
+  return streamsEvalResults ? 'small' : 'default';
+}
+
+/**
+ * Sets V8's flags for `tuning`. Call it before `enableCompileCache`: V8 stamps the code it
+ * caches with a hash of all its flags and rejects code stamped with another, and Node keeps
+ * one cache folder per hash of the flags at the moment the cache is enabled. Flags set after
+ * that moment (as askq did, at the start of the command) stamp every module loaded later with
+ * a hash its folder was not made for: `askq worker` and `askq eval run --with-worker` then
+ * rejected and rewrote each other's code for the 870 modules both load after the change,
+ * LangChain's among them, each compiling them again at start and writing them again at exit.
+ */
+export function applyHeapTuning(tuning: HeapTuning): void {
+  if (tuning === 'small') preferSmallHeap();
+  else if (tuning === 'worker') boundWorkerHeap();
+}
