@@ -251,9 +251,9 @@ export class TableVersions {
   }
 
   async read(): Promise<{ identity: string | undefined; version: number | 'none' | 'unknown' }> {
-    const table = statSync(this.#tableDir, { bigint: true, throwIfNoEntry: false });
+    const table = statOrUndefined(this.#tableDir);
     const identity = table && identityOf(table);
-    const versions = table && statSync(this.#versionsDir, { bigint: true, throwIfNoEntry: false });
+    const versions = table && statOrUndefined(this.#versionsDir);
     const trusted = this.#trusted;
     if (trusted && trusted.identity === identity && trusted.mtimeNs === versions?.mtimeNs) {
       return { identity, version: trusted.version };
@@ -265,6 +265,15 @@ export class TableVersions {
         ? { identity, mtimeNs: versions.mtimeNs, version }
         : undefined;
     return { identity, version };
+  }
+}
+
+/** A folder's stat, or undefined when it cannot be read (the listing then says what it can). */
+function statOrUndefined(path: string): BigIntStats | undefined {
+  try {
+    return statSync(path, { bigint: true, throwIfNoEntry: false });
+  } catch {
+    return undefined;
   }
 }
 

@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rename, rm, stat, symlink, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -46,6 +46,16 @@ describe('TableVersions', () => {
     const read = await new TableVersions(table).read();
     expect(read.version).toBe(2);
     expect(read.identity).toMatch(/^[0-9a-z]+-[0-9a-z]+$/);
+  });
+
+  it('leaves a folder it cannot read to the caller, as unknown, instead of throwing', async () => {
+    // A link to itself: every stat of it fails with ELOOP, not with "no such file".
+    const loop = join(dir, 'loop.lance');
+    await symlink(loop, loop);
+    expect(await new TableVersions(loop).read()).toEqual({
+      identity: undefined,
+      version: 'unknown',
+    });
   });
 
   it('sees a commit made just after a listing, though the folder keeps the same time', async () => {
