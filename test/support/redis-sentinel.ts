@@ -32,8 +32,12 @@ export interface LocalSentinel {
    * `asReplica`, it starts as a replica of the sentinels' current master instead, as an
    * operator's restart would, without waiting for the sentinels to convert it (they do so only
    * after seeing it a master for a while, which takes tens of seconds on a loaded machine).
+   * With `promotable: false` as well, it has replica priority 0: the sentinels never promote it.
    */
-  restart(server: LocalRedis, options?: { asReplica?: boolean }): Promise<LocalRedis>;
+  restart(
+    server: LocalRedis,
+    options?: { asReplica?: boolean; promotable?: boolean },
+  ): Promise<LocalRedis>;
   /**
    * Resolves when the sentinels agree on a live master that has a replica in sync, and
    * each sentinel knows the other two (so the next failover can be voted).
@@ -185,6 +189,7 @@ export async function startLocalSentinel(
                     '--replicaof',
                     '127.0.0.1',
                     String(master.port),
+                    ...(options.promotable === false ? ['--replica-priority', '0'] : []),
                   ],
                 }
               : {}),
