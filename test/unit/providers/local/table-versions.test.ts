@@ -38,6 +38,12 @@ async function stampVersions(at: number): Promise<void> {
   await utimes(versionsDir, at, at);
 }
 
+/** Commits `version` and leaves the folder's time at `at`, as a commit in the same tick would. */
+async function commitStamped(version: number, at: number): Promise<void> {
+  await commit(version);
+  await stampVersions(at);
+}
+
 describe('TableVersions', () => {
   it('says none for a table that does not exist, and the latest version of one that does', async () => {
     expect((await new TableVersions(join(dir, 'other.lance')).read()).version).toBe('none');
@@ -65,8 +71,7 @@ describe('TableVersions', () => {
     const now = Date.now() / 1000;
     await stampVersions(now);
     expect((await versions.read()).version).toBe(1);
-    await commit(2);
-    await stampVersions(now);
+    await commitStamped(2, now);
     expect((await versions.read()).version).toBe(2);
   });
 
@@ -78,8 +83,7 @@ describe('TableVersions', () => {
     expect((await versions.read()).version).toBe(1);
     // A manifest that arrived without moving the folder's time is not looked for: the
     // listing of a settled folder is reused. No file system does this; it shows the reuse.
-    await commit(2);
-    await stampVersions(settled);
+    await commitStamped(2, settled);
     expect((await versions.read()).version).toBe(1);
     // Any change of the time (what every commit and clean-up makes) lists again.
     await stampVersions(settled + 1);
@@ -96,15 +100,13 @@ describe('TableVersions', () => {
     await stampVersions(oneSecondAgo);
     expect((await stat(versionsDir, { bigint: true })).mtimeNs % 1_000_000_000n).toBe(0n);
     expect((await versions.read()).version).toBe(1);
-    await commit(2);
-    await stampVersions(oneSecondAgo);
+    await commitStamped(2, oneSecondAgo);
     expect((await versions.read()).version).toBe(2);
 
     const threeSecondsAgo = oneSecondAgo - 2;
     await stampVersions(threeSecondsAgo);
     expect((await versions.read()).version).toBe(2);
-    await commit(3);
-    await stampVersions(threeSecondsAgo);
+    await commitStamped(3, threeSecondsAgo);
     expect((await versions.read()).version).toBe(2);
   });
 
@@ -120,8 +122,7 @@ describe('TableVersions', () => {
     await rm(join(dir, 'old.lance'), { recursive: true, force: true });
     await rename(table, join(dir, 'old.lance'));
     await mkdir(versionsDir, { recursive: true });
-    await commit(1);
-    await stampVersions(settled);
+    await commitStamped(1, settled);
     const after = await versions.read();
     expect(after.identity).not.toBe(before.identity);
     expect(after.version).toBe(1);
