@@ -1,7 +1,5 @@
 import { InvalidArgumentError } from 'commander';
 
-import { addVariant, type NamedVariant } from '../producer/eval/index.ts';
-
 /** A commander parser for a pass rate: `0.8`, or `80%`. */
 export function rate(value: string): number {
   const text = value.trim();
@@ -24,11 +22,12 @@ export function usd(value: string): number {
   return n;
 }
 
-/** A commander parser for the repeatable `--variant name:json`. */
-export function variant(value: string, previous: NamedVariant[] | undefined): NamedVariant[] {
-  try {
-    return addVariant(value, previous);
-  } catch (err) {
-    throw new InvalidArgumentError((err as Error).message);
-  }
+/**
+ * A commander parser for the repeatable `--variant name:json`: collects the values as given.
+ * The command checks them (`addVariant`, before anything is enqueued) rather than the parser,
+ * which would load the evaluation's modules (BullMQ, ioredis, the contracts' schemas: about
+ * 250 ms) into every command, `askq --help` and `askq config` included.
+ */
+export function variant(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
 }

@@ -1,4 +1,5 @@
 import {
+  addVariant,
   assertCanBatch,
   type EvalOutcome,
   type EvalRunOptions,
@@ -35,7 +36,8 @@ export interface RunEvalOptions {
   topK?: number;
   allowDegraded?: boolean;
   grader?: string;
-  variant?: NamedVariant[];
+  /** `--variant name:json` as given, checked by the command. */
+  variant?: string[];
   repeat?: number;
   junit?: string;
   json?: boolean;
@@ -87,6 +89,13 @@ export async function runEvalCommand(
   if (options.batch && options.online) {
     throw new ValidationError('--batch and --online exclude each other');
   }
+  const variants = (options.variant ?? []).reduce<NamedVariant[]>((previous, value) => {
+    try {
+      return addVariant(value, previous);
+    } catch (err) {
+      throw new ValidationError(`--variant: ${(err as Error).message}`);
+    }
+  }, []);
   const mode: EvalRunOptions['mode'] =
     command === 'status'
       ? 'follow'
@@ -146,7 +155,7 @@ export async function runEvalCommand(
       ...(options.topK ? { topK: options.topK } : {}),
       ...(options.allowDegraded ? { allowDegraded: true } : {}),
       ...(options.grader ? { grader: options.grader } : {}),
-      ...(options.variant ? { variants: options.variant } : {}),
+      ...(variants.length > 0 ? { variants } : {}),
       ...(options.repeat ? { repeat: options.repeat } : {}),
       strict: options.strict ?? false,
       ...(options.maxCost === undefined ? {} : { maxCostUsd: options.maxCost }),
