@@ -182,8 +182,11 @@ describe.each(['cluster', 'sentinel'] as const)('fault: %s failover', (topology)
     for (const o of outcomes) expect(o.result?.answer, `job ${o.id}'s answer`).toBeTruthy();
     // One result each: no job completed twice, however many times it was computed.
     expect(completedEvents.filter((n) => n > 1)).toEqual([]);
-    // The jobs running on the dead master were handed on by the stalled-job check.
+    // The jobs running on the dead master were handed on by the stalled-job check. It counts
+    // each hand-on in the job's hash (`stalledCounter`) before it emits `stalled`, and the hash
+    // is what the new master keeps: this test's QueueEvents connection may miss events while it
+    // follows the failover (one run saw 240 of 300 `completed` and no `stalled`).
     expect(activeAtKill).toBeGreaterThan(0);
-    expect(s.events.stalled.size).toBeGreaterThan(0);
+    expect(maxOf(outcomes.map((o) => o.stalledCounter))).toBeGreaterThan(0);
   }, 300_000);
 });
