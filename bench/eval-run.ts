@@ -131,6 +131,14 @@ try {
       const starts = jobs.map((j) => j.processedOn!).sort((a, b) => a - b);
       const active = jobs.map((j) => j.finishedOn! - j.processedOn!).sort((a, b) => a - b);
       const [first, lastStart] = [starts[0]!, starts.at(-1)!];
+      // Turns: the questions in the order they started, `concurrency` at a time.
+      const byStart = [...jobs].sort((a, b) => a.processedOn! - b.processedOn!);
+      const turns: number[] = [];
+      for (let i = 0; i < byStart.length; i += concurrency) {
+        const turn = byStart.slice(i, i + concurrency);
+        turns.push(turn.reduce((sum, j) => sum + j.finishedOn! - j.processedOn!, 0) / turn.length);
+      }
+      const enqueued = jobs.map((j) => j.timestamp);
       // Time each question spent in the worker inside [first, lastStart], over that window.
       const inside = jobs.reduce(
         (sum, j) => sum + Math.max(0, Math.min(j.finishedOn!, lastStart) - j.processedOn!),
@@ -142,6 +150,9 @@ try {
         activeP50: active[Math.floor(active.length * 0.5)]!,
         activeP90: active[Math.floor(active.length * 0.9)]!,
         inFlight: inside / Math.max(1, lastStart - first),
+        turnMeans: turns,
+        firstTurnSpreadMs: byStart[Math.min(concurrency, byStart.length) - 1]!.processedOn! - first,
+        enqueueSpanMs: Math.max(...enqueued) - Math.min(...enqueued),
       };
     } finally {
       await queue.close();
@@ -324,6 +335,18 @@ interface Timeline {
   activeP90: number;
   /** Mean questions in the worker while more were waiting (first start to last start). */
   inFlight: number;
+  /** Mean time in the worker per turn: the questions in start order, `concurrency` at a time. */
+  turnMeans: number[];
+  /** The first question's start → the `concurrency`-th question's start. */
+  firstTurnSpreadMs: number;
+  /** The first case enqueued → the last (BullMQ's `timestamp`). */
+  enqueueSpanMs: number;
+}
+
+/** The turns after the first `warm` ones, as one mean. */
+function steadyTurnMs(t: Timeline, warm = 5): number {
+  const steady = t.turnMeans.slice(warm);
+  return steady.length > 0 ? steady.reduce((a, b) => a + b, 0) / steady.length : NaN;
 }
 
 function timelineRows(t: Timeline): [string, string][] {
@@ -334,6 +357,17 @@ function timelineRows(t: Timeline): [string, string][] {
       `${t.activeP50} / ${t.activeP90} ms`,
     ],
     [`questions in the worker while more waited (mean, of ${concurrency})`, t.inFlight.toFixed(1)],
+    [
+      `turns (the questions in the order they started, ${concurrency} at a time): mean time in the worker, turns 1–5; turns 6–${t.turnMeans.length}`,
+      `${t.turnMeans
+        .slice(0, 5)
+        .map((m) => Math.round(m))
+        .join(' / ')} ms; ${Math.round(steadyTurnMs(t))} ms`,
+    ],
+    [
+      `the first turn's ${concurrency} starts spread over; all cases enqueued over (first to last)`,
+      `${t.firstTurnSpreadMs} ms; ${t.enqueueSpanMs} ms`,
+    ],
     ['last answer finished to CLI exit (summary, CSV, report)', `${t.endMs} ms`],
   ];
 }
@@ -394,6 +428,12 @@ function budgetNote(
     `The goal's budget: 1.25 × the ideal is ${(1.25 * ideal).toFixed(2)} s, so start, finish and every turn's time beyond the model's ${latencyMs} ms must fit in ${(allowanceMs / 1000).toFixed(2)} s. This run spent ${t.startMs} ms from the CLI's start to the first answer starting and ${t.endMs} ms after the last one finished (${t.startMs + t.endMs} ms together), which leaves ${Math.round(leftMs)} ms for ${turns} turns: ${Math.round(leftMs / turns)} ms a turn against the model's ${latencyMs} ms. ` +
     `Of the start, ${floor.nodeMs + floor.importMs} ms is not askq's: Node starting (${floor.nodeMs} ms for a process that does nothing) and importing the libraries a run loads (${floor.importMs} ms, compile cache warm: ${RUN_LIBRARIES.join(', ')}). ` +
     `A question spent ${t.activeP50} ms (p50; p90 ${t.activeP90}) in the worker, the model's ${latencyMs} ms included (generate p50 ${Math.round(latency.generate.p50)} ms, retrieve p50 ${Math.round(latency.retrieve.p50)} ms), with ${t.inFlight.toFixed(1)} of ${concurrency} slots busy on average. ` +
+    `By turn (the questions in the order they started, ${concurrency} at a time), the excess sits at the start of the run: the first five turns' questions spent ${t.turnMeans
+      .slice(0, 5)
+      .map((m) => Math.round(m))
+      .join(
+        ', ',
+      )} ms in the worker on average, the later ones ${Math.round(steadyTurnMs(t))} ms; the first turn's ${concurrency} questions started over ${t.firstTurnSpreadMs} ms rather than at once, while the same thread enqueued the rest (all ${questions} cases over ${t.enqueueSpanMs} ms) and ran every library's and askq's code for its first calls. ` +
     `So with askq's own start, finish and per-question work all at zero, Node and the libraries' start (${floor.nodeMs + floor.importMs} ms) and the chat call's own excess over the model (generate p50 − ${latencyMs} ms, ${Math.max(0, Math.round(latency.generate.p50 - latencyMs))} ms, × ${turns} turns: ${Math.max(0, Math.round(latency.generate.p50 - latencyMs)) * turns} ms: the LangChain → openai SDK → HTTP call, its wait for the thread included, where askq's code runs too) come to ${floor.nodeMs + floor.importMs + Math.max(0, Math.round(latency.generate.p50 - latencyMs)) * turns} ms of the ${Math.round(allowanceMs)} ms allowance; askq's own share is the rest of the start (${Math.max(0, t.startMs - floor.nodeMs - floor.importMs)} ms: its modules, config, Redis, the corpus, reading and enqueueing the cases), the finish (${t.endMs} ms, the process's exit included) and the rest of each question's time. ` +
     `With the worker in a process of its own, already running (so neither its start nor the CLI's work shares its thread), the same run took ${apart.wallS.toFixed(2)} s (${(apart.wallS / ideal).toFixed(2)} × ideal; a question ${apart.timeline.activeP50} / ${apart.timeline.activeP90} ms in the worker, p50 / p90): ` +
     (apart.wallS < 1.25 * ideal
