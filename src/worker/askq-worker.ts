@@ -22,7 +22,7 @@ import {
 import { createAttemptRunner } from './attempt/run-attempt.ts';
 import type { RetryPolicy } from './attempt/settle-failure.ts';
 import type { BatchLaneDeps } from './batch/batch-lane-deps.ts';
-import { type BatchLane, startBatchLane } from './batch/batch-lane-worker.ts';
+import type { BatchLane, startBatchLane } from './batch/batch-lane-worker.ts';
 import { CancelListener } from './cancellation/cancel-listener.ts';
 import { releasePendingOnFinish } from './cancellation/release-pending-on-finish.ts';
 import { GraderPool } from './grader-pool.ts';
@@ -81,6 +81,7 @@ export class AskqWorker extends EventEmitter<AskqWorkerEvents> {
     ownsPorts: boolean,
     fallbackChat: ChatPort | undefined,
     cancels: CancelListener,
+    startLane: typeof startBatchLane | undefined,
   ) {
     super();
     this.#cancels = cancels;
@@ -204,10 +205,12 @@ export class AskqWorker extends EventEmitter<AskqWorkerEvents> {
       // Ingest batches are large; a few at a time keeps the vector store's writes sane.
       { ...common, concurrency: o.ingestConcurrency, limiter: NO_LIMIT },
     );
-    this.batchLane = this.#startBatchLane(o, connection, ports, runner, common, {
-      allowedModels: allowed,
-      graderFor,
-    });
+    this.batchLane = startLane
+      ? this.#startBatchLane(startLane, o, connection, ports, runner, common, {
+          allowedModels: allowed,
+          graderFor,
+        })
+      : undefined;
     this.#stopErrorLog = logWorkerErrors(
       [this.questions, this.ingest, ...(this.batchLane ? [this.batchLane.worker] : [])],
       connection,
@@ -241,6 +244,13 @@ export class AskqWorker extends EventEmitter<AskqWorkerEvents> {
       o.chatFallback === 'extractive'
         ? new (await import('./providers/local/extractive-chat.ts')).ExtractiveChat()
         : undefined;
+    // The batch lane runs where chat goes to an OpenAI-compatible server (the Batch API is on
+    // the same server); elsewhere its module, and the openai SDK it brings, is not loaded:
+    // about 50 ms of a local worker's start.
+    const startLane =
+      o.providers.llm === 'openai'
+        ? (await import('./batch/batch-lane-worker.ts')).startBatchLane
+        : undefined;
     const worker = new AskqWorker(
       o,
       logger,
@@ -249,6 +259,7 @@ export class AskqWorker extends EventEmitter<AskqWorkerEvents> {
       o.ports === undefined,
       fallbackChat,
       cancels,
+      startLane,
     );
     logger.info(
       { queue: QUESTIONS_QUEUE, prefix: o.prefix, concurrency: worker.questions.concurrency },
@@ -259,9 +270,11 @@ export class AskqWorker extends EventEmitter<AskqWorkerEvents> {
 
   /**
    * The eval batch lane's worker, when chat goes to an OpenAI-compatible server (the Batch
-   * API is on the same server, with the same key).
+   * API is on the same server, with the same key), started with `start` (its module, loaded
+   * only for such a server).
    */
   #startBatchLane(
+    start: typeof startBatchLane,
     o: ResolvedWorkerOptions,
     connection: Redis,
     ports: Ports,
@@ -271,7 +284,7 @@ export class AskqWorker extends EventEmitter<AskqWorkerEvents> {
   ): BatchLane | undefined {
     const openai = o.providers.openai;
     if (o.providers.llm !== 'openai' || !openai) return undefined;
-    return startBatchLane(
+    return start(
       {
         connection,
         prefix: o.prefix,
