@@ -52,9 +52,30 @@ export async function freePort(): Promise<number> {
   });
 }
 
-/** Starts `redis-server` on 127.0.0.1 with `noeviction`, resolving once it accepts connections. */
+/** redis-server could not listen: a port it was given was taken before it bound it. */
+export class PortInUseError extends AskqError {}
+
+/** Attempts at a free port before {@link startLocalRedis} gives up. */
+const PORT_ATTEMPTS = 5;
+
+/**
+ * Starts `redis-server` on 127.0.0.1 with `noeviction`, resolving once it accepts connections.
+ * Without a `port`, a port found free may be taken by someone else before the server binds
+ * it (any process's outgoing connection may get it from the same ephemeral range): it then
+ * tries another, {@link PORT_ATTEMPTS} times in all.
+ */
 export async function startLocalRedis(options: StartLocalRedisOptions = {}): Promise<LocalRedis> {
-  const port = options.port ?? (await freePort());
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await startOnce(options.port ?? (await freePort()), options);
+    } catch (err) {
+      if (!(err instanceof PortInUseError) || options.port !== undefined) throw err;
+      if (attempt >= PORT_ATTEMPTS) throw err;
+    }
+  }
+}
+
+async function startOnce(port: number, options: StartLocalRedisOptions): Promise<LocalRedis> {
   const ownDir = options.dir === undefined;
   const dir = options.dir ?? (await mkdtemp(join(tmpdir(), 'askq-redis-')));
   const args = [
@@ -83,7 +104,7 @@ export async function startLocalRedis(options: StartLocalRedisOptions = {}): Pro
   let output = '';
   child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
-  await new Promise<void>((resolve, reject) => {
+  const started = new Promise<void>((resolve, reject) => {
     const timer = setTimeout(
       () => reject(new AskqError(`redis-server did not start:\n${output}`)),
       10_000,
@@ -94,7 +115,8 @@ export async function startLocalRedis(options: StartLocalRedisOptions = {}): Pro
     });
     child.once('exit', (code) => {
       clearTimeout(timer);
-      reject(new AskqError(`redis-server exited with ${code}:\n${output}`));
+      const Failure = /Address already in use/.test(output) ? PortInUseError : AskqError;
+      reject(new Failure(`redis-server exited with ${code}:\n${output}`));
     });
     const onData = () => {
       if (ready.test(output)) {
@@ -105,6 +127,13 @@ export async function startLocalRedis(options: StartLocalRedisOptions = {}): Pro
     };
     child.stdout?.on('data', onData);
   });
+  try {
+    await started;
+  } catch (err) {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    if (ownDir) await rm(dir, { recursive: true, force: true });
+    throw err;
+  }
   child.removeAllListeners('exit');
   stopWithParent(child);
   return {

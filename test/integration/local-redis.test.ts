@@ -1,9 +1,15 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { connect } from 'node:net';
+import { existsSync } from 'node:fs';
+import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { connect, createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { describe, expect, it } from 'vitest';
+
+import { PortInUseError, startLocalRedis } from '../../src/shared/local-redis.ts';
 
 const LOCAL_REDIS = fileURLToPath(new URL('../../src/shared/local-redis.ts', import.meta.url));
 
@@ -52,4 +58,46 @@ describe('startLocalRedis', () => {
     const [code] = (await once(child, 'exit')) as [number | null];
     expect(code).toBe(0);
   }, 30_000);
+});
+
+describe('startLocalRedis and a port taken before the server binds it', () => {
+  it('refuses a given port that is taken with PortInUseError', async () => {
+    const holder = createServer();
+    holder.listen(0, '127.0.0.1');
+    await once(holder, 'listening');
+    const { port } = holder.address() as { port: number };
+    try {
+      await expect(startLocalRedis({ port })).rejects.toBeInstanceOf(PortInUseError);
+    } finally {
+      holder.close();
+    }
+  });
+
+  it('tries another port when the one it found is taken first', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'askq-port-race-'));
+    const failedOnce = join(dir, 'failed-once');
+    // redis-server, but its first start fails as a lost race for the port does.
+    const binary = join(dir, 'redis-server-racing');
+    await writeFile(
+      binary,
+      [
+        '#!/bin/sh',
+        `if [ ! -e '${failedOnce}' ]; then`,
+        `  touch '${failedOnce}'`,
+        '  echo "# Warning: Could not create server TCP listening socket 127.0.0.1:1: bind: Address already in use"',
+        '  exit 1',
+        'fi',
+        'exec redis-server "$@"',
+        '',
+      ].join('\n'),
+    );
+    await chmod(binary, 0o755);
+    try {
+      const redis = await startLocalRedis({ binary });
+      await redis.stop();
+      expect(existsSync(failedOnce)).toBe(true);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
 });

@@ -3,7 +3,12 @@ import { promisify } from 'node:util';
 
 import { Redis as IORedis } from 'ioredis';
 
-import { freePort, type LocalRedis, startLocalRedis } from '../../src/shared/local-redis.ts';
+import {
+  freePort,
+  type LocalRedis,
+  PortInUseError,
+  startLocalRedis,
+} from '../../src/shared/local-redis.ts';
 import type { HostPort, RedisSettings } from '../../src/shared/redis-settings.ts';
 import { killOnExit, stopAll, waitFor } from './redis-processes.ts';
 
@@ -66,7 +71,7 @@ export async function startLocalCluster(options: LocalClusterOptions = {}): Prom
   try {
     await Promise.all(
       Array.from({ length: masters * (1 + replicas) }, async () => {
-        const server = await startNode(await freePort(), await freePort(), node);
+        const server = await startNewNode(node);
         killOnExit(server);
         servers.push(server);
       }),
@@ -134,6 +139,20 @@ export async function startLocalCluster(options: LocalClusterOptions = {}): Prom
 
 const BUS_PORTS = new WeakMap<LocalRedis, number>();
 const busPortOf = (server: LocalRedis) => BUS_PORTS.get(server)!;
+
+/**
+ * A new node on two free ports (clients' and the cluster bus's), found again if one is taken
+ * before the node binds it, as startLocalRedis does for a server without a given port.
+ */
+async function startNewNode(node: NodeOptions): Promise<LocalRedis> {
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await startNode(await freePort(), await freePort(), node);
+    } catch (err) {
+      if (!(err instanceof PortInUseError) || attempt >= 5) throw err;
+    }
+  }
+}
 
 /** One cluster node; `dir` (with its nodes.conf) when it restarts. */
 async function startNode(

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 
 import { Redis as IORedis } from 'ioredis';
 
-import { freePort, type LocalRedis, startLocalRedis } from '../../src/shared/local-redis.ts';
+import { type LocalRedis, startLocalRedis } from '../../src/shared/local-redis.ts';
 import type { RedisSettings } from '../../src/shared/redis-settings.ts';
 import { killOnExit, stopAll, waitFor } from './redis-processes.ts';
 
@@ -92,7 +92,6 @@ export async function startLocalSentinel(
       );
       return started(
         await startLocalRedis({
-          port: await freePort(),
           dir,
           configFile,
           extraArgs: ['--sentinel'],
