@@ -26,7 +26,7 @@ export function usd(value: string): number {
  * A commander parser for the repeatable `--variant name:json`: collects the values as given.
  * The command checks them (`addVariant`, before anything is enqueued) rather than the parser,
  * which would load the evaluation's modules (BullMQ, ioredis, the contracts' schemas: about
- * 250 ms) into every command, `askq --help` and `askq config` included.
+ * 200 ms) into every command, `askq --help` and `askq config` included.
  */
 export function variant(value: string, previous: string[] | undefined): string[] {
   return [...(previous ?? []), value];

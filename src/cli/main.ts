@@ -213,7 +213,7 @@ async function main(argv: string[]): Promise<number> {
     .option('--json', 'print the summary as JSON')
     .action(async (file: string | undefined, opts: RunEvalOptions) => {
       const { runEvalCommand } = await import('./run-eval.ts');
-      code = await runEvalCommand(await connected(), file, opts);
+      code = await runEvalCommand(connected, file, opts);
     });
   evaluation
     .command('status')
@@ -227,7 +227,7 @@ async function main(argv: string[]): Promise<number> {
     .action(async (run: string, opts: RunEvalOptions) => {
       if (opts.follow || opts.withWorker || opts.failUnder !== undefined) {
         const { runEvalCommand } = await import('./run-eval.ts');
-        code = await runEvalCommand(await connected(), run, opts, 'status');
+        code = await runEvalCommand(connected, run, opts, 'status');
       } else {
         const { runEvalStatus } = await import('./run-eval-status.ts');
         code = await runEvalStatus(await connected(), run, opts);

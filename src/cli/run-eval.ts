@@ -12,7 +12,7 @@ import {
 } from '../producer/eval/index.ts';
 import type { Config } from '../shared/config.ts';
 import { QUESTIONS_QUEUE } from '../shared/contracts.ts';
-import { ValidationError } from '../shared/errors.ts';
+import { coerceError, ValidationError } from '../shared/errors.ts';
 import { redisSettingsFrom } from '../shared/redis-settings.ts';
 import { createEvalProgress } from './eval-progress.ts';
 import { EXIT, type ExitCode } from './exit-codes.ts';
@@ -52,10 +52,11 @@ export interface RunEvalOptions {
  * `askq eval run <file>` (and `--resume`, `--retry-errors`), `askq eval status <run> --follow`:
  * runs or follows an evaluation, prints its summary, and returns the exit code: 0 for a run
  * that finished (whatever its cases scored), 1 when the pass rate is below `--fail-under`.
- * Contradictory flags throw a ValidationError (exit code 2).
+ * Contradictory flags throw a ValidationError (exit code 2), checked before `connect` is called
+ * for the configuration (which stops with exit code 3 when Redis does not answer).
  */
 export async function runEvalCommand(
-  config: Config,
+  connect: () => Promise<Config>,
   file: string | undefined,
   options: RunEvalOptions,
   command: 'run' | 'status' = 'run',
@@ -93,9 +94,10 @@ export async function runEvalCommand(
     try {
       return addVariant(value, previous);
     } catch (err) {
-      throw new ValidationError(`--variant: ${(err as Error).message}`);
+      throw new ValidationError(`--variant: ${coerceError(err).message}`, { cause: err });
     }
   }, []);
+  const config = await connect();
   const mode: EvalRunOptions['mode'] =
     command === 'status'
       ? 'follow'

@@ -9,6 +9,7 @@ import type { CaseResult } from '../../../src/producer/eval/case-result.ts';
 import type { RunManifest } from '../../../src/producer/eval/run-store.ts';
 import type { RunSummary } from '../../../src/producer/eval/summarize.ts';
 import { ingest } from '../../../src/producer/ingest.ts';
+import { freePort } from '../../../src/shared/local-redis.ts';
 import type { Redis } from '../../../src/shared/redis.ts';
 import { AskqWorker, workerOptionsFromConfig } from '../../../src/worker/askq-worker.ts';
 import { testConfig } from '../../support/config.ts';
@@ -222,5 +223,18 @@ describe('askq eval variants, repeats, compare and JUnit', () => {
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('variant "k1"');
     expect(bad.stderr).toContain('topk');
+  });
+
+  it('refuses a bad --variant before it needs Redis', async () => {
+    // Nothing listens here: a command that connected first would exit 3 (Redis unreachable).
+    const bad = await runCli(
+      ['eval', 'run', 'examples/questions.jsonl', '--variant', 'k1:{"topk":1}'],
+      {
+        REDIS_URL: `redis://127.0.0.1:${await freePort()}`,
+        ASKQ_LOCAL_STORE_DIR: join(tmp, 'store'),
+      },
+    );
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('--variant: variant "k1"');
   });
 });
