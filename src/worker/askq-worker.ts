@@ -228,6 +228,14 @@ export class AskqWorker extends EventEmitter<AskqWorkerEvents> {
    */
   static async start(options: AskqWorkerOptions = {}): Promise<AskqWorker> {
     const o = resolveWorkerOptions(options);
+    // The batch lane runs where chat goes to an OpenAI-compatible server (the Batch API is on
+    // the same server); elsewhere its module, and the openai SDK it brings, is not loaded:
+    // about 50 ms of a local worker's start. Before anything is opened, so a failed import
+    // leaves nothing behind.
+    const startLane =
+      o.providers.llm === 'openai'
+        ? (await import('./batch/batch-lane-worker.ts')).startBatchLane
+        : undefined;
     const logger = o.logger ?? createLogger({ level: o.logLevel, name: 'askq-worker' });
     const connection = createRedisConnection(o.redis ?? o.redisUrl, 'worker');
     try {
@@ -243,13 +251,6 @@ export class AskqWorker extends EventEmitter<AskqWorkerEvents> {
     const fallbackChat =
       o.chatFallback === 'extractive'
         ? new (await import('./providers/local/extractive-chat.ts')).ExtractiveChat()
-        : undefined;
-    // The batch lane runs where chat goes to an OpenAI-compatible server (the Batch API is on
-    // the same server); elsewhere its module, and the openai SDK it brings, is not loaded:
-    // about 50 ms of a local worker's start.
-    const startLane =
-      o.providers.llm === 'openai'
-        ? (await import('./batch/batch-lane-worker.ts')).startBatchLane
         : undefined;
     const worker = new AskqWorker(
       o,
