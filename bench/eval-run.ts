@@ -53,6 +53,11 @@ const RUN_LIBRARIES = [
   '@langchain/core/messages',
   '@langchain/openai',
 ];
+/** Turns counted as the run's start: the first few, while the process warms up and enqueues. */
+const FIRST_TURNS = 5;
+
+const mean = (values: number[]) => values.reduce((a, b) => a + b, 0) / values.length;
+
 const { values } = parseArgs({
   options: {
     questions: { type: 'string', default: '2000' },
@@ -139,6 +144,7 @@ try {
         turns.push(turn.reduce((sum, j) => sum + j.finishedOn! - j.processedOn!, 0) / turn.length);
       }
       const enqueued = jobs.map((j) => j.timestamp);
+      const lastFinish = jobs.reduce((m, j) => Math.max(m, j.finishedOn!), 0);
       // Time each question spent in the worker inside [first, lastStart], over that window.
       const inside = jobs.reduce(
         (sum, j) => sum + Math.max(0, Math.min(j.finishedOn!, lastStart) - j.processedOn!),
@@ -146,13 +152,15 @@ try {
       );
       return {
         startMs: first - spawnedAt,
-        endMs: exitedAt - Math.max(...jobs.map((j) => j.finishedOn!)),
+        endMs: exitedAt - lastFinish,
         activeP50: active[Math.floor(active.length * 0.5)]!,
         activeP90: active[Math.floor(active.length * 0.9)]!,
         inFlight: inside / Math.max(1, lastStart - first),
         turnMeans: turns,
         firstTurnSpreadMs: byStart[Math.min(concurrency, byStart.length) - 1]!.processedOn! - first,
-        enqueueSpanMs: Math.max(...enqueued) - Math.min(...enqueued),
+        enqueueSpanMs:
+          enqueued.reduce((m, v) => Math.max(m, v), -Infinity) -
+          enqueued.reduce((m, v) => Math.min(m, v), Infinity),
       };
     } finally {
       await queue.close();
@@ -343,10 +351,40 @@ interface Timeline {
   enqueueSpanMs: number;
 }
 
-/** The turns after the first `warm` ones, as one mean. */
-function steadyTurnMs(t: Timeline, warm = 5): number {
-  const steady = t.turnMeans.slice(warm);
-  return steady.length > 0 ? steady.reduce((a, b) => a + b, 0) / steady.length : NaN;
+/** The first turns' means, and the mean of the rest (undefined for a run without more). */
+function turnSplit(t: Timeline): { first: number[]; rest: number | undefined } {
+  const rest = t.turnMeans.slice(FIRST_TURNS);
+  return {
+    first: t.turnMeans.slice(0, FIRST_TURNS),
+    rest: rest.length > 0 ? mean(rest) : undefined,
+  };
+}
+
+/** Where the turns' time went, said from what the run measured. */
+function turnSentence(t: Timeline): string {
+  const { first, rest } = turnSplit(t);
+  const firstMs = first.map((m) => Math.round(m)).join(', ');
+  const start = `the first turn's ${concurrency} questions started over ${t.firstTurnSpreadMs} ms, while the same thread enqueued the rest (all ${questions} cases over ${t.enqueueSpanMs} ms)`;
+  if (rest === undefined) {
+    return `By turn (the questions in the order they started, ${concurrency} at a time), a question spent ${firstMs} ms in the worker on average; ${start}. `;
+  }
+  const where =
+    mean(first) > rest
+      ? 'the excess sits at the start of the run'
+      : 'the first turns took no longer than the rest';
+  return `By turn (the questions in the order they started, ${concurrency} at a time), ${where}: the first ${first.length} turns' questions spent ${firstMs} ms in the worker on average, the later ones ${Math.round(rest)} ms; ${start}, its first calls running every library's and askq's code for the first time. `;
+}
+
+function turnRow(t: Timeline): [string, string] {
+  const { first, rest } = turnSplit(t);
+  const label = `turns (the questions in the order they started, ${concurrency} at a time): mean time in the worker, turns 1–${first.length}`;
+  const firstMs = `${first.map((m) => Math.round(m)).join(' / ')} ms`;
+  return rest === undefined
+    ? [label, firstMs]
+    : [
+        `${label}; turns ${first.length + 1}–${t.turnMeans.length}`,
+        `${firstMs}; ${Math.round(rest)} ms`,
+      ];
 }
 
 function timelineRows(t: Timeline): [string, string][] {
@@ -357,13 +395,7 @@ function timelineRows(t: Timeline): [string, string][] {
       `${t.activeP50} / ${t.activeP90} ms`,
     ],
     [`questions in the worker while more waited (mean, of ${concurrency})`, t.inFlight.toFixed(1)],
-    [
-      `turns (the questions in the order they started, ${concurrency} at a time): mean time in the worker, turns 1–5; turns 6–${t.turnMeans.length}`,
-      `${t.turnMeans
-        .slice(0, 5)
-        .map((m) => Math.round(m))
-        .join(' / ')} ms; ${Math.round(steadyTurnMs(t))} ms`,
-    ],
+    turnRow(t),
     [
       `the first turn's ${concurrency} starts spread over; all cases enqueued over (first to last)`,
       `${t.firstTurnSpreadMs} ms; ${t.enqueueSpanMs} ms`,
@@ -428,12 +460,7 @@ function budgetNote(
     `The goal's budget: 1.25 × the ideal is ${(1.25 * ideal).toFixed(2)} s, so start, finish and every turn's time beyond the model's ${latencyMs} ms must fit in ${(allowanceMs / 1000).toFixed(2)} s. This run spent ${t.startMs} ms from the CLI's start to the first answer starting and ${t.endMs} ms after the last one finished (${t.startMs + t.endMs} ms together), which leaves ${Math.round(leftMs)} ms for ${turns} turns: ${Math.round(leftMs / turns)} ms a turn against the model's ${latencyMs} ms. ` +
     `Of the start, ${floor.nodeMs + floor.importMs} ms is not askq's: Node starting (${floor.nodeMs} ms for a process that does nothing) and importing the libraries a run loads (${floor.importMs} ms, compile cache warm: ${RUN_LIBRARIES.join(', ')}). ` +
     `A question spent ${t.activeP50} ms (p50; p90 ${t.activeP90}) in the worker, the model's ${latencyMs} ms included (generate p50 ${Math.round(latency.generate.p50)} ms, retrieve p50 ${Math.round(latency.retrieve.p50)} ms), with ${t.inFlight.toFixed(1)} of ${concurrency} slots busy on average. ` +
-    `By turn (the questions in the order they started, ${concurrency} at a time), the excess sits at the start of the run: the first five turns' questions spent ${t.turnMeans
-      .slice(0, 5)
-      .map((m) => Math.round(m))
-      .join(
-        ', ',
-      )} ms in the worker on average, the later ones ${Math.round(steadyTurnMs(t))} ms; the first turn's ${concurrency} questions started over ${t.firstTurnSpreadMs} ms rather than at once, while the same thread enqueued the rest (all ${questions} cases over ${t.enqueueSpanMs} ms) and ran every library's and askq's code for its first calls. ` +
+    turnSentence(t) +
     `So with askq's own start, finish and per-question work all at zero, Node and the libraries' start (${floor.nodeMs + floor.importMs} ms) and the chat call's own excess over the model (generate p50 − ${latencyMs} ms, ${Math.max(0, Math.round(latency.generate.p50 - latencyMs))} ms, × ${turns} turns: ${Math.max(0, Math.round(latency.generate.p50 - latencyMs)) * turns} ms: the LangChain → openai SDK → HTTP call, its wait for the thread included, where askq's code runs too) come to ${floor.nodeMs + floor.importMs + Math.max(0, Math.round(latency.generate.p50 - latencyMs)) * turns} ms of the ${Math.round(allowanceMs)} ms allowance; askq's own share is the rest of the start (${Math.max(0, t.startMs - floor.nodeMs - floor.importMs)} ms: its modules, config, Redis, the corpus, reading and enqueueing the cases), the finish (${t.endMs} ms, the process's exit included) and the rest of each question's time. ` +
     `With the worker in a process of its own, already running (so neither its start nor the CLI's work shares its thread), the same run took ${apart.wallS.toFixed(2)} s (${(apart.wallS / ideal).toFixed(2)} × ideal; a question ${apart.timeline.activeP50} / ${apart.timeline.activeP90} ms in the worker, p50 / p90): ` +
     (apart.wallS < 1.25 * ideal
