@@ -11,6 +11,8 @@ export interface LocalRedis {
   url: string;
   port: number;
   dir: string;
+  /** The cluster bus's port, when started with {@link StartLocalRedisOptions.clusterPort}. */
+  clusterPort?: number;
   process: ChildProcess;
   /** Stops the server (SIGTERM, then SIGKILL) and removes its folder. */
   stop(): Promise<void>;
@@ -29,6 +31,12 @@ export interface StartLocalRedisOptions {
   password?: string;
   /** A config file read first (Sentinel needs a writable one). @defaultValue none */
   configFile?: string;
+  /**
+   * Runs a cluster node (`--cluster-enabled yes`) whose bus listens on this port, or on a free
+   * one found with the server's own (and found again with it) when `'free'`. @defaultValue not a
+   * cluster node
+   */
+  clusterPort?: number | 'free';
   /** More arguments, after askq's (`--cluster-enabled yes`, `--sentinel`, …). @defaultValue none */
   extraArgs?: string[];
   /** The log line that says the server is up (a sentinel prints no "Ready" line). @defaultValue /Ready to accept connections/ */
@@ -53,29 +61,37 @@ export async function freePort(): Promise<number> {
 }
 
 /** redis-server could not listen: a port it was given was taken before it bound it. */
-export class PortInUseError extends AskqError {}
+export class PortInUseError extends AskqError {
+  override name = 'PortInUseError';
+}
 
 /** Attempts at a free port before {@link startLocalRedis} gives up. */
 const PORT_ATTEMPTS = 5;
 
 /**
  * Starts `redis-server` on 127.0.0.1 with `noeviction`, resolving once it accepts connections.
- * Without a `port`, a port found free may be taken by someone else before the server binds
- * it (any process's outgoing connection may get it from the same ephemeral range): it then
- * tries another, {@link PORT_ATTEMPTS} times in all.
+ * A port found free (without a `port`, or a `clusterPort` of `'free'`) may be taken by
+ * someone else before the server binds it (any process's outgoing connection may get it from
+ * the same ephemeral range): it then tries other free ones, {@link PORT_ATTEMPTS} times in all.
  */
 export async function startLocalRedis(options: StartLocalRedisOptions = {}): Promise<LocalRedis> {
+  const retries = options.port === undefined || options.clusterPort === 'free';
   for (let attempt = 1; ; attempt += 1) {
     try {
-      return await startOnce(options.port ?? (await freePort()), options);
+      const port = options.port ?? (await freePort());
+      const clusterPort = options.clusterPort === 'free' ? await freePort() : options.clusterPort;
+      return await startOnce(port, clusterPort, options);
     } catch (err) {
-      if (!(err instanceof PortInUseError) || options.port !== undefined) throw err;
-      if (attempt >= PORT_ATTEMPTS) throw err;
+      if (!(err instanceof PortInUseError) || !retries || attempt >= PORT_ATTEMPTS) throw err;
     }
   }
 }
 
-async function startOnce(port: number, options: StartLocalRedisOptions): Promise<LocalRedis> {
+async function startOnce(
+  port: number,
+  clusterPort: number | undefined,
+  options: StartLocalRedisOptions,
+): Promise<LocalRedis> {
   const ownDir = options.dir === undefined;
   const dir = options.dir ?? (await mkdtemp(join(tmpdir(), 'askq-redis-')));
   const args = [
@@ -95,6 +111,9 @@ async function startOnce(port: number, options: StartLocalRedisOptions): Promise
     '--maxmemory-policy',
     'noeviction',
     ...(options.password ? ['--requirepass', options.password] : []),
+    ...(clusterPort === undefined
+      ? []
+      : ['--cluster-enabled', 'yes', '--cluster-port', String(clusterPort)]),
     ...(options.extraArgs ?? []),
   ];
   const ready = options.readyPattern ?? /Ready to accept connections/i;
@@ -142,6 +161,7 @@ async function startOnce(port: number, options: StartLocalRedisOptions): Promise
       : `redis://127.0.0.1:${port}`,
     port,
     dir,
+    ...(clusterPort === undefined ? {} : { clusterPort }),
     process: child,
     async stop() {
       if (child.exitCode === null && child.signalCode === null) {

@@ -283,8 +283,9 @@ export class AskqWorker extends EventEmitter<AskqWorkerEvents> {
     common: Omit<WorkerOptions, 'connection'>,
     scoring: Pick<BatchLaneDeps, 'allowedModels' | 'graderFor'>,
   ): BatchLane | undefined {
+    // `start` is given only when llm is 'openai', which resolves with its settings.
     const openai = o.providers.openai;
-    if (o.providers.llm !== 'openai' || !openai) return undefined;
+    if (!openai) return undefined;
     return start(
       {
         connection,

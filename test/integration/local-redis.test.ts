@@ -7,9 +7,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 
-import { PortInUseError, startLocalRedis } from '../../src/shared/local-redis.ts';
+import { freePort, PortInUseError, startLocalRedis } from '../../src/shared/local-redis.ts';
 
 const LOCAL_REDIS = fileURLToPath(new URL('../../src/shared/local-redis.ts', import.meta.url));
 
@@ -73,10 +74,9 @@ describe('startLocalRedis and a port taken before the server binds it', () => {
     }
   });
 
-  it('tries another port when the one it found is taken first', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'askq-port-race-'));
+  /** redis-server, but its first start fails as a lost race for a port does. */
+  async function racingBinary(dir: string) {
     const failedOnce = join(dir, 'failed-once');
-    // redis-server, but its first start fails as a lost race for the port does.
     const binary = join(dir, 'redis-server-racing');
     await writeFile(
       binary,
@@ -92,10 +92,42 @@ describe('startLocalRedis and a port taken before the server binds it', () => {
       ].join('\n'),
     );
     await chmod(binary, 0o755);
+    return { binary, failedOnce };
+  }
+
+  it('tries another port when the one it found is taken first', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'askq-port-race-'));
+    const { binary, failedOnce } = await racingBinary(dir);
     try {
       const redis = await startLocalRedis({ binary });
       await redis.stop();
       expect(existsSync(failedOnce)).toBe(true);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('tries another cluster bus port, keeping a given port, when its free one is taken first', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'askq-port-race-'));
+    const { binary, failedOnce } = await racingBinary(dir);
+    const port = await freePort();
+    try {
+      const redis = await startLocalRedis({ binary, port, clusterPort: 'free' });
+      try {
+        expect(existsSync(failedOnce)).toBe(true);
+        expect(redis.port).toBe(port);
+        const client = new Redis(port, '127.0.0.1');
+        try {
+          expect(await client.config('GET', 'cluster-port')).toEqual([
+            'cluster-port',
+            String(redis.clusterPort),
+          ]);
+        } finally {
+          client.disconnect();
+        }
+      } finally {
+        await redis.stop();
+      }
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

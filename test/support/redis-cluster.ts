@@ -3,12 +3,7 @@ import { promisify } from 'node:util';
 
 import { Redis as IORedis } from 'ioredis';
 
-import {
-  freePort,
-  type LocalRedis,
-  PortInUseError,
-  startLocalRedis,
-} from '../../src/shared/local-redis.ts';
+import { type LocalRedis, startLocalRedis } from '../../src/shared/local-redis.ts';
 import type { HostPort, RedisSettings } from '../../src/shared/redis-settings.ts';
 import { killOnExit, stopAll, waitFor } from './redis-processes.ts';
 
@@ -71,7 +66,7 @@ export async function startLocalCluster(options: LocalClusterOptions = {}): Prom
   try {
     await Promise.all(
       Array.from({ length: masters * (1 + replicas) }, async () => {
-        const server = await startNewNode(node);
+        const server = await startNode(node);
         killOnExit(server);
         servers.push(server);
       }),
@@ -119,7 +114,7 @@ export async function startLocalCluster(options: LocalClusterOptions = {}): Prom
       await exited;
     },
     async restart(server) {
-      const again = await startNode(server.port, busPortOf(server), node, server.dir);
+      const again = await startNode(node, server);
       killOnExit(again);
       servers.push(again);
       return again;
@@ -137,52 +132,29 @@ export async function startLocalCluster(options: LocalClusterOptions = {}): Prom
   return cluster;
 }
 
-const BUS_PORTS = new WeakMap<LocalRedis, number>();
-const busPortOf = (server: LocalRedis) => BUS_PORTS.get(server)!;
-
 /**
- * A new node on two free ports (clients' and the cluster bus's), found again if one is taken
- * before the node binds it, as startLocalRedis does for a server without a given port.
+ * One cluster node: new, on free ports (its bus's too, since the default, port + 10000, may be
+ * taken), or `previous` restarted on its ports and folder (with its nodes.conf).
  */
-async function startNewNode(node: NodeOptions): Promise<LocalRedis> {
-  for (let attempt = 1; ; attempt += 1) {
-    try {
-      return await startNode(await freePort(), await freePort(), node);
-    } catch (err) {
-      if (!(err instanceof PortInUseError) || attempt >= 5) throw err;
-    }
-  }
-}
-
-/** One cluster node; `dir` (with its nodes.conf) when it restarts. */
 async function startNode(
-  port: number,
-  busPort: number,
   { nodeTimeoutMs, password }: NodeOptions,
-  dir?: string,
+  previous?: LocalRedis,
 ): Promise<LocalRedis> {
-  const server = await startLocalRedis({
-    port,
-    ...(dir ? { dir } : {}),
+  return startLocalRedis({
+    ...(previous ? { port: previous.port, dir: previous.dir } : {}),
+    clusterPort: previous?.clusterPort ?? 'free',
     ...(password ? { password } : {}),
     extraArgs: [
       ...(password ? ['--masterauth', password] : []),
-      '--cluster-enabled',
-      'yes',
       '--cluster-config-file',
       'nodes.conf',
       '--cluster-node-timeout',
       String(nodeTimeoutMs),
-      // The cluster bus needs a port of its own; the default (port + 10000) may be taken.
-      '--cluster-port',
-      String(busPort),
       // A replica whose master died takes over however long it was cut off.
       '--cluster-replica-validity-factor',
       '0',
     ],
   });
-  BUS_PORTS.set(server, busPort);
-  return server;
 }
 
 const alive = (s: LocalRedis) => s.process.exitCode === null && s.process.signalCode === null;
