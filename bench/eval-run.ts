@@ -11,7 +11,11 @@
  * answer to exit; against what Node and the libraries alone take to start (a process that does
  * nothing; importing the libraries the run loads). Then the same questions with the worker in a
  * process of its own, already running (`askq worker`; the CLI without --with-worker): whether
- * sharing one thread is the cost. Then the same run again under `node --cpu-prof` (a fresh run
+ * sharing one thread is the cost. Then the same questions without askq (bench/lib/
+ * bare-eval-child.mjs: a bare BullMQ worker calling LangChain's ChatOpenAI in one fresh
+ * process), right after the measured run: what any program on the queue and the model client
+ * askq must use reaches on this machine at this hour, and askq's cost over it, side by side.
+ * Then the same run again under `node --cpu-prof` (a fresh run
  * folder, so nothing is resumed): where the CLI's CPU goes, by whose code.
  *
  * Starts a private redis-server, or uses ASKQ_BENCH_REDIS_URL (never REDIS_URL). Prints a
@@ -208,6 +212,43 @@ try {
     }
   }
 
+  /**
+   * The same questions through bench/lib/bare-eval-child.mjs: a bare BullMQ worker calling
+   * LangChain's ChatOpenAI in one fresh process, no askq code at all.
+   */
+  async function bareRun(): Promise<BareRun> {
+    const started = performance.now();
+    const child = spawn(
+      process.execPath,
+      [
+        join(ROOT, 'bench/lib/bare-eval-child.mjs'),
+        redisUrl,
+        fake.url,
+        file,
+        String(concurrency),
+        `${prefix}-bare`,
+      ],
+      { cwd: ROOT, env: { PATH: env.PATH, HOME: env.HOME }, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    const wallMs = performance.now() - started;
+    const line = /BARE_EVAL (.*)/.exec(out)?.[1];
+    if (code !== 0 || !line) throw new Error(`bare run exited ${code}: ${err.slice(-2000)}`);
+    const r = JSON.parse(line) as { firstStart: number; lastFinish: number; answered: number };
+    if (r.answered !== questions)
+      throw new Error(`bare run answered ${r.answered} of ${questions}`);
+    return {
+      wallS: wallMs / 1000,
+      startMs: r.firstStart,
+      runMs: r.lastFinish - r.firstStart,
+      endMs: Math.round(wallMs - r.lastFinish),
+    };
+  }
+
   const spawnedAt = Date.now();
   const started = performance.now();
   const child = spawn('/usr/bin/time', ['-v', process.execPath, ...evalRun('run')], {
@@ -225,6 +266,7 @@ try {
   const chatCalls = fake.calls.chat - chatBefore;
   if (code !== 0) throw new Error(`CLI exited ${code}: ${stderr.slice(-2000)}`);
   const timeline = await jobTimeline(spawnedAt, exitedAt);
+  const bare = await bareRun();
   const apart = await withWorkerProcess();
   const floor = await startFloor();
   const summary = JSON.parse(stdout) as {
@@ -268,8 +310,12 @@ try {
       `${floor.nodeMs} ms; ${floor.importMs} ms`,
     ],
     [
+      "the same questions without askq: a bare BullMQ worker calling LangChain's ChatOpenAI in one fresh process, right after (bench/lib/bare-eval-child.mjs): wall ÷ ideal; start to the first answer starting; first answer starting to the last finished; last finished to exit",
+      `${ratioUp(bare.wallS / ideal)} (${bare.wallS.toFixed(2)} s); ${bare.startMs} ms; ${bare.runMs} ms; ${bare.endMs} ms`,
+    ],
+    [
       'worker in a process of its own, already running (`askq worker`), CLI without --with-worker: wall ÷ ideal; CLI start to first answer; a question in the worker p50 / p90; in flight (mean)',
-      `${(Math.ceil((apart.wallS / ideal) * 100) / 100).toFixed(2)} (${apart.wallS.toFixed(2)} s); ${apart.timeline.startMs} ms; ${apart.timeline.activeP50} / ${apart.timeline.activeP90} ms; ${apart.timeline.inFlight.toFixed(1)}`,
+      `${ratioUp(apart.wallS / ideal)} (${apart.wallS.toFixed(2)} s); ${apart.timeline.startMs} ms; ${apart.timeline.activeP50} / ${apart.timeline.activeP90} ms; ${apart.timeline.inFlight.toFixed(1)}`,
     ],
   ];
   const width = Math.max(...rows.map(([k]) => k.length));
@@ -279,7 +325,7 @@ try {
   const result: BenchResult = {
     id: 'eval-run',
     title: 'Bulk evaluation (`askq eval run --with-worker`)',
-    compares: `the real CLI process as installed (the package's \`askq\` bin, dist/cli.js, compiled from this tree by the benchmark) running ${questions} questions (\`askq eval run file.jsonl --with-worker --concurrency ${concurrency}\`) against its ideal, ${questions} × ${latencyMs} ms ÷ ${concurrency} = ${ideal.toFixed(1)} s: chat on the fake answering in ${latencyMs} ms, local hashing embeddings and LanceDB store (examples/corpus ingested), contains-scoring on every case. Wall from spawn to exit (CLI start included); peak RSS from \`/usr/bin/time -v\`.`,
+    compares: `the real CLI process as installed (the package's \`askq\` bin, dist/cli.js, compiled from this tree by the benchmark) running ${questions} questions (\`askq eval run file.jsonl --with-worker --concurrency ${concurrency}\`) against its ideal, ${questions} × ${latencyMs} ms ÷ ${concurrency} = ${ideal.toFixed(1)} s: chat on the fake answering in ${latencyMs} ms, local hashing embeddings and LanceDB store (examples/corpus ingested), contains-scoring on every case. Wall from spawn to exit (CLI start included); peak RSS from \`/usr/bin/time -v\`. Beside it, right after, the same questions without askq: a bare BullMQ worker calling LangChain's ChatOpenAI in one fresh process (bench/lib/bare-eval-child.mjs), the floor of the libraries askq must use.`,
     goal: `≤ 1.25 × the ${ideal.toFixed(0)} s ideal, CLI peak RSS < 250 MB`,
     figures: [
       ...rows
@@ -288,7 +334,7 @@ try {
       {
         figure: 'wall, CLI start to exit ÷ ideal',
         goal: '≤ 1.25',
-        measured: `${(Math.ceil((wallS / ideal) * 100) / 100).toFixed(2)} (${wallS.toFixed(2)} s)`,
+        measured: `${ratioUp(wallS / ideal)} (${wallS.toFixed(2)} s)`,
         kind: 'absolute',
         met: wallS / ideal <= 1.25,
       },
@@ -302,6 +348,7 @@ try {
     ],
     notes: [
       budgetNote(timeline, summary.latency, apart, floor, wallS),
+      bareNote(bare, timeline, wallS),
       turnNote(summary.wallSeconds, summary.latency, profile),
       ...(profile ? [profileNote(profile, cpuS)] : []),
     ],
@@ -349,6 +396,40 @@ interface Timeline {
   firstTurnSpreadMs: number;
   /** The first case enqueued → the last (BullMQ's `timestamp`). */
   enqueueSpanMs: number;
+}
+
+/** The same questions through a bare BullMQ worker and ChatOpenAI, no askq. */
+interface BareRun {
+  /** Spawn to exit. */
+  wallS: number;
+  /** Its process's start → the first question's start. */
+  startMs: number;
+  /** The first question's start → the last one's finish. */
+  runMs: number;
+  /** The last finish → exit. */
+  endMs: number;
+}
+
+/** A ratio to the ideal, rounded up to hundredths: never in the goal's favour. */
+function ratioUp(ratio: number): string {
+  return (Math.ceil(ratio * 100) / 100).toFixed(2);
+}
+
+/**
+ * What the libraries askq must use reach without askq, and askq's cost over it by phase: the
+ * side-by-side answer to whether the rest of the gap is askq's to remove.
+ */
+function bareNote(bare: BareRun, t: Timeline, wallS: number): string {
+  const ideal = (questions * latencyMs) / 1000 / concurrency;
+  const runMs = Math.round(wallS * 1000 - t.startMs - t.endMs);
+  const diff = (ms: number) => `${ms >= 0 ? '+' : '−'}${Math.abs(Math.round(ms))} ms`;
+  const over = `askq took ${diff((wallS - bare.wallS) * 1000)} over it (start ${diff(t.startMs - bare.startMs)}, turns ${diff(runMs - bare.runMs)}, end ${diff(t.endMs - bare.endMs)}: its modules, config, telemetry and corpus; retrieval, tracing, logging and scoring per question; the summary, results.csv and report.html)`;
+  return (
+    `Without askq: the same ${questions} questions through a bare BullMQ worker calling LangChain's ChatOpenAI (the client askq must use) in one fresh process, right after the measured run, on the same Redis and fake, with no retrieval, tracing, logging, scoring or result files (bench/lib/bare-eval-child.mjs), took ${bare.wallS.toFixed(2)} s, ${ratioUp(bare.wallS / ideal)} × ideal: ${bare.startMs} ms to the first answer starting, ${bare.runMs} ms of turns, ${bare.endMs} ms to exit. ` +
+    (bare.wallS > 1.25 * ideal
+      ? `Over the goal with no askq code at all: on this machine, at this hour, a program built on these two libraries misses it whatever askq does; askq's own cost is what it took over that floor: ${over}.`
+      : `Within the goal, so these libraries can meet it here and askq's cost over them is what misses it: ${over}.`)
+  );
 }
 
 /** The first turns' means, and the mean of the rest (undefined for a run without more). */
