@@ -6,7 +6,11 @@
  * concurrency ÷ 0.2 s; achieved ÷ ideal shows what the worker adds on top of the model's time.
  * The fake runs in a process of its own so its HTTP work is not billed to the worker.
  *
- * After the measured levels, the top level runs once more under V8's sampling profiler (in this
+ * After the measured levels, the top level's jobs go once through a bare BullMQ Worker calling
+ * LangChain's ChatOpenAI (no askq), measured the same way, so the result says whether the gap
+ * at that level is askq's work per job or what the libraries reach alone.
+ *
+ * Then the top level runs once more under V8's sampling profiler (in this
  * process, around the measured window only) and the result says where the worker's CPU per job
  * goes, by package, from that profile.
  *
@@ -17,14 +21,17 @@ import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
+import { ChatOpenAI } from '@langchain/openai';
+import { Queue, Worker } from 'bullmq';
+
 import type { ChatPort } from '../src/shared/ports.ts';
 import { OpenAIChat } from '../src/worker/providers/openai/openai-chat.ts';
-import { startPausedLevel } from './lib/askq.ts';
+import { prefillPaused, startPausedLevel } from './lib/askq.ts';
 import { type BenchRedis, benchRedis } from './lib/bench-redis.ts';
 import { type BenchResult, type Figure, floorTo, fmt, runAsScript } from './lib/bench-result.ts';
 import type { ProfileSummary } from './lib/cpu-profile.ts';
 import { InProcessProfiler } from './lib/in-process-profiler.ts';
-import { instantPorts } from './lib/instant-ports.ts';
+import { instantPorts, questions } from './lib/instant-ports.ts';
 import {
   measureMachineBusy,
   measureProcesses,
@@ -86,6 +93,7 @@ export async function run(options: LlmScalingOptions = {}): Promise<BenchResult>
   let redis: BenchRedis | undefined;
   const results: Level[] = [];
   let profile: Profiled | undefined;
+  let bare: Level | undefined;
   try {
     redis = await benchRedis('llm-scaling');
     const ports = await instantPorts();
@@ -98,9 +106,15 @@ export async function run(options: LlmScalingOptions = {}): Promise<BenchResult>
     for (const concurrency of levels) {
       results.push(await level(concurrency, Math.max(concurrency * perSlot, 20)));
     }
+    // The top level again without askq, right after it: what the libraries reach alone.
+    const top = Math.max(...levels);
+    bare = await runLevel(
+      { ...setup, ports, latencyMs, concurrency: top, jobs: Math.max(top * perSlot, 20) },
+      undefined,
+      startBareLevel(fake.url),
+    );
     if (options.profile !== false) {
       // Profiled apart, after the measured levels: the sampler's own cost stays out of them.
-      const top = Math.max(...levels);
       const profiler = await InProcessProfiler.open();
       const profiled = await level(top, Math.max(top * perSlot, 20), profiler);
       profile = {
@@ -124,10 +138,24 @@ export async function run(options: LlmScalingOptions = {}): Promise<BenchResult>
       met: ratio >= goal,
     };
   });
+  if (bare) {
+    figures.push({
+      figure: `concurrency ${bare.concurrency} without askq: a bare BullMQ Worker calling LangChain's ChatOpenAI (stock fetch) in this process, right after, same fake, Redis and jobs: sustained achieved / ideal (jobs/s); whole run achieved / ideal; CPU per job: worker process (its JavaScript thread); worker loop delay p99`,
+      measured: `${floorTo(bare.sustained / bare.ideal)} (${fmt(bare.sustained, 1)} / ${fmt(bare.ideal)}); ${floorTo(bare.achieved / bare.ideal)}; ${fmt((1000 * bare.cpuCores) / bare.achieved, 2)} (${fmt((1000 * bare.threadCores) / bare.achieved, 2)}) ms; ${fmt(bare.loopDelayP99Ms)} ms`,
+    });
+  }
   const top = results.at(-1)!;
   const missed = results.filter((r) => r.sustained / r.ideal < goalAt(r.concurrency));
   const notes = [
     ...[...missed, top].filter((r, i, all) => all.indexOf(r) === i).map(reading),
+    ...(bare
+      ? [
+          bareReading(
+            bare,
+            results.find((r) => r.concurrency === bare!.concurrency)!,
+          ),
+        ]
+      : []),
     ...(profile ? [profileReading(profile)] : []),
     'Sockets are not the bound: the openai SDK 6.x (under @langchain/openai) calls through askq’s nodeHttpFetch (node:http), whose keep-alive agent has no per-origin socket limit, so 500 calls in flight open up to 500 keep-alive sockets and keep them; undici remains in the profile for the WHATWG Response and Headers the SDK reads.',
     'Tracing is off here (no SDK registered; the orchestration benchmark measures its cost); logs are on at info to /dev/null. The fake runs in its own process; on this 2-core machine it, Redis and the worker share the cores.',
@@ -135,7 +163,7 @@ export async function run(options: LlmScalingOptions = {}): Promise<BenchResult>
   return {
     id: 'llm-scaling',
     title: 'LLM-bound scaling',
-    compares: `one worker process at concurrency ${levels.join(', ')} against its ideal, concurrency ÷ ${latencyMs / 1000} s: the real chat path (OpenAIChat → LangChain ChatOpenAI → openai SDK → HTTP) to the fake (own process) answering in ${latencyMs} ms, embeddings and store instant in-process; jobs per level = concurrency × ${perSlot}, pre-added to a paused queue, a fresh worker per level. The goal is held against the sustained rate: completions between the end of the first ${WARM_TURNS} turns (concurrency × ${WARM_TURNS} jobs done) and the end of the last turn but one, the rate of a worker that keeps running; the whole run (clock from resume to last completion) is shown beside it, its start (BullMQ fetching the first jobs one Redis round trip each, sockets opened) and drain (the last turn's slowest slot) included. Shows what askq and its libraries add on top of the model’s latency as concurrency grows.`,
+    compares: `one worker process at concurrency ${levels.join(', ')} against its ideal, concurrency ÷ ${latencyMs / 1000} s: the real chat path (OpenAIChat → LangChain ChatOpenAI → openai SDK → HTTP) to the fake (own process) answering in ${latencyMs} ms, embeddings and store instant in-process; jobs per level = concurrency × ${perSlot}, pre-added to a paused queue, a fresh worker per level. The goal is held against the sustained rate: completions between the end of the first ${WARM_TURNS} turns (concurrency × ${WARM_TURNS} jobs done) and the end of the last turn but one, the rate of a worker that keeps running; the whole run (clock from resume to last completion) is shown beside it, its start (BullMQ fetching the first jobs one Redis round trip each, sockets opened) and drain (the last turn's slowest slot) included. Shows what askq and its libraries add on top of the model’s latency as concurrency grows. Right after the top level, the same jobs without askq: a bare BullMQ Worker calling LangChain's ChatOpenAI (stock fetch) in this process, measured the same way: what the queue and the model client reach alone.`,
     goal: 'achieved / ideal ≥ 0.9 at 1, 10 and 100; ≥ 0.75 at 500',
     figures,
     notes,
@@ -157,20 +185,15 @@ async function runLevel(
     jobs: number;
   },
   profiler?: InProcessProfiler,
+  start: StartLevel = startAskqLevel,
 ): Promise<Level> {
-  const prefix = `bench-llm-${s.concurrency}-${s.jobs}-${profiler ? 'profiled' : 'measured'}`;
-  const level = await startPausedLevel({
-    redisUrl: s.redisUrl,
-    prefix,
-    jobs: s.jobs,
-    ports: { chat: s.chat, embeddings: s.ports.embeddings, store: s.ports.store },
-    concurrency: s.concurrency,
-  });
+  const prefix = `bench-llm-${s.concurrency}-${s.jobs}-${profiler ? 'profiled' : start === startAskqLevel ? 'measured' : 'bare'}`;
+  const level = await start({ ...s, prefix });
   const { queue, worker } = level;
   try {
-    const done = waitForCompleted(worker.questions, s.jobs, 120_000);
+    const done = waitForCompleted(worker, s.jobs, 120_000);
     const completedAt: number[] = [];
-    worker.questions.on('completed', () => completedAt.push(performance.now()));
+    worker.on('completed', () => completedAt.push(performance.now()));
     await profiler?.start();
     const load = measureProcessLoad();
     const others = measureProcesses({ fake: s.fakePid, redis: s.redisPid });
@@ -199,6 +222,80 @@ async function runLevel(
     // Also when the level fails: a worker left running would keep the process alive.
     await level.close();
   }
+}
+
+/** A level's jobs waiting in a paused queue and the BullMQ Worker that will take them. */
+type StartLevel = (s: {
+  redisUrl: string;
+  prefix: string;
+  chat: ChatPort;
+  ports: Awaited<ReturnType<typeof instantPorts>>;
+  concurrency: number;
+  jobs: number;
+}) => Promise<{ queue: Queue; worker: Worker; close(): Promise<void> }>;
+
+/** askq's worker: its questions queue's Worker, with the real chat path and instant ports. */
+const startAskqLevel: StartLevel = async (s) => {
+  const level = await startPausedLevel({
+    redisUrl: s.redisUrl,
+    prefix: s.prefix,
+    jobs: s.jobs,
+    ports: { chat: s.chat, embeddings: s.ports.embeddings, store: s.ports.store },
+    concurrency: s.concurrency,
+  });
+  return { queue: level.queue, worker: level.worker.questions, close: () => level.close() };
+};
+
+/**
+ * No askq: a bare BullMQ Worker whose processor only calls LangChain's ChatOpenAI as it comes
+ * (the openai SDK on Node's fetch) on the same fake, over the same questions and retention.
+ */
+function startBareLevel(baseURL: string): StartLevel {
+  return async (s) => {
+    const connection = { url: s.redisUrl };
+    const queue = new Queue('bare-questions', { connection, prefix: s.prefix });
+    await prefillPaused(queue, questions(s.jobs), { removeOnComplete: { count: 10_000 } });
+    const chat = new ChatOpenAI({
+      model: 'gpt-4o-mini',
+      apiKey: 'sk-bench',
+      configuration: { baseURL },
+    });
+    const worker = new Worker(
+      'bare-questions',
+      async (job) => ({ answer: (await chat.invoke(String(job.data.question))).content }),
+      { connection, prefix: s.prefix, concurrency: s.concurrency },
+    );
+    await worker.waitUntilReady();
+    return {
+      queue,
+      worker,
+      async close() {
+        await worker.close();
+        await queue.obliterate({ force: true });
+        await queue.close();
+      },
+    };
+  };
+}
+
+/**
+ * The top level against the same jobs without askq: whether what misses the goal is askq's
+ * work per job or what the queue, the model client and this machine allow.
+ */
+function bareReading(bare: Level, askq: Level): string {
+  const perJob = (l: Level) => (1000 * l.threadCores) / l.achieved;
+  const askqRatio = askq.sustained / askq.ideal;
+  const bareRatio = bare.sustained / bare.ideal;
+  const goal = goalAt(bare.concurrency);
+  return `Without askq, at concurrency ${bare.concurrency}: a bare BullMQ Worker calling LangChain's ChatOpenAI, right after the measured level on the same fake, Redis and jobs, sustained ${floorTo(bareRatio)} of the ideal (askq ${floorTo(askqRatio)}) on ${fmt(perJob(bare), 2)} ms of its JavaScript thread's CPU per job (askq ${fmt(perJob(askq), 2)} ms). ${
+    bareRatio >= goal
+      ? askqRatio >= goal
+        ? 'Both meet the goal.'
+        : `The libraries alone meet the goal here; askq does not, so the gap is askq's own work per job (its stages, breakers, timeouts, log line, result and their garbage: the profile below names them), not the queue, the model client or the machine.`
+      : askqRatio >= goal
+        ? 'askq meets the goal where the bare worker does not.'
+        : `The libraries alone miss the goal here too (${floorTo(bareRatio)} against askq's ${floorTo(askqRatio)}): on this machine at this hour a worker built on them does not reach it, with askq's work per job or without it.`
+  }`;
 }
 
 /**
