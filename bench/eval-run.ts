@@ -137,11 +137,10 @@ try {
       );
       if (jobs.length !== questions)
         throw new Error(`found ${jobs.length} of ${questions} questions answered`);
-      const starts = jobs.map((j) => j.processedOn!).sort((a, b) => a - b);
       const active = jobs.map((j) => j.finishedOn! - j.processedOn!).sort((a, b) => a - b);
-      const [first, lastStart] = [starts[0]!, starts.at(-1)!];
       // Turns: the questions in the order they started, `concurrency` at a time.
       const byStart = [...jobs].sort((a, b) => a.processedOn! - b.processedOn!);
+      const [first, lastStart] = [byStart[0]!.processedOn!, byStart.at(-1)!.processedOn!];
       const turns: number[] = [];
       for (let i = 0; i < byStart.length; i += concurrency) {
         const turn = byStart.slice(i, i + concurrency);
