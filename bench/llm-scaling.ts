@@ -6,44 +6,39 @@
  * concurrency ÷ 0.2 s; achieved ÷ ideal shows what the worker adds on top of the model's time.
  * The fake runs in a process of its own so its HTTP work is not billed to the worker.
  *
- * After the measured levels, the top level's jobs go once through a bare BullMQ Worker calling
- * LangChain's ChatOpenAI (no askq), measured the same way, so the result says whether the gap
- * at that level is askq's work per job or what the libraries reach alone.
+ * Each level's worker runs in a fresh process of its own (bench/lib/llm-level.ts), as
+ * `askq worker` does: one level's heap, JIT state and sockets do not carry into the next, and
+ * askq and the bare worker start alike. The top level runs {@link TOP_ROUNDS} times, each
+ * askq round followed by the same jobs through a bare BullMQ Worker calling LangChain's
+ * ChatOpenAI with the request askq sends (no askq worker), so the result says whether the gap
+ * at that level is askq's work per job or what the libraries reach alone; the medians are
+ * held against the goal, every round is shown.
  *
- * Then the top level runs once more under V8's sampling profiler (in this
- * process, around the measured window only) and the result says where the worker's CPU per job
- * goes, by package, from that profile.
+ * Then the top level runs once more under V8's sampling profiler (in its worker process,
+ * around the measured window only) and the result says where the worker's CPU per job goes,
+ * by package, from that profile.
  *
  *   node bench/llm-scaling.ts [--levels 1,10,100,500] [--latency 200] [--jobs-per-slot 10]
  *                             [--no-profile] [--profile-out FILE.cpuprofile]
  */
-import { availableParallelism } from 'node:os';
+import { copyFile, mkdtemp, rm } from 'node:fs/promises';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
-import { ChatOpenAI } from '@langchain/openai';
-import { Queue, Worker } from 'bullmq';
-
-import type { ChatPort } from '../src/shared/ports.ts';
-import { OpenAIChat } from '../src/worker/providers/openai/openai-chat.ts';
-import { prefillPaused, startPausedLevel } from './lib/askq.ts';
 import { type BenchRedis, benchRedis } from './lib/bench-redis.ts';
 import { type BenchResult, type Figure, floorTo, fmt, runAsScript } from './lib/bench-result.ts';
-import type { ProfileSummary } from './lib/cpu-profile.ts';
-import { InProcessProfiler } from './lib/in-process-profiler.ts';
-import { instantPorts, questions } from './lib/instant-ports.ts';
-import {
-  measureMachineBusy,
-  measureProcesses,
-  measureProcessLoad,
-  type ProcessLoad,
-} from './lib/measure.ts';
+import { type ProfileSummary, summarizeCpuProfile } from './lib/cpu-profile.ts';
+import { type Level, type LevelKind, runLevelInChild, WARM_TURNS } from './lib/llm-level.ts';
 import { startFakeProcess } from './lib/processes.ts';
-import { waitForCompleted } from './lib/wait.ts';
 
 /** Cores of this machine, measured when the benchmark runs (not assumed). */
 const CORES = availableParallelism();
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
+
+/** Rounds of the top level, askq and the bare worker alternating; medians are reported. */
+const TOP_ROUNDS = 3;
 
 export interface LlmScalingOptions {
   /** @defaultValue [1, 10, 100, 500] */
@@ -58,101 +53,111 @@ export interface LlmScalingOptions {
   profileOut?: string;
 }
 
-/** Turns left out at the start of a level's sustained window (see {@link Level.sustained}). */
-const WARM_TURNS = 3;
-
 /** The goal per level, as issue 16 states it. */
 function goalAt(concurrency: number): number {
   return concurrency <= 100 ? 0.9 : 0.75;
 }
 
-interface Level extends ProcessLoad {
-  /**
-   * Jobs/s between the completion of the first {@link WARM_TURNS} turns (concurrency × that
-   * many jobs) and that of all but the last turn: a running worker's sustained rate, without
-   * the start (a fresh worker fetching its first `concurrency` jobs one round trip each and
-   * opening its sockets) and the drain (the last turn's slowest slot).
-   */
-  sustained: number;
-  fakeCores: number;
-  redisCores: number;
-  machineBusy: number;
-  concurrency: number;
-  jobs: number;
-  seconds: number;
-  achieved: number;
-  ideal: number;
+const ratio = (l: Level) => l.sustained / l.ideal;
+
+/** The round with the median sustained ratio (the lower middle one for an even count). */
+function median(rounds: Level[]): Level {
+  const sorted = [...rounds].sort((a, b) => ratio(a) - ratio(b));
+  return sorted[Math.floor((sorted.length - 1) / 2)]!;
+}
+
+/** The top level's rounds: askq's and, right after each, the bare worker's. */
+interface TopRounds {
+  askq: Level[];
+  bare: Level[];
 }
 
 export async function run(options: LlmScalingOptions = {}): Promise<BenchResult> {
   const levels = options.levels ?? [1, 10, 100, 500];
   const latencyMs = options.latencyMs ?? 200;
   const perSlot = Math.max(options.jobsPerSlot ?? 10, WARM_TURNS + 2);
+  const top = Math.max(...levels);
   const t0 = performance.now();
   const fake = await startFakeProcess({ latencyMs });
   let redis: BenchRedis | undefined;
   const results: Level[] = [];
+  const rounds: TopRounds = { askq: [], bare: [] };
   let profile: Profiled | undefined;
-  let bare: Level | undefined;
   try {
-    redis = await benchRedis('llm-scaling');
-    const ports = await instantPorts();
-    const chat = new OpenAIChat({ apiKey: 'sk-bench', baseURL: fake.url, model: 'gpt-4o-mini' });
-    const setup = { redisUrl: redis.url, redisPid: redis.pid, fakePid: fake.pid, chat };
-    const level = (concurrency: number, jobs: number, profiler?: InProcessProfiler) =>
-      runLevel({ ...setup, ports, latencyMs, concurrency, jobs }, profiler);
-    // A warm-up (JIT, first connections), not reported.
-    await level(10, 50);
+    const r = (redis = await benchRedis('llm-scaling'));
+    let n = 0;
+    const level = (kind: LevelKind, concurrency: number, profileOut?: string) =>
+      runLevelInChild({
+        kind,
+        redisUrl: r.url,
+        fakeUrl: fake.url,
+        redisPid: r.pid,
+        fakePid: fake.pid,
+        prefix: `bench-llm-${kind}-${concurrency}-${(n += 1)}`,
+        concurrency,
+        jobs: Math.max(concurrency * perSlot, 20),
+        latencyMs,
+        ...(profileOut ? { profileOut } : {}),
+      });
     for (const concurrency of levels) {
-      results.push(await level(concurrency, Math.max(concurrency * perSlot, 20)));
+      if (concurrency !== top) {
+        results.push(await level('askq', concurrency));
+        continue;
+      }
+      for (let i = 0; i < TOP_ROUNDS; i++) {
+        rounds.askq.push(await level('askq', top));
+        rounds.bare.push(await level('bare', top));
+      }
+      results.push(median(rounds.askq));
     }
-    // The top level again without askq, right after it: what the libraries reach alone.
-    const top = Math.max(...levels);
-    bare = await runLevel(
-      { ...setup, ports, latencyMs, concurrency: top, jobs: Math.max(top * perSlot, 20) },
-      undefined,
-      startBareLevel(fake.url),
-    );
     if (options.profile !== false) {
       // Profiled apart, after the measured levels: the sampler's own cost stays out of them.
-      const profiler = await InProcessProfiler.open();
-      const profiled = await level(top, Math.max(top * perSlot, 20), profiler);
-      profile = {
-        ...(await profiler.summary(ROOT, options.profileOut)),
-        level: profiled,
-        measured: results.find((r) => r.concurrency === top)!,
-      };
+      const dir = await mkdtemp(join(tmpdir(), 'askq-bench-prof-'));
+      try {
+        const file = join(dir, 'window.cpuprofile');
+        const profiled = await level('askq', top, file);
+        if (options.profileOut) await copyFile(file, options.profileOut);
+        profile = {
+          ...(await summarizeCpuProfile(file, ROOT)),
+          level: profiled,
+          measured: results.find((l) => l.concurrency === top)!,
+        };
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
     }
   } finally {
     await fake.stop();
     await redis?.stop();
   }
-  const figures: Figure[] = results.map((r) => {
-    const ratio = r.sustained / r.ideal;
-    const goal = goalAt(r.concurrency);
+  const allRounds = (ls: Level[]) => ls.map((l) => floorTo(ratio(l))).join(' / ');
+  const figures: Figure[] = results.map((l) => {
+    const goal = goalAt(l.concurrency);
+    const isTop = l.concurrency === top && rounds.askq.length > 1;
     return {
-      figure: `concurrency ${r.concurrency}: ${fmt(r.jobs)} jobs, sustained achieved / ideal (jobs/s); whole run, start and drain included, achieved / ideal; a slot's sustained turn (concurrency ÷ sustained); CPU % of a core: worker process (its JavaScript thread) / fake / Redis; machine busy (all processes); worker loop delay p99`,
-      measured: `${floorTo(ratio)} (${fmt(r.sustained, 1)} / ${fmt(r.ideal)}); ${floorTo(r.achieved / r.ideal)}; ${fmt((1000 * r.concurrency) / r.sustained)} ms; ${fmt(r.cpuCores * 100)} (${fmt(r.threadCores * 100)}) / ${fmt(r.fakeCores * 100)} / ${fmt(r.redisCores * 100)} %; ${fmt(r.machineBusy * 100)} % of ${CORES} cores; ${fmt(r.loopDelayP99Ms)} ms`,
+      figure: `concurrency ${l.concurrency}${isTop ? ` (the median of ${rounds.askq.length} rounds)` : ''}: ${fmt(l.jobs)} jobs, sustained achieved / ideal (jobs/s); whole run, start and drain included, achieved / ideal; a slot's sustained turn (concurrency ÷ sustained); CPU % of a core: worker process (its JavaScript thread) / fake / Redis; machine busy (all processes); worker loop delay p99${isTop ? '; sustained achieved / ideal of every round' : ''}`,
+      measured: `${floorTo(ratio(l))} (${fmt(l.sustained, 1)} / ${fmt(l.ideal)}); ${floorTo(l.achieved / l.ideal)}; ${fmt((1000 * l.concurrency) / l.sustained)} ms; ${fmt(l.cpuCores * 100)} (${fmt(l.threadCores * 100)}) / ${fmt(l.fakeCores * 100)} / ${fmt(l.redisCores * 100)} %; ${fmt(l.machineBusy * 100)} % of ${CORES} cores; ${fmt(l.loopDelayP99Ms)} ms${isTop ? `; ${allRounds(rounds.askq)}` : ''}`,
       goal: `≥ ${goal}`,
       kind: 'absolute' as const,
-      met: ratio >= goal,
+      met: ratio(l) >= goal,
     };
   });
+  const bare = rounds.bare.length > 0 ? median(rounds.bare) : undefined;
   if (bare) {
     figures.push({
-      figure: `concurrency ${bare.concurrency} without askq: a bare BullMQ Worker calling LangChain's ChatOpenAI (stock fetch) in this process, right after, same fake, Redis and jobs: sustained achieved / ideal (jobs/s); whole run achieved / ideal; CPU per job: worker process (its JavaScript thread); worker loop delay p99`,
-      measured: `${floorTo(bare.sustained / bare.ideal)} (${fmt(bare.sustained, 1)} / ${fmt(bare.ideal)}); ${floorTo(bare.achieved / bare.ideal)}; ${fmt((1000 * bare.cpuCores) / bare.achieved, 2)} (${fmt((1000 * bare.threadCores) / bare.achieved, 2)}) ms; ${fmt(bare.loopDelayP99Ms)} ms`,
+      figure: `concurrency ${bare.concurrency} without askq (the median of ${rounds.bare.length} rounds, each right after an askq round): a bare BullMQ Worker calling LangChain's ChatOpenAI (stock fetch) with the request askq sends, in a fresh process, same fake, Redis and jobs: sustained achieved / ideal (jobs/s); whole run achieved / ideal; CPU per job: worker process (its JavaScript thread); worker loop delay p99; sustained achieved / ideal of every round`,
+      measured: `${floorTo(ratio(bare))} (${fmt(bare.sustained, 1)} / ${fmt(bare.ideal)}); ${floorTo(bare.achieved / bare.ideal)}; ${fmt((1000 * bare.cpuCores) / bare.achieved, 2)} (${fmt((1000 * bare.threadCores) / bare.achieved, 2)}) ms; ${fmt(bare.loopDelayP99Ms)} ms; ${allRounds(rounds.bare)}`,
     });
   }
-  const top = results.at(-1)!;
-  const missed = results.filter((r) => r.sustained / r.ideal < goalAt(r.concurrency));
+  const topLevel = results.at(-1)!;
+  const missed = results.filter((l) => ratio(l) < goalAt(l.concurrency));
   const notes = [
-    ...[...missed, top].filter((r, i, all) => all.indexOf(r) === i).map(reading),
+    ...[...missed, topLevel].filter((l, i, all) => all.indexOf(l) === i).map(reading),
     ...(bare
       ? [
           bareReading(
-            bare,
-            results.find((r) => r.concurrency === bare!.concurrency)!,
+            rounds,
+            results.find((l) => l.concurrency === top)!,
           ),
         ]
       : []),
@@ -163,7 +168,7 @@ export async function run(options: LlmScalingOptions = {}): Promise<BenchResult>
   return {
     id: 'llm-scaling',
     title: 'LLM-bound scaling',
-    compares: `one worker process at concurrency ${levels.join(', ')} against its ideal, concurrency ÷ ${latencyMs / 1000} s: the real chat path (OpenAIChat → LangChain ChatOpenAI → openai SDK → HTTP) to the fake (own process) answering in ${latencyMs} ms, embeddings and store instant in-process; jobs per level = concurrency × ${perSlot}, pre-added to a paused queue, a fresh worker per level. The goal is held against the sustained rate: completions between the end of the first ${WARM_TURNS} turns (concurrency × ${WARM_TURNS} jobs done) and the end of the last turn but one, the rate of a worker that keeps running; the whole run (clock from resume to last completion) is shown beside it, its start (BullMQ fetching the first jobs one Redis round trip each, sockets opened) and drain (the last turn's slowest slot) included. Shows what askq and its libraries add on top of the model’s latency as concurrency grows. Right after the top level, the same jobs without askq: a bare BullMQ Worker calling LangChain's ChatOpenAI (stock fetch) in this process, measured the same way: what the queue and the model client reach alone.`,
+    compares: `one worker process at concurrency ${levels.join(', ')} against its ideal, concurrency ÷ ${latencyMs / 1000} s: the real chat path (OpenAIChat → LangChain ChatOpenAI → openai SDK → HTTP) to the fake (own process) answering in ${latencyMs} ms, embeddings and store instant in-process; jobs per level = concurrency × ${perSlot}, pre-added to a paused queue, the worker in a fresh process of its own per level (warmed up on 50 jobs of its own first). The goal is held against the sustained rate: completions between the end of the first ${WARM_TURNS} turns (concurrency × ${WARM_TURNS} jobs done) and the end of the last turn but one, the rate of a worker that keeps running; the whole run (clock from resume to last completion) is shown beside it, its start (BullMQ fetching the first jobs one Redis round trip each, sockets opened) and drain (the last turn's slowest slot) included. Shows what askq and its libraries add on top of the model’s latency as concurrency grows. At the top level, ${TOP_ROUNDS} rounds, each askq round followed by the same jobs without askq: a bare BullMQ Worker calling LangChain's ChatOpenAI (stock fetch) with the request askq sends, measured the same way: what the queue and the model client reach alone; the medians are compared.`,
     goal: 'achieved / ideal ≥ 0.9 at 1, 10 and 100; ≥ 0.75 at 500',
     figures,
     notes,
@@ -172,122 +177,18 @@ export async function run(options: LlmScalingOptions = {}): Promise<BenchResult>
   };
 }
 
-/** One level: jobs pre-added to a paused queue, a fresh worker, clock from resume to last completion. */
-async function runLevel(
-  s: {
-    redisUrl: string;
-    redisPid: number | undefined;
-    fakePid: number | undefined;
-    chat: ChatPort;
-    ports: Awaited<ReturnType<typeof instantPorts>>;
-    latencyMs: number;
-    concurrency: number;
-    jobs: number;
-  },
-  profiler?: InProcessProfiler,
-  start: StartLevel = startAskqLevel,
-): Promise<Level> {
-  const prefix = `bench-llm-${s.concurrency}-${s.jobs}-${profiler ? 'profiled' : start === startAskqLevel ? 'measured' : 'bare'}`;
-  const level = await start({ ...s, prefix });
-  const { queue, worker } = level;
-  try {
-    const done = waitForCompleted(worker, s.jobs, 120_000);
-    const completedAt: number[] = [];
-    worker.on('completed', () => completedAt.push(performance.now()));
-    await profiler?.start();
-    const load = measureProcessLoad();
-    const others = measureProcesses({ fake: s.fakePid, redis: s.redisPid });
-    const machine = measureMachineBusy();
-    const started = performance.now();
-    await queue.resume();
-    await done;
-    const seconds = (performance.now() - started) / 1000;
-    const l = load();
-    const o = others();
-    const machineBusy = machine();
-    await profiler?.stop();
-    return {
-      machineBusy,
-      fakeCores: o.fake!,
-      redisCores: o.redis!,
-      concurrency: s.concurrency,
-      jobs: s.jobs,
-      seconds,
-      achieved: s.jobs / seconds,
-      sustained: sustainedRate(completedAt, s.concurrency),
-      ideal: s.concurrency / (s.latencyMs / 1000),
-      ...l,
-    };
-  } finally {
-    // Also when the level fails: a worker left running would keep the process alive.
-    await level.close();
-  }
-}
-
-/** A level's jobs waiting in a paused queue and the BullMQ Worker that will take them. */
-type StartLevel = (s: {
-  redisUrl: string;
-  prefix: string;
-  chat: ChatPort;
-  ports: Awaited<ReturnType<typeof instantPorts>>;
-  concurrency: number;
-  jobs: number;
-}) => Promise<{ queue: Queue; worker: Worker; close(): Promise<void> }>;
-
-/** askq's worker: its questions queue's Worker, with the real chat path and instant ports. */
-const startAskqLevel: StartLevel = async (s) => {
-  const level = await startPausedLevel({
-    redisUrl: s.redisUrl,
-    prefix: s.prefix,
-    jobs: s.jobs,
-    ports: { chat: s.chat, embeddings: s.ports.embeddings, store: s.ports.store },
-    concurrency: s.concurrency,
-  });
-  return { queue: level.queue, worker: level.worker.questions, close: () => level.close() };
-};
-
 /**
- * No askq: a bare BullMQ Worker whose processor only calls LangChain's ChatOpenAI as it comes
- * (the openai SDK on Node's fetch) on the same fake, over the same questions and retention.
- */
-function startBareLevel(baseURL: string): StartLevel {
-  return async (s) => {
-    const connection = { url: s.redisUrl };
-    const queue = new Queue('bare-questions', { connection, prefix: s.prefix });
-    await prefillPaused(queue, questions(s.jobs), { removeOnComplete: { count: 10_000 } });
-    const chat = new ChatOpenAI({
-      model: 'gpt-4o-mini',
-      apiKey: 'sk-bench',
-      configuration: { baseURL },
-    });
-    const worker = new Worker(
-      'bare-questions',
-      async (job) => ({ answer: (await chat.invoke(String(job.data.question))).content }),
-      { connection, prefix: s.prefix, concurrency: s.concurrency },
-    );
-    await worker.waitUntilReady();
-    return {
-      queue,
-      worker,
-      async close() {
-        await worker.close();
-        await queue.obliterate({ force: true });
-        await queue.close();
-      },
-    };
-  };
-}
-
-/**
- * The top level against the same jobs without askq: whether what misses the goal is askq's
+ * The top level's rounds against the bare worker's: whether what misses the goal is askq's
  * work per job or what the queue, the model client and this machine allow.
  */
-function bareReading(bare: Level, askq: Level): string {
+function bareReading(rounds: TopRounds, askq: Level): string {
+  const bare = median(rounds.bare);
   const perJob = (l: Level) => (1000 * l.threadCores) / l.achieved;
-  const askqRatio = askq.sustained / askq.ideal;
-  const bareRatio = bare.sustained / bare.ideal;
+  const askqRatio = ratio(askq);
+  const bareRatio = ratio(bare);
   const goal = goalAt(bare.concurrency);
-  return `Without askq, at concurrency ${bare.concurrency}: a bare BullMQ Worker calling LangChain's ChatOpenAI, right after the measured level on the same fake, Redis and jobs, sustained ${floorTo(bareRatio)} of the ideal (askq ${floorTo(askqRatio)}) on ${fmt(perJob(bare), 2)} ms of its JavaScript thread's CPU per job (askq ${fmt(perJob(askq), 2)} ms). ${
+  const bareAhead = rounds.askq.filter((a, i) => ratio(rounds.bare[i]!) > ratio(a)).length;
+  return `Without askq, at concurrency ${bare.concurrency}: a bare BullMQ Worker calling LangChain's ChatOpenAI with the same two messages askq sends (the same bytes to the model and back; no retrieval, breakers, timeouts, tracing, logging or result contract), in a fresh process right after each askq round on the same fake, Redis and jobs, sustained ${floorTo(bareRatio)} of the ideal in its median round (askq ${floorTo(askqRatio)}) on ${fmt(perJob(bare), 2)} ms of its JavaScript thread's CPU per job (askq ${fmt(perJob(askq), 2)} ms); it was ahead of the askq round before it in ${bareAhead} of ${rounds.askq.length} pairs. ${
     bareRatio >= goal
       ? askqRatio >= goal
         ? 'Both meet the goal.'
@@ -296,17 +197,6 @@ function bareReading(bare: Level, askq: Level): string {
         ? 'askq meets the goal where the bare worker does not.'
         : `The libraries alone miss the goal here too (${floorTo(bareRatio)} against askq's ${floorTo(askqRatio)}): on this machine at this hour a worker built on them does not reach it, with askq's work per job or without it.`
   }`;
-}
-
-/**
- * Completions per second from the end of the first {@link WARM_TURNS} turns to the end of the
- * last turn but one; the whole run's rate when there are too few completions for a window.
- */
-function sustainedRate(completedAt: number[], concurrency: number): number {
-  const from = WARM_TURNS * concurrency - 1;
-  const to = completedAt.length - 1 - concurrency;
-  if (to - from < concurrency) return NaN;
-  return ((to - from) / (completedAt[to]! - completedAt[from]!)) * 1000;
 }
 
 /** What bounds one level, from its CPU and loop-delay figures. */

@@ -1,9 +1,5 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { Session } from 'node:inspector/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-
-import { type ProfileSummary, summarizeCpuProfile } from './cpu-profile.ts';
 
 /**
  * V8's sampling CPU profiler on this very process (the inspector protocol, as `node --cpu-prof`
@@ -34,21 +30,9 @@ export class InProcessProfiler {
     this.#session.disconnect();
   }
 
-  /**
-   * The window's self time by function and by place; `saveTo` also keeps the raw
-   * `.cpuprofile` (for Chrome DevTools or speedscope).
-   */
-  async summary(root: string, saveTo?: string): Promise<ProfileSummary> {
+  /** Writes the raw `.cpuprofile` (for summarizeCpuProfile, Chrome DevTools or speedscope). */
+  async save(path: string): Promise<void> {
     if (!this.#profile) throw new Error('the profiler was not stopped');
-    const json = JSON.stringify(this.#profile);
-    if (saveTo) await writeFile(saveTo, json);
-    const dir = await mkdtemp(join(tmpdir(), 'askq-bench-prof-'));
-    try {
-      const file = join(dir, 'window.cpuprofile');
-      await writeFile(file, json);
-      return await summarizeCpuProfile(file, root);
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
+    await writeFile(path, JSON.stringify(this.#profile));
   }
 }
