@@ -12,8 +12,8 @@
  * nothing; importing the libraries the run loads). Then the same questions with the worker in a
  * process of its own, already running (`askq worker`; the CLI without --with-worker): whether
  * sharing one thread is the cost. Then the same questions without askq (bench/lib/
- * bare-eval-child.mjs: a bare BullMQ worker calling LangChain's ChatOpenAI in one fresh
- * process), right after the measured run: what any program on the queue and the model client
+ * bare-eval-child.mjs: a bare BullMQ worker calling LangChain's ChatOpenAI with the request
+ * askq sent, in one fresh process), right after the measured run: what any program on the queue and the model client
  * askq must use reaches on this machine at this hour, and askq's cost over it, side by side.
  * Then the same run again under `node --cpu-prof` (a fresh run
  * folder, so nothing is resumed): where the CLI's CPU goes, by whose code.
@@ -57,6 +57,8 @@ const RUN_LIBRARIES = [
   '@langchain/core/messages',
   '@langchain/openai',
 ];
+/** Where askq's user message turns from the retrieved context to the question. */
+const QUESTION_HEAD = '\n\nQuestion: ';
 /** Turns counted as the run's start: the first few, while the process warms up and enqueues. */
 const FIRST_TURNS = 5;
 
@@ -212,10 +214,28 @@ try {
   }
 
   /**
+   * The messages of the last chat request askq's run sent, for the bare run to send the same:
+   * its system prompt, and its user message up to the question (the retrieved context), so
+   * both carry the same bytes to the model.
+   */
+  function askqPrompt(): { system: string; userPrefix: string } {
+    const body = fake.lastRequest('chat')?.body as
+      { messages?: { role: string; content: unknown }[] } | undefined;
+    const system = body?.messages?.find((m) => m.role === 'system')?.content;
+    const user = body?.messages?.find((m) => m.role === 'user')?.content;
+    const at = typeof user === 'string' ? user.lastIndexOf(QUESTION_HEAD) : -1;
+    if (typeof system !== 'string' || typeof user !== 'string' || at < 0)
+      throw new Error(`askq's last chat request has no system and context messages`);
+    return { system, userPrefix: user.slice(0, at + QUESTION_HEAD.length) };
+  }
+
+  /**
    * The same questions through bench/lib/bare-eval-child.mjs: a bare BullMQ worker calling
    * LangChain's ChatOpenAI in one fresh process, no askq code at all.
    */
   async function bareRun(): Promise<BareRun> {
+    const promptFile = join(tmp, 'bare-prompt.json');
+    await writeFile(promptFile, JSON.stringify(askqPrompt()));
     const started = performance.now();
     const child = spawn(
       process.execPath,
@@ -226,6 +246,7 @@ try {
         file,
         String(concurrency),
         `${prefix}-bare`,
+        promptFile,
       ],
       { cwd: ROOT, env: { PATH: env.PATH, HOME: env.HOME }, stdio: ['ignore', 'pipe', 'pipe'] },
     );
@@ -309,7 +330,7 @@ try {
       `${floor.nodeMs} ms; ${floor.importMs} ms`,
     ],
     [
-      "the same questions without askq: a bare BullMQ worker calling LangChain's ChatOpenAI in one fresh process, right after (bench/lib/bare-eval-child.mjs): wall ÷ ideal; start to the first answer starting; first answer starting to the last finished; last finished to exit",
+      "the same questions without askq: a bare BullMQ worker calling LangChain's ChatOpenAI with askq's system prompt and a context askq retrieved, in one fresh process, right after (bench/lib/bare-eval-child.mjs): wall ÷ ideal; start to the first answer starting; first answer starting to the last finished; last finished to exit",
       `${ratioUp(bare.wallS / ideal)} (${bare.wallS.toFixed(2)} s); ${bare.startMs} ms; ${bare.runMs} ms; ${bare.endMs} ms`,
     ],
     [
@@ -324,7 +345,7 @@ try {
   const result: BenchResult = {
     id: 'eval-run',
     title: 'Bulk evaluation (`askq eval run --with-worker`)',
-    compares: `the real CLI process as installed (the package's \`askq\` bin, dist/cli.js, compiled from this tree by the benchmark) running ${questions} questions (\`askq eval run file.jsonl --with-worker --concurrency ${concurrency}\`) against its ideal, ${questions} × ${latencyMs} ms ÷ ${concurrency} = ${ideal.toFixed(1)} s: chat on the fake answering in ${latencyMs} ms, local hashing embeddings and LanceDB store (examples/corpus ingested), contains-scoring on every case. Wall from spawn to exit (CLI start included); peak RSS from \`/usr/bin/time -v\`. Beside it, right after, the same questions without askq: a bare BullMQ worker calling LangChain's ChatOpenAI in one fresh process (bench/lib/bare-eval-child.mjs), the floor of the libraries askq must use.`,
+    compares: `the real CLI process as installed (the package's \`askq\` bin, dist/cli.js, compiled from this tree by the benchmark) running ${questions} questions (\`askq eval run file.jsonl --with-worker --concurrency ${concurrency}\`) against its ideal, ${questions} × ${latencyMs} ms ÷ ${concurrency} = ${ideal.toFixed(1)} s: chat on the fake answering in ${latencyMs} ms, local hashing embeddings and LanceDB store (examples/corpus ingested), contains-scoring on every case. Wall from spawn to exit (CLI start included); peak RSS from \`/usr/bin/time -v\`. Beside it, right after, the same questions without askq: a bare BullMQ worker calling LangChain's ChatOpenAI with the request askq sends (its system prompt and a context it retrieved, so the same bytes go to the model) in one fresh process (bench/lib/bare-eval-child.mjs), the floor of the libraries askq must use.`,
     goal: `≤ 1.25 × the ${ideal.toFixed(0)} s ideal, CLI peak RSS < 250 MB`,
     figures: [
       ...rows
@@ -424,7 +445,7 @@ function bareNote(bare: BareRun, t: Timeline, wallS: number): string {
   const diff = (ms: number) => `${ms >= 0 ? '+' : '−'}${Math.abs(Math.round(ms))} ms`;
   const over = `askq took ${diff((wallS - bare.wallS) * 1000)} over it (start ${diff(t.startMs - bare.startMs)}, turns ${diff(runMs - bare.runMs)}, end ${diff(t.endMs - bare.endMs)}: its modules, config, telemetry and corpus; retrieval, tracing, logging and scoring per question; the summary, results.csv and report.html)`;
   return (
-    `Without askq: the same ${questions} questions through a bare BullMQ worker calling LangChain's ChatOpenAI (the client askq must use) in one fresh process, right after the measured run, on the same Redis and fake, with no retrieval, tracing, logging, scoring or result files (bench/lib/bare-eval-child.mjs), took ${bare.wallS.toFixed(2)} s, ${ratioUp(bare.wallS / ideal)} × ideal: ${bare.startMs} ms to the first answer starting, ${bare.runMs} ms of turns, ${bare.endMs} ms to exit. ` +
+    `Without askq: the same ${questions} questions through a bare BullMQ worker calling LangChain's ChatOpenAI (the client askq must use) with the request askq sends (its system prompt and a context from its last request before each question), in one fresh process, right after the measured run, on the same Redis and fake, with no retrieval, tracing, logging, scoring or result files (bench/lib/bare-eval-child.mjs), took ${bare.wallS.toFixed(2)} s, ${ratioUp(bare.wallS / ideal)} × ideal: ${bare.startMs} ms to the first answer starting, ${bare.runMs} ms of turns, ${bare.endMs} ms to exit. ` +
     (bare.wallS > 1.25 * ideal
       ? `Over the goal with no askq code at all: on this machine, at this hour, a program built on these two libraries misses it whatever askq does; askq's own cost is what it took over that floor: ${over}.`
       : `Within the goal, so these libraries can meet it here and askq's cost over them is what misses it: ${over}.`)

@@ -1,13 +1,17 @@
 /**
  * bench/eval-run.ts's floor without askq: one fresh Node process that loads BullMQ and
  * LangChain's ChatOpenAI (the client askq must use), starts a bare BullMQ Worker whose processor
- * only calls the model, enqueues the same questions (addBulk, a first chunk of 50 doubling to
- * 500, as askq's eval runner does) and exits once all are answered. No askq code: no
- * retrieval, tracing, logging, scoring or result files. Plain JavaScript, so Node strips no
+ * only calls the model with the request askq sends (its system prompt and a context it
+ * retrieved, from <prompt.json>, before each question), enqueues the same questions (addBulk,
+ * a first chunk of 50 doubling to 500, as askq's eval runner does) and exits once all are
+ * answered. No askq code: no retrieval, tracing, logging, scoring or result files. Plain JavaScript, so Node strips no
  * types at start (about 40 ms here) that the compiled CLI does not pay either. Prints
  * `BARE_EVAL <json>`, times in ms since this process started.
  *
- *   node bench/lib/bare-eval-child.mjs <redisUrl> <openaiBaseUrl> <questions.jsonl> <concurrency> <prefix>
+ *   node bench/lib/bare-eval-child.mjs <redisUrl> <openaiBaseUrl> <questions.jsonl> <concurrency>
+ *                                      <prefix> <prompt.json>
+ *
+ * prompt.json: `{ "system": string, "userPrefix": string }`, the user message before the question.
  */
 import { enableCompileCache } from 'node:module';
 
@@ -17,10 +21,13 @@ const { readFile } = await import('node:fs/promises');
 const { Queue, Worker } = await import('bullmq');
 const { ChatOpenAI } = await import('@langchain/openai');
 
-const [redisUrl, baseURL, file, concurrency, prefix] = process.argv.slice(2);
-if (!redisUrl || !baseURL || !file || !concurrency || !prefix) {
-  throw new Error('usage: bare-eval-child.mjs <redisUrl> <baseUrl> <file> <concurrency> <prefix>');
+const [redisUrl, baseURL, file, concurrency, prefix, promptFile] = process.argv.slice(2);
+if (!redisUrl || !baseURL || !file || !concurrency || !prefix || !promptFile) {
+  throw new Error(
+    'usage: bare-eval-child.mjs <redisUrl> <baseUrl> <file> <concurrency> <prefix> <prompt.json>',
+  );
 }
+const { system, userPrefix } = JSON.parse(await readFile(promptFile, 'utf8'));
 const sinceStart = () => Math.round(performance.now());
 const connection = { url: redisUrl };
 const chat = new ChatOpenAI({
@@ -41,7 +48,10 @@ const worker = new Worker(
   'bare-eval',
   async (job) => {
     firstStart ??= sinceStart();
-    const reply = await chat.invoke([{ role: 'user', content: String(job.data.question) }]);
+    const reply = await chat.invoke([
+      { role: 'system', content: system },
+      { role: 'user', content: userPrefix + String(job.data.question) },
+    ]);
     return { answer: reply.content };
   },
   { connection, prefix, concurrency: Number(concurrency) },
