@@ -1,3 +1,5 @@
+import { join } from 'node:path';
+
 import { connect, type Connection, type Table } from '@lancedb/lancedb';
 import { Field, FixedSizeList, Float32, Int32, Schema, Utf8 } from 'apache-arrow';
 
@@ -6,6 +8,7 @@ import type { VectorMatch } from '../../../shared/ports.ts';
 import {
   checkDimensions,
   type ChunkRow,
+  createExclusively,
   isTableExisting,
   isTableMissing,
   retryCommitConflicts,
@@ -198,27 +201,34 @@ export class LanceDbTable {
   async #existingTable(): Promise<Table | undefined> {
     if (this.#table) return this.#table;
     // A miss is not remembered: another process may create the table at any moment.
-    return this.#share(() =>
-      this.#connection.openTable(this.#options.tableName).catch((err: unknown) => {
-        if (isTableMissing(err)) return undefined;
-        throw err;
-      }),
-    );
+    return this.#share(() => this.#openIfCreated());
+  }
+
+  #openIfCreated(): Promise<Table | undefined> {
+    return this.#connection.openTable(this.#options.tableName).catch((err: unknown) => {
+      if (isTableMissing(err)) return undefined;
+      throw err;
+    });
   }
 
   /** The table, created with `dimensions`-long vectors if no process has created it yet. */
   async #writableTable(dimensions: number): Promise<Table> {
     const existing = await this.#existingTable();
     if (existing) return existing;
-    const { tableName } = this.#options;
+    const { dir, tableName } = this.#options;
+    // One creator at a time across the processes (and stores) sharing the folder.
     const created = await this.#share(() =>
-      this.#connection
-        .createEmptyTable(tableName, chunkSchema(dimensions), { mode: 'create', existOk: true })
-        .catch((err: unknown) => {
-          // Another process won the race to create it: open the winner's table.
-          if (isTableExisting(err)) return this.#connection.openTable(tableName);
-          throw err;
-        }),
+      createExclusively(join(dir, `.${tableName}.create.lock`), {
+        created: () => this.#openIfCreated(),
+        create: () =>
+          this.#connection
+            .createEmptyTable(tableName, chunkSchema(dimensions), { mode: 'create', existOk: true })
+            .catch((err: unknown) => {
+              // Created by a process that took no lock: open its table.
+              if (isTableExisting(err)) return this.#connection.openTable(tableName);
+              throw err;
+            }),
+      }),
     );
     if (!created) throw new TransientError(`LanceDB table ${tableName} could not be created`);
     return created;

@@ -1,4 +1,6 @@
 import { createHash } from 'node:crypto';
+import { mkdir, open, stat, unlink } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 
 import { TransientError, ValidationError } from '../../../shared/errors.ts';
@@ -89,6 +91,60 @@ export async function retryCommitConflicts<T>(
       }
       const backoff = options.delayMs * 2 ** (attempt - 1);
       await delay(backoff / 2 + Math.random() * backoff, undefined, { signal: options.signal });
+    }
+  }
+}
+
+/** How {@link createExclusively} creates. */
+export interface CreateExclusivelyOptions<T> {
+  /** The thing when some process has created it already, else undefined. */
+  created: () => Promise<T | undefined>;
+  /** Creates it; runs in one process at a time. */
+  create: () => Promise<T>;
+  /** A lock this old is its dead holder's and is taken over. @defaultValue 30000 */
+  staleMs?: number;
+  /** How often a process waiting for the lock looks again. @defaultValue 25 */
+  pollMs?: number;
+}
+
+/**
+ * Creates something at most once across processes sharing a folder: the process that creates
+ * `lockPath` exclusively (O_EXCL) checks `created()` and else runs `create()`; the others wait
+ * until the lock is gone or `created()` finds the result. For a LanceDB table: two processes
+ * creating the same table at once both commit, the second as an overwrite (version 2, empty)
+ * of the first, which fails the first's writes based on version 1 and can wipe rows it wrote.
+ * A lock older than `staleMs` belonged to a process that died while creating and is removed;
+ * two waiters removing the same stale lock at once could both create, a window only a crash
+ * mid-create opens.
+ */
+export async function createExclusively<T>(
+  lockPath: string,
+  options: CreateExclusivelyOptions<T>,
+): Promise<T> {
+  const { staleMs = 30_000, pollMs = 25 } = options;
+  await mkdir(dirname(lockPath), { recursive: true });
+  for (;;) {
+    let lock;
+    try {
+      lock = await open(lockPath, 'wx');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      const existing = await options.created();
+      if (existing !== undefined) return existing;
+      const age = await stat(lockPath).then(
+        (s) => Date.now() - s.mtimeMs,
+        () => 0, // gone meanwhile: try to take it at once
+      );
+      if (age > staleMs) await unlink(lockPath).catch(() => undefined);
+      else if (age > 0) await delay(pollMs);
+      continue;
+    }
+    try {
+      const existing = await options.created();
+      return existing !== undefined ? existing : await options.create();
+    } finally {
+      await lock.close();
+      await unlink(lockPath).catch(() => undefined);
     }
   }
 }

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { access, mkdtemp, readdir, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -11,6 +11,7 @@ import { chunkId, type VectorRecord } from '../../../../src/shared/ports.ts';
 import { HashingEmbeddings } from '../../../../src/worker/providers/local/hashing-embeddings.ts';
 import { LanceDbVectorStore } from '../../../../src/worker/providers/local/lancedb-store.ts';
 import {
+  createExclusively,
   retryCommitConflicts,
   sqlString,
   tableNameFor,
@@ -277,5 +278,77 @@ describe('retryCommitConflicts', () => {
       }),
     ).rejects.toBe(boom);
     expect(calls).toBe(1);
+  });
+});
+
+describe('createExclusively', () => {
+  let tmp: string;
+  beforeEach(async () => {
+    tmp = await mkdtemp(join(tmpdir(), 'askq-create-lock-'));
+  });
+  afterEach(async () => {
+    await rm(tmp, { recursive: true, force: true });
+  });
+  const exists = (path: string) =>
+    access(path).then(
+      () => true,
+      () => false,
+    );
+
+  it('creates once when several callers race, and each gets what was created', async () => {
+    const lock = join(tmp, '.t.create.lock');
+    let made: string | undefined;
+    let creates = 0;
+    const entered = Promise.withResolvers<void>();
+    const finish = Promise.withResolvers<void>();
+    const call = () =>
+      createExclusively(lock, {
+        created: () => Promise.resolve(made),
+        create: async () => {
+          creates += 1;
+          entered.resolve();
+          await finish.promise;
+          made = 'table';
+          return made;
+        },
+        pollMs: 1,
+      });
+    const calls = [call(), call(), call()];
+    await entered.promise;
+    expect(await exists(lock)).toBe(true);
+    finish.resolve();
+    expect(await Promise.all(calls)).toEqual(['table', 'table', 'table']);
+    expect(creates).toBe(1);
+    expect(await exists(lock)).toBe(false);
+  });
+
+  it('waits while another holds the lock and takes what it created', async () => {
+    const lock = join(tmp, '.t.create.lock');
+    await writeFile(lock, '');
+    let looks = 0;
+    let creates = 0;
+    const result = await createExclusively(lock, {
+      // The holder finishes between this caller's first and second look.
+      created: () => Promise.resolve((looks += 1) >= 2 ? 'theirs' : undefined),
+      create: () => Promise.resolve(`ours ${(creates += 1)}`),
+      pollMs: 1,
+    });
+    expect(result).toBe('theirs');
+    expect(creates).toBe(0);
+    expect(await exists(lock)).toBe(true); // the holder's to remove
+  });
+
+  it('takes over a lock whose holder died while creating', async () => {
+    const lock = join(tmp, '.t.create.lock');
+    await writeFile(lock, '');
+    const minuteAgo = new Date(Date.now() - 60_000);
+    await utimes(lock, minuteAgo, minuteAgo);
+    const result = await createExclusively(lock, {
+      created: () => Promise.resolve(undefined),
+      create: () => Promise.resolve('ours'),
+      staleMs: 30_000,
+    });
+    expect(result).toBe('ours');
+    expect(await exists(lock)).toBe(false);
   });
 });
