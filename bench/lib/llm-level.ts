@@ -12,6 +12,7 @@ import { ChatOpenAI } from '@langchain/openai';
 import { Queue, Worker } from 'bullmq';
 
 import { QUESTIONS_QUEUE } from '../../src/shared/contracts.ts';
+import { nodeHttpFetch } from '../../src/worker/providers/openai/node-http-fetch.ts';
 import { chatMessages, OpenAIChat } from '../../src/worker/providers/openai/openai-chat.ts';
 import { prefillPaused, startBenchWorker } from './askq.ts';
 import { InProcessProfiler } from './in-process-profiler.ts';
@@ -34,8 +35,10 @@ export const WARM_TURNS = 3;
  * `askq`: askq's worker (its questions queue, the real chat path OpenAIChat → LangChain
  * ChatOpenAI → openai SDK → HTTP, instant embeddings and store). `bare`: a BullMQ Worker whose
  * processor only calls LangChain's ChatOpenAI as it comes (the openai SDK on Node's fetch).
+ * `bare-node-http`: the same bare Worker with the one piece of askq its chat client uses
+ * below LangChain, the `fetch` askq hands the openai SDK (nodeHttpFetch, over node:http).
  */
-export type LevelKind = 'askq' | 'bare';
+export type LevelKind = 'askq' | 'bare' | 'bare-node-http';
 
 /** What one level runs against and how; handed to the child as JSON. */
 export interface LevelSpec {
@@ -195,7 +198,10 @@ async function startWorker(spec: LevelSpec): Promise<{ bullmq: Worker; close(): 
   const chat = new ChatOpenAI({
     model: 'gpt-4o-mini',
     apiKey: 'sk-bench',
-    configuration: { baseURL: spec.fakeUrl },
+    configuration: {
+      baseURL: spec.fakeUrl,
+      ...(spec.kind === 'bare-node-http' ? { fetch: nodeHttpFetch } : {}),
+    },
   });
   // The request askq sends (its two messages around the top four chunks of the same corpus),
   // so both sides carry the same bytes to the model and back; no retrieval per job.
