@@ -91,8 +91,11 @@ const SLICE_CHARS = 1 << 20;
 
 const NEEDS_QUOTES = /[",\r\n]/;
 
-/** One field: quoted when it holds a quote, comma or line break, its quotes doubled. */
-function csvField(value: string | number | boolean): string {
-  const text = String(value);
+/**
+ * One field: quoted when it holds a quote, comma or line break, its quotes doubled; empty for
+ * a value missing from an older run's results.jsonl, as csv-stringify wrote it.
+ */
+function csvField(value: string | number | boolean | null | undefined): string {
+  const text = value === undefined || value === null ? '' : String(value);
   return NEEDS_QUOTES.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
 }

@@ -77,6 +77,16 @@ describe('writeResultsCsv', () => {
     });
   });
 
+  it('writes a field missing from an older results.jsonl as empty, not "undefined"', async () => {
+    const path = join(dir, 'older.csv');
+    const older = JSON.parse(
+      JSON.stringify({ ...result('o'), model: undefined, traceId: undefined }),
+    ) as CaseResult;
+    await writeResultsCsv(path, [older], ['contains']);
+    const [row] = await readRows(path);
+    expect(row).toMatchObject({ id: 'o', model: '', traceId: '' });
+  });
+
   it('streams a run larger than one chunk without losing or reordering a row', async () => {
     const path = join(dir, 'large.csv');
     const results = Array.from({ length: 3000 }, (_, i) =>

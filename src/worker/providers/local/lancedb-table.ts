@@ -133,10 +133,12 @@ export async function createExclusively<T>(
       if (existing !== undefined) return existing;
       const age = await stat(lockPath).then(
         (s) => Date.now() - s.mtimeMs,
-        () => 0, // gone meanwhile: try to take it at once
+        () => undefined,
       );
+      // Gone meanwhile: try to take it at once. Otherwise wait, unless its holder is dead.
+      if (age === undefined) continue;
       if (age > staleMs) await unlink(lockPath).catch(() => undefined);
-      else if (age > 0) await delay(pollMs);
+      else await delay(pollMs);
       continue;
     }
     try {
