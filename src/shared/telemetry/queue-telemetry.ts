@@ -2,6 +2,7 @@ import type { Attributes, AttributeValue, Span, Telemetry, Time } from 'bullmq';
 import { BullMQOtel } from 'bullmq-otel';
 
 import { activeRequestId, REQUEST_ID_ATTRIBUTE } from './request-id.ts';
+import { sdkTracer } from './spans.ts';
 
 /** OTel messaging attributes (semantic conventions) that bullmq-otel's spans lack. */
 export const MESSAGING = {
@@ -58,6 +59,10 @@ export function createQueueTelemetry(options: QueueTelemetryOptions = {}): Telem
         // `complete` write that ends every successful attempt) would add spans to every job
         // and bury the ones users look for: not recorded. A failed attempt's `fail` span is.
         if (isHousekeeping(name)) return UNRECORDED;
+        // No SDK registered: nothing would record it, and renaming attributes onto a no-op
+        // span is work per job for nothing. Its context would carry its parent's ids (a
+        // producer's, propagated), which the parent context BullMQ hands in carries already.
+        if (sdkTracer() === undefined) return UNRECORDED;
         const span = otel.tracer.startSpan(name, spanOptions, context);
         return new MessagingSpan(span, name, options.captureContent ?? false);
       },

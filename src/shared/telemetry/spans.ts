@@ -1,11 +1,14 @@
 import {
   type Attributes,
+  INVALID_SPAN_CONTEXT,
   type Link,
+  ProxyTracerProvider,
   type Span,
   SpanKind,
   SpanStatusCode,
   trace,
   type Tracer,
+  type TracerProvider,
 } from '@opentelemetry/api';
 
 import { coerceError, failureClassOf } from '../errors.ts';
@@ -14,8 +17,41 @@ export { SpanKind };
 
 /** askq's tracer; a no-op until an SDK is registered (startTelemetry or the host app's). */
 export function tracer(): Tracer {
-  return trace.getTracer('askq');
+  return sdkTracer() ?? trace.getTracer('askq');
 }
+
+/** What the API's global provider delegates to while no SDK is registered (its no-op). */
+const NO_SDK: TracerProvider = new ProxyTracerProvider().getDelegate();
+
+/** The provider the API delegated to last time, and askq's tracer from it. */
+let current: { provider: TracerProvider; tracer: Tracer | undefined } | undefined;
+
+/**
+ * askq's tracer from the registered SDK, or undefined while none is registered. Looked up per
+ * span, as `trace.getTracer` would be (an SDK registered later, or replaced, is picked up), but
+ * the tracer itself is kept: `trace.getTracer` hands out a new proxy per call while no SDK is
+ * registered, and builds a cache key per call once one is.
+ */
+export function sdkTracer(): Tracer | undefined {
+  const global = trace.getTracerProvider();
+  // Another copy of the API (CommonJS beside ESM) has a no-op of its own: its spans then take
+  // the general path, which is still right.
+  const provider =
+    typeof (global as Partial<ProxyTracerProvider>).getDelegate === 'function'
+      ? (global as ProxyTracerProvider).getDelegate()
+      : global;
+  if (current?.provider !== provider) {
+    current = { provider, tracer: provider === NO_SDK ? undefined : provider.getTracer('askq') };
+  }
+  return current.tracer;
+}
+
+/**
+ * The span a stage gets while no SDK is registered: records nothing, as the API's no-op
+ * tracer's would. It is not made active: the no-op's would carry its parent's ids (a context
+ * propagated into the job), which the active context carries already.
+ */
+const UNTRACED: Span = trace.wrapSpanContext(INVALID_SPAN_CONTEXT);
 
 /** Ends a span, recording `err` (type, status, exception) when given. Never throws. */
 export function endSpan(span: Span, err?: unknown): void {
@@ -34,31 +70,42 @@ export function endSpan(span: Span, err?: unknown): void {
 
 /**
  * Runs `fn` inside a new active span, ending it with `fn`'s outcome. Hooks that enrich the
- * span run inside try/catch: a telemetry bug never changes what `fn` returns or throws.
+ * span run inside try/catch: a telemetry bug never changes what `fn` returns or throws. With no
+ * SDK registered, `fn` runs as it is, given a span that records nothing.
  */
-export async function withSpan<T>(
+export function withSpan<T>(
   name: string,
   options: { kind?: SpanKind; attributes?: Attributes; links?: Link[] },
   fn: (span: Span) => Promise<T>,
 ): Promise<T> {
-  return tracer().startActiveSpan(
-    name,
-    {
-      kind: options.kind ?? SpanKind.INTERNAL,
-      ...(options.attributes ? { attributes: options.attributes } : {}),
-      ...(options.links ? { links: options.links } : {}),
-    },
-    async (span) => {
-      try {
-        const result = await fn(span);
-        endSpan(span);
-        return result;
-      } catch (err) {
-        endSpan(span, err);
-        throw err;
-      }
-    },
-  );
+  // Not async: the callback's promise is returned as it is, one promise fewer per span. A
+  // synchronous throw still comes back as a rejection.
+  try {
+    const t = sdkTracer();
+    // Without an SDK a span records nothing and its context carries nothing new: skip the
+    // no-op span, its context copy and the proxy lookups, which run per stage and per call.
+    if (t === undefined) return fn(UNTRACED);
+    return t.startActiveSpan(
+      name,
+      {
+        kind: options.kind ?? SpanKind.INTERNAL,
+        ...(options.attributes ? { attributes: options.attributes } : {}),
+        ...(options.links ? { links: options.links } : {}),
+      },
+      async (span) => {
+        try {
+          const result = await fn(span);
+          endSpan(span);
+          return result;
+        } catch (err) {
+          endSpan(span, err);
+          throw err;
+        }
+      },
+    );
+  } catch (err) {
+    return Promise.reject(err as Error);
+  }
 }
 
 /** Sets attributes on a span, swallowing errors (telemetry never fails a job). */

@@ -89,23 +89,31 @@ export class BreakerPolicy implements Policy {
     return Math.max(0, this.#resetTimeoutMs - (Date.now() - this.#openedAt));
   }
 
-  async execute<T>(fn: (signal: AbortSignal) => Promise<T>, signal?: AbortSignal): Promise<T> {
+  // Not async: opossum's promise, chained once, instead of an async function's on top.
+  execute<T>(fn: (signal: AbortSignal) => Promise<T>, signal?: AbortSignal): Promise<T> {
     const callSignal = signal ?? new AbortController().signal;
+    let fired: Promise<T>;
     try {
-      return (await this.#breaker.fire(() => fn(callSignal))) as T;
+      fired = this.#breaker.fire(() => fn(callSignal)) as Promise<T>;
     } catch (err) {
-      if ((err as { code?: string }).code === 'EOPENBREAKER') {
-        // Half-open with its one trial in flight reports 0 ms left: wait a little anyway.
-        throw new BreakerOpenError(
-          this.#dependency,
-          this.remainingOpenMs() || 1 * SECOND,
-          this.#outageSince === undefined ? 0 : Date.now() - this.#outageSince,
-        );
-      }
-      // opossum's own errors (a shutdown breaker) are classified like a provider's.
-      throw err instanceof AskqError ? err : classifyProviderError(err, this.#dependency);
+      fired = Promise.reject(err as Error);
     }
+    return fired.catch(this.#rejected);
   }
+
+  /** opossum's rejection as askq's: an open breaker's, or a classified error. */
+  readonly #rejected = (err: unknown): never => {
+    if ((err as { code?: string }).code === 'EOPENBREAKER') {
+      // Half-open with its one trial in flight reports 0 ms left: wait a little anyway.
+      throw new BreakerOpenError(
+        this.#dependency,
+        this.remainingOpenMs() || 1 * SECOND,
+        this.#outageSince === undefined ? 0 : Date.now() - this.#outageSince,
+      );
+    }
+    // opossum's own errors (a shutdown breaker) are classified like a provider's.
+    throw err instanceof AskqError ? err : classifyProviderError(err, this.#dependency);
+  };
 
   /** Stops the breaker's timers. */
   shutdown(): void {
