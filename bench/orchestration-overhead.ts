@@ -20,6 +20,7 @@
  *   node bench/orchestration-overhead.ts [--jobs 5000] [--concurrency 50] [--rounds 2]
  */
 import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -101,12 +102,14 @@ async function runSide(
   await prefillPaused(queue, questions(jobs), RETENTION);
   let worker: Worker;
   let askq: AskqWorker | undefined;
+  let contract: ContractProcessor | undefined;
   if (kind !== 'askq') {
-    worker = new Worker(
-      QUESTIONS_QUEUE,
-      kind === 'bare' ? async () => undefined : contractProcessor(),
-      { connection, prefix, concurrency },
-    );
+    contract = kind === 'bare' ? undefined : contractProcessor();
+    worker = new Worker(QUESTIONS_QUEUE, contract?.process ?? (async () => undefined), {
+      connection,
+      prefix,
+      concurrency,
+    });
   } else {
     askq = await startBenchWorker({
       env: { REDIS_URL: redisUrl, ASKQ_PREFIX: prefix },
@@ -135,6 +138,7 @@ async function runSide(
   }
   if (askq) await askq.close(10_000);
   else await worker.close();
+  await contract?.close();
   await queue.close();
   connection.disconnect();
   return {
@@ -165,12 +169,10 @@ let askqResult: unknown;
  * sets more), one pino line at info (pino's own fast destination to /dev/null, as askq's), and
  * askq's result for the job, which BullMQ writes to Redis. Lean on purpose: a floor, not a copy.
  */
-function contractProcessor(): (job: Job) => Promise<unknown> {
+function contractProcessor(): ContractProcessor {
   const tracer = trace.getTracer('bench-contract');
-  const log = pino(
-    { level: 'info', base: { service: 'bench-contract' } },
-    pino.destination({ dest: '/dev/null', sync: false }),
-  );
+  const destination = pino.destination({ dest: '/dev/null', sync: false });
+  const log = pino({ level: 'info', base: { service: 'bench-contract' } }, destination);
   const span = <T>(
     name: string,
     kind: SpanKind,
@@ -184,7 +186,7 @@ function contractProcessor(): (job: Job) => Promise<unknown> {
         s.end();
       }
     });
-  return (job) =>
+  const processJob = (job: Job) =>
     span(
       'process questions',
       SpanKind.CONSUMER,
@@ -214,6 +216,20 @@ function contractProcessor(): (job: Job) => Promise<unknown> {
         return askqResult;
       },
     );
+  return {
+    process: processJob,
+    close: async () => {
+      const closed = once(destination, 'close');
+      destination.end();
+      await closed;
+    },
+  };
+}
+
+/** The contract side's processor, and how to close its log destination after its side. */
+interface ContractProcessor {
+  process: (job: Job) => Promise<unknown>;
+  close(): Promise<void>;
 }
 
 /** Runs the sides in alternation (bare first) and, in a child process, profiles askq's side. */

@@ -84,15 +84,20 @@ function queueName(kind: LevelKind): string {
   return kind === 'askq' ? QUESTIONS_QUEUE : 'bare-questions';
 }
 
+/** The queue a level's (or its warm-up's) jobs wait in, under its own prefix. */
+function levelQueue(spec: LevelSpec): Queue {
+  return new Queue(queueName(spec.kind), {
+    connection: { url: spec.redisUrl },
+    prefix: spec.prefix,
+  });
+}
+
 /**
  * Runs one level in a fresh worker process: adds its jobs to a paused queue here, then the
  * child warms up, starts its worker and measures. Removes the level's queue afterwards.
  */
 export async function runLevelInChild(spec: LevelSpec): Promise<Level> {
-  const queue = new Queue(queueName(spec.kind), {
-    connection: { url: spec.redisUrl },
-    prefix: spec.prefix,
-  });
+  const queue = levelQueue(spec);
   try {
     await prefillPaused(queue, questions(spec.jobs), RETENTION);
     const child = spawn(process.execPath, [CHILD, JSON.stringify(spec)], {
@@ -124,19 +129,13 @@ export async function runLevelInChild(spec: LevelSpec): Promise<Level> {
  */
 export async function measureLevelHere(spec: LevelSpec): Promise<void> {
   const warm = { ...spec, prefix: `${spec.prefix}-warm`, concurrency: 10, jobs: 50 };
-  const warmQueue = new Queue(queueName(spec.kind), {
-    connection: { url: spec.redisUrl },
-    prefix: warm.prefix,
-  });
+  const warmQueue = levelQueue(warm);
   await prefillPaused(warmQueue, questions(warm.jobs), RETENTION);
   await timeLevel(warm, warmQueue);
   await warmQueue.obliterate({ force: true });
   await warmQueue.close();
 
-  const queue = new Queue(queueName(spec.kind), {
-    connection: { url: spec.redisUrl },
-    prefix: spec.prefix,
-  });
+  const queue = levelQueue(spec);
   const profiler = spec.profileOut ? await InProcessProfiler.open() : undefined;
   const level = await timeLevel(spec, queue, profiler);
   if (profiler && spec.profileOut) await profiler.save(spec.profileOut);
