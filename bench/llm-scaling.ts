@@ -11,12 +11,15 @@
  * askq and the bare worker start alike. The top level runs {@link TOP_ROUNDS} times, each
  * askq round followed by the same jobs through a bare BullMQ Worker calling LangChain's
  * ChatOpenAI with the request askq sends (no askq worker), on the stock fetch and on askq's
- * HTTP adapter, so the result says whether the gap at that level is askq's work per job or
- * what the libraries reach alone; the medians are held against the goal, every round is shown.
+ * HTTP adapter, and then on that adapter doing only the work askq's answer contract requires
+ * (retrieval on the same instant ports, one log line, askq's result; none of askq's code), so
+ * the result says whether the gap at that level is askq's code, the contract's work or what the
+ * libraries reach alone; the medians are held against the goal, every round is shown.
  *
  * Then the top level runs once more under V8's sampling profiler (in its worker process,
  * around the measured window only) and the result says where the worker's CPU per job goes,
- * by package, from that profile.
+ * by package, from that profile; the contract's worker is profiled the same way, and the two
+ * are compared place by place.
  *
  *   node bench/llm-scaling.ts [--levels 1,10,100,500] [--latency 200] [--jobs-per-slot 10]
  *                             [--no-profile] [--profile-out FILE.cpuprofile]
@@ -27,6 +30,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
+import { DEFAULTS } from '../src/shared/defaults.ts';
 import { type BenchRedis, benchRedis } from './lib/bench-redis.ts';
 import { type BenchResult, type Figure, floorTo, fmt, runAsScript } from './lib/bench-result.ts';
 import { type ProfileSummary, summarizeCpuProfile } from './lib/cpu-profile.ts';
@@ -72,6 +76,8 @@ interface TopRounds {
   bare: Level[];
   /** The bare worker on askq's HTTP adapter. */
   bareNodeHttp: Level[];
+  /** The bare worker on askq's adapter doing only the work askq's answer contract requires. */
+  contract: Level[];
 }
 
 export async function run(options: LlmScalingOptions = {}): Promise<BenchResult> {
@@ -83,8 +89,9 @@ export async function run(options: LlmScalingOptions = {}): Promise<BenchResult>
   const fake = await startFakeProcess({ latencyMs });
   let redis: BenchRedis | undefined;
   const results: Level[] = [];
-  const rounds: TopRounds = { askq: [], bare: [], bareNodeHttp: [] };
+  const rounds: TopRounds = { askq: [], bare: [], bareNodeHttp: [], contract: [] };
   let profile: Profiled | undefined;
+  let contractProfile: Profiled | undefined;
   try {
     const r = (redis = await benchRedis('llm-scaling'));
     let n = 0;
@@ -110,6 +117,7 @@ export async function run(options: LlmScalingOptions = {}): Promise<BenchResult>
         rounds.askq.push(await level('askq', top));
         rounds.bare.push(await level('bare', top));
         rounds.bareNodeHttp.push(await level('bare-node-http', top));
+        rounds.contract.push(await level('contract', top));
       }
       results.push(median(rounds.askq));
     }
@@ -125,6 +133,15 @@ export async function run(options: LlmScalingOptions = {}): Promise<BenchResult>
           level: profiled,
           measured: results.find((l) => l.concurrency === top)!,
         };
+        if (rounds.contract.length > 0) {
+          const contractFile = join(dir, 'contract.cpuprofile');
+          const profiledContract = await level('contract', top, contractFile);
+          contractProfile = {
+            ...(await summarizeCpuProfile(contractFile, ROOT)),
+            level: profiledContract,
+            measured: median(rounds.contract),
+          };
+        }
       } finally {
         await rm(dir, { recursive: true, force: true });
       }
@@ -156,6 +173,11 @@ export async function run(options: LlmScalingOptions = {}): Promise<BenchResult>
       figure: `concurrency ${adapted.concurrency}, the same bare worker on askq's HTTP adapter (nodeHttpFetch as the openai SDK's fetch, the one piece of askq under LangChain; the median of ${rounds.bareNodeHttp.length} rounds): sustained achieved / ideal (jobs/s); whole run achieved / ideal; CPU per job: worker process (its JavaScript thread); worker loop delay p99; sustained achieved / ideal of every round`,
       measured: `${floorTo(ratio(adapted))} (${fmt(adapted.sustained, 1)} / ${fmt(adapted.ideal)}); ${floorTo(adapted.achieved / adapted.ideal)}; ${fmt((1000 * adapted.cpuCores) / adapted.achieved, 2)} (${fmt((1000 * adapted.threadCores) / adapted.achieved, 2)}) ms; ${fmt(adapted.loopDelayP99Ms)} ms; ${allRounds(rounds.bareNodeHttp)}`,
     });
+    const contract = median(rounds.contract);
+    figures.push({
+      figure: `concurrency ${contract.concurrency}, that bare worker on askq's adapter doing only what askq's answer contract requires, with none of askq's code (retrieval on the same instant ports, askq's two messages around the chunks it found, one pino line at info, a result of askq's shape with ${DEFAULTS.sourceTextChars}-character excerpts; no breakers, timeouts, validation, events or metrics; the median of ${rounds.contract.length} rounds): sustained achieved / ideal (jobs/s); whole run achieved / ideal; CPU per job: worker process (its JavaScript thread); worker loop delay p99; sustained achieved / ideal of every round`,
+      measured: `${floorTo(ratio(contract))} (${fmt(contract.sustained, 1)} / ${fmt(contract.ideal)}); ${floorTo(contract.achieved / contract.ideal)}; ${fmt((1000 * contract.cpuCores) / contract.achieved, 2)} (${fmt((1000 * contract.threadCores) / contract.achieved, 2)}) ms; ${fmt(contract.loopDelayP99Ms)} ms; ${allRounds(rounds.contract)}`,
+    });
   }
   const topLevel = results.at(-1)!;
   const missed = results.filter((l) => ratio(l) < goalAt(l.concurrency));
@@ -176,11 +198,18 @@ export async function run(options: LlmScalingOptions = {}): Promise<BenchResult>
   return {
     id: 'llm-scaling',
     title: 'LLM-bound scaling',
-    compares: `one worker process at concurrency ${levels.join(', ')} against its ideal, concurrency ÷ ${latencyMs / 1000} s: the real chat path (OpenAIChat → LangChain ChatOpenAI → openai SDK → HTTP) to the fake (own process) answering in ${latencyMs} ms, embeddings and store instant in-process; jobs per level = concurrency × ${perSlot}, pre-added to a paused queue, the worker in a fresh process of its own per level (warmed up on 50 jobs of its own first). The goal is held against the sustained rate: completions between the end of the first ${WARM_TURNS} turns (concurrency × ${WARM_TURNS} jobs done) and the end of the last turn but one, the rate of a worker that keeps running; the whole run (clock from resume to last completion) is shown beside it, its start (BullMQ fetching the first jobs one Redis round trip each, sockets opened) and drain (the last turn's slowest slot) included. Shows what askq and its libraries add on top of the model’s latency as concurrency grows. At the top level, ${TOP_ROUNDS} rounds, each askq round followed by the same jobs without askq: a bare BullMQ Worker calling LangChain's ChatOpenAI with the request askq sends, on the stock fetch and then on askq's HTTP adapter, measured the same way: what the queue and the model client reach alone; the medians are compared.`,
+    compares: `one worker process at concurrency ${levels.join(', ')} against its ideal, concurrency ÷ ${latencyMs / 1000} s: the real chat path (OpenAIChat → LangChain ChatOpenAI → openai SDK → HTTP) to the fake (own process) answering in ${latencyMs} ms, embeddings and store instant in-process; jobs per level = concurrency × ${perSlot}, pre-added to a paused queue, the worker in a fresh process of its own per level (warmed up on 50 jobs of its own first). The goal is held against the sustained rate: completions between the end of the first ${WARM_TURNS} turns (concurrency × ${WARM_TURNS} jobs done) and the end of the last turn but one, the rate of a worker that keeps running; the whole run (clock from resume to last completion) is shown beside it, its start (BullMQ fetching the first jobs one Redis round trip each, sockets opened) and drain (the last turn's slowest slot) included. Shows what askq and its libraries add on top of the model’s latency as concurrency grows. At the top level, ${TOP_ROUNDS} rounds, each askq round followed by the same jobs without askq: a bare BullMQ Worker calling LangChain's ChatOpenAI with the request askq sends, on the stock fetch and then on askq's HTTP adapter, measured the same way: what the queue and the model client reach alone; then that worker on the adapter doing only what askq's answer contract requires, none of askq's code: what any worker keeping the contract reaches; the medians are compared, and askq's profile is set against the contract worker's, place by place.`,
     goal: 'achieved / ideal ≥ 0.9 at 1, 10 and 100; ≥ 0.75 at 500',
     figures,
     notes,
-    ...(profile ? { extra: profileMarkdown(profile) } : {}),
+    ...(profile
+      ? {
+          extra: [
+            profileMarkdown(profile),
+            ...(contractProfile ? [differenceMarkdown(profile, contractProfile)] : []),
+          ].join('\n\n'),
+        }
+      : {}),
     seconds: (performance.now() - t0) / 1000,
   };
 }
@@ -192,21 +221,25 @@ export async function run(options: LlmScalingOptions = {}): Promise<BenchResult>
 function bareReading(rounds: TopRounds, askq: Level): string {
   const bare = median(rounds.bare);
   const adapted = median(rounds.bareNodeHttp);
+  const contract = median(rounds.contract);
   const perJob = (l: Level) => (1000 * l.threadCores) / l.achieved;
   const askqRatio = ratio(askq);
   const goal = goalAt(bare.concurrency);
   const ahead = (of: Level[]) => rounds.askq.filter((a, i) => ratio(of[i]!) > ratio(a)).length;
   const line = (name: string, l: Level, of: Level[]) =>
     `${name} sustained ${floorTo(ratio(l))} of the ideal in its median round on ${fmt(perJob(l), 2)} ms of its JavaScript thread's CPU per job, ahead of the askq round before it in ${ahead(of)} of ${rounds.askq.length}`;
+  const contractLine = `doing only the work askq's answer contract requires (retrieval, askq's messages, one log line, askq's result), with none of askq's code, it ${line('', contract, rounds.contract).trimStart()}`;
   const verdict =
     askqRatio >= goal
       ? 'askq meets the goal.'
-      : ratio(adapted) >= goal
-        ? `On askq's HTTP adapter the libraries alone meet the goal; askq does not, so what misses it is askq's own work per job above the chat call (its stages, breakers, timeouts, log line, result and their garbage: the profile below names them), not the queue, the model client or the machine.`
-        : ratio(bare) >= goal
-          ? `The libraries alone meet the goal on the stock fetch; askq does not, so what misses it is askq's own work per job.`
-          : `The libraries alone miss the goal too, on the stock fetch and on askq's adapter: on this machine at this hour a worker built on them does not reach it, with askq's work per job or without it.`;
-  return `Without askq, at concurrency ${bare.concurrency} (askq ${floorTo(askqRatio)} on ${fmt(perJob(askq), 2)} ms of its JavaScript thread's CPU per job): a bare BullMQ Worker calling LangChain's ChatOpenAI with the same two messages askq sends (the same bytes to the model and back; no retrieval, breakers, timeouts, tracing, logging or result contract), in a fresh process after each askq round on the same fake, Redis and jobs. ${line('On the stock fetch it', bare, rounds.bare)}; ${line("on askq's HTTP adapter (nodeHttpFetch) it", adapted, rounds.bareNodeHttp)}. ${verdict}`;
+      : ratio(contract) >= goal
+        ? `The contract's work alone, on the same libraries and adapter, meets the goal; askq does not, so what misses it is askq's own code around that work (its attempt runner, validation, breakers, timeouts, events and their garbage: the last table below lists the places by difference), not the queue, the model client, the contract or the machine.`
+        : ratio(adapted) >= goal
+          ? `On askq's HTTP adapter the libraries alone meet the goal; the contract's work alone misses it (${floorTo(ratio(contract))}), so the goal is out of reach for any worker that keeps askq's answer contract on these libraries on this machine at this hour. askq's own code is the further distance from ${floorTo(ratio(contract))} to ${floorTo(askqRatio)} (the last table below lists the places by difference).`
+          : ratio(bare) >= goal
+            ? `The libraries alone meet the goal on the stock fetch; askq does not, so what misses it is askq's own work per job.`
+            : `The libraries alone miss the goal too, on the stock fetch and on askq's adapter: on this machine at this hour a worker built on them does not reach it, with askq's work per job or without it.`;
+  return `Without askq, at concurrency ${bare.concurrency} (askq ${floorTo(askqRatio)} on ${fmt(perJob(askq), 2)} ms of its JavaScript thread's CPU per job): a bare BullMQ Worker calling LangChain's ChatOpenAI with the same two messages askq sends (the same bytes to the model and back; no retrieval, breakers, timeouts, tracing, logging or result contract), in a fresh process after each askq round on the same fake, Redis and jobs. ${line('On the stock fetch it', bare, rounds.bare)}; ${line("on askq's HTTP adapter (nodeHttpFetch) it", adapted, rounds.bareNodeHttp)}; on the adapter and ${contractLine}. ${verdict}`;
 }
 
 /** What bounds one level, from its CPU and loop-delay figures. */
@@ -329,6 +362,42 @@ function ownShare(
   return rest > budget
     ? `${split}. With askq’s JavaScript at zero the rest (libraries, Node, GC and the harness) would still be ${fmt(rest)} µs, over the ${fmt(budget)} µs budget; but that rest includes the library work askq's own stages ask for (its breakers, timeouts, log line, larger result and their garbage), so it is no floor: the bare workers above, measured without them, are.`
     : `${split}. The rest is ${fmt(rest)} µs, within the ${fmt(budget)} µs budget: cutting ${fmt(usPerJob - budget)} µs of askq’s ${fmt(js)} µs would meet it with a core to itself.`;
+}
+
+/**
+ * askq's worker against the contract's work alone (bare worker, same adapter, same instant
+ * ports, one log line, askq's result): each one's thread CPU per job split by place in its
+ * own profile's shares, and the difference, largest first. What askq's code adds is there by
+ * where it is spent, the library work and garbage it causes included.
+ */
+function differenceMarkdown(askq: Profiled, contract: Profiled): string {
+  const perPlace = (p: Profiled) => {
+    const busy = busyMs(p);
+    const perJob = cpuUsPerJob(p);
+    return new Map(busyPlaces(p).map((x) => [x.name, (x.ms / busy) * perJob]));
+  };
+  const a = perPlace(askq);
+  const c = perPlace(contract);
+  const rows = [...new Set([...a.keys(), ...c.keys()])]
+    .map((name) => ({ name, askq: a.get(name) ?? 0, contract: c.get(name) ?? 0 }))
+    .sort((x, y) => y.askq - y.contract - (x.askq - x.contract));
+  const total = cpuUsPerJob(askq) - cpuUsPerJob(contract);
+  const srcOnly = rows
+    .filter((r) => r.name.startsWith('src/') && r.contract === 0)
+    .reduce((sum, r) => sum + r.askq, 0);
+  const esc = (x: string) => x.replace(/\|/g, '\\|');
+  return [
+    `askq against the contract's work alone at concurrency ${askq.level.concurrency}: ${fmt(cpuUsPerJob(askq))} vs ${fmt(cpuUsPerJob(contract))} µs of the JavaScript thread's CPU per job (measured runs; ${fmt(total)} µs more), each split by place in its own profiled run's shares. askq's src/ files the contract's worker does not run come to ${fmt(srcOnly)} µs; the rest of the difference is library, Node and GC work, some of it caused by askq's code (its breakers, timers, events and their garbage). Two profiled runs differ, and the sampler bills wall time on the thread (a wait for a core included), so a difference of a few µs at one place is within the noise; the total above is measured, not sampled. The 15 places with the largest difference:`,
+    '',
+    '| place | askq, µs per job | contract alone, µs per job | difference |',
+    '| --- | --- | --- | --- |',
+    ...rows
+      .slice(0, 15)
+      .map(
+        (r) =>
+          `| \`${esc(r.name)}\` | ${fmt(r.askq, 1)} | ${fmt(r.contract, 1)} | ${fmt(r.askq - r.contract, 1)} |`,
+      ),
+  ].join('\n');
 }
 
 function pct(share: number): string {

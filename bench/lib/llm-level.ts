@@ -10,8 +10,10 @@ import { fileURLToPath } from 'node:url';
 
 import { ChatOpenAI } from '@langchain/openai';
 import { Queue, Worker } from 'bullmq';
+import { pino } from 'pino';
 
 import { QUESTIONS_QUEUE } from '../../src/shared/contracts.ts';
+import { DEFAULTS } from '../../src/shared/defaults.ts';
 import { nodeHttpFetch } from '../../src/worker/providers/openai/node-http-fetch.ts';
 import { chatMessages, OpenAIChat } from '../../src/worker/providers/openai/openai-chat.ts';
 import { prefillPaused, startBenchWorker } from './askq.ts';
@@ -37,8 +39,10 @@ export const WARM_TURNS = 3;
  * processor only calls LangChain's ChatOpenAI as it comes (the openai SDK on Node's fetch).
  * `bare-node-http`: the same bare Worker with the one piece of askq its chat client uses
  * below LangChain, the `fetch` askq hands the openai SDK (nodeHttpFetch, over node:http).
+ * `contract`: that Worker doing only what askq's answer contract requires (see
+ * {@link startContractWorker}).
  */
-export type LevelKind = 'askq' | 'bare' | 'bare-node-http';
+export type LevelKind = 'askq' | 'bare' | 'bare-node-http' | 'contract';
 
 /** What one level runs against and how; handed to the child as JSON. */
 export interface LevelSpec {
@@ -199,9 +203,10 @@ async function startWorker(spec: LevelSpec): Promise<{ bullmq: Worker; close(): 
     apiKey: 'sk-bench',
     configuration: {
       baseURL: spec.fakeUrl,
-      ...(spec.kind === 'bare-node-http' ? { fetch: nodeHttpFetch } : {}),
+      ...(spec.kind === 'bare' ? {} : { fetch: nodeHttpFetch }),
     },
   });
+  if (spec.kind === 'contract') return startContractWorker(spec, chat);
   // The request askq sends (its two messages around the top four chunks of the same corpus),
   // so both sides carry the same bytes to the model and back; no retrieval per job.
   const context = [...(await instantPorts()).records.values()]
@@ -228,4 +233,63 @@ function sustainedRate(completedAt: number[], concurrency: number): number {
   const to = completedAt.length - 1 - concurrency;
   if (to - from < concurrency) return NaN;
   return ((to - from) / (completedAt[to]! - completedAt[from]!)) * 1000;
+}
+
+/**
+ * A bare BullMQ Worker on askq's HTTP adapter doing per job only what askq's answer contract
+ * requires, with none of askq's code: retrieval on the same instant ports (embed the question,
+ * query the top four chunks), the chat call with askq's messages around them, one pino line
+ * at info to /dev/null, and a result of askq's shape (the answer, four sources with excerpts
+ * of ASKQ_SOURCE_TEXT_CHARS's default length, model, usage, timings, attempts). No breakers,
+ * timeouts, metrics, validation or events: a floor, not a copy.
+ */
+async function startContractWorker(
+  spec: LevelSpec,
+  chat: ChatOpenAI,
+): Promise<{ bullmq: Worker; close(): Promise<void> }> {
+  const ports = await instantPorts();
+  const destination = pino.destination({ dest: '/dev/null', sync: false });
+  const log = pino({ level: 'info', base: { service: 'bench-contract' } }, destination);
+  const worker = new Worker(
+    queueName('bare'),
+    async (job) => {
+      const question = String(job.data.question);
+      const t0 = performance.now();
+      const vector = await ports.embeddings.embedQuery(question);
+      const matches = await ports.store.query('default', vector, TOP_K);
+      const t1 = performance.now();
+      const message = await chat.invoke(chatMessages({ question, context: matches }));
+      const t2 = performance.now();
+      const usage = {
+        inputTokens: message.usage_metadata?.input_tokens ?? 0,
+        outputTokens: message.usage_metadata?.output_tokens ?? 0,
+      };
+      const timings = {
+        queueMs: (job.processedOn ?? 0) - job.timestamp,
+        retrieveMs: Math.round((t1 - t0) * 10) / 10,
+        generateMs: Math.round((t2 - t1) * 10) / 10,
+        totalMs: Date.now() - job.timestamp,
+      };
+      log.info({ job_id: job.id, timings, usage, sources: matches.length }, 'answered');
+      return {
+        answer: message.text,
+        sources: matches.map((m) => ({ ...m, text: m.text.slice(0, DEFAULTS.sourceTextChars) })),
+        degraded: false,
+        model: String(message.response_metadata.model_name ?? 'gpt-4o-mini'),
+        usage,
+        timings,
+        attempts: job.attemptsMade + 1,
+        traceId: '',
+      };
+    },
+    { connection: { url: spec.redisUrl }, prefix: spec.prefix, concurrency: spec.concurrency },
+  );
+  await worker.waitUntilReady();
+  return {
+    bullmq: worker,
+    close: async () => {
+      await worker.close();
+      destination.end();
+    },
+  };
 }
