@@ -273,7 +273,12 @@ async function startContractWorker(
       log.info({ job_id: job.id, timings, usage, sources: matches.length }, 'answered');
       return {
         answer: message.text,
-        sources: matches.map((m) => ({ ...m, text: m.text.slice(0, DEFAULTS.sourceTextChars) })),
+        sources: matches.map((m) => ({
+          id: m.docId,
+          chunk: m.chunk,
+          score: m.score,
+          text: m.text.slice(0, DEFAULTS.sourceTextChars),
+        })),
         degraded: false,
         model: String(message.response_metadata.model_name ?? 'gpt-4o-mini'),
         usage,
