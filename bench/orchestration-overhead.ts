@@ -20,7 +20,6 @@
  *   node bench/orchestration-overhead.ts [--jobs 5000] [--concurrency 50] [--rounds 2]
  */
 import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -29,7 +28,6 @@ import { parseArgs } from 'node:util';
 
 import { type Attributes, type ProxyTracerProvider, SpanKind, trace } from '@opentelemetry/api';
 import { type Job, Queue, Worker } from 'bullmq';
-import { pino } from 'pino';
 
 import { QUESTIONS_QUEUE } from '../src/shared/contracts.ts';
 import { createRedisConnection } from '../src/shared/redis.ts';
@@ -38,6 +36,7 @@ import type { AskqWorker } from '../src/worker/askq-worker.ts';
 import { prefillPaused, startBenchWorker } from './lib/askq.ts';
 import { type BenchRedis, benchRedis } from './lib/bench-redis.ts';
 import { type BenchResult, type Figure, floorTo, fmt, runAsScript } from './lib/bench-result.ts';
+import { contractLog } from './lib/contract-log.ts';
 import { type ProfileSummary, summarizeCpuProfile } from './lib/cpu-profile.ts';
 import { startDiscardSink } from './lib/discard-sink.ts';
 import { instantPorts, questions } from './lib/instant-ports.ts';
@@ -171,8 +170,7 @@ let askqResult: unknown;
  */
 function contractProcessor(): ContractProcessor {
   const tracer = trace.getTracer('bench-contract');
-  const destination = pino.destination({ dest: '/dev/null', sync: false });
-  const log = pino({ level: 'info', base: { service: 'bench-contract' } }, destination);
+  const { log, close } = contractLog();
   const span = <T>(
     name: string,
     kind: SpanKind,
@@ -216,14 +214,7 @@ function contractProcessor(): ContractProcessor {
         return askqResult;
       },
     );
-  return {
-    process: processJob,
-    close: async () => {
-      const closed = once(destination, 'close');
-      destination.end();
-      await closed;
-    },
-  };
+  return { process: processJob, close };
 }
 
 /** The contract side's processor, and how to close its log destination after its side. */

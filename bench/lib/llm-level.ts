@@ -10,13 +10,13 @@ import { fileURLToPath } from 'node:url';
 
 import { ChatOpenAI } from '@langchain/openai';
 import { Queue, Worker } from 'bullmq';
-import { pino } from 'pino';
 
 import { QUESTIONS_QUEUE } from '../../src/shared/contracts.ts';
 import { DEFAULTS } from '../../src/shared/defaults.ts';
 import { nodeHttpFetch } from '../../src/worker/providers/openai/node-http-fetch.ts';
 import { chatMessages, OpenAIChat } from '../../src/worker/providers/openai/openai-chat.ts';
 import { prefillPaused, startBenchWorker } from './askq.ts';
+import { contractLog } from './contract-log.ts';
 import { InProcessProfiler } from './in-process-profiler.ts';
 import { instantPorts, questions } from './instant-ports.ts';
 import {
@@ -248,8 +248,7 @@ async function startContractWorker(
   chat: ChatOpenAI,
 ): Promise<{ bullmq: Worker; close(): Promise<void> }> {
   const ports = await instantPorts();
-  const destination = pino.destination({ dest: '/dev/null', sync: false });
-  const log = pino({ level: 'info', base: { service: 'bench-contract' } }, destination);
+  const { log, close: closeLog } = contractLog();
   const worker = new Worker(
     queueName('bare'),
     async (job) => {
@@ -294,7 +293,7 @@ async function startContractWorker(
     bullmq: worker,
     close: async () => {
       await worker.close();
-      destination.end();
+      await closeLog();
     },
   };
 }
