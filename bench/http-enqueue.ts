@@ -3,7 +3,9 @@
  * private redis-server, loaded by autocannon over keep-alive connections to 127.0.0.1.
  *
  *   - single: `POST /v1/questions`, one question per request → requests/s, p50/p99 latency
- *   - batch:  `POST /v1/questions/batch`, 1000 questions per request → questions/s
+ *   - batch:  `POST /v1/questions/batch`, 1000 questions per request → questions/s, just after
+ *     the same batches through a server of Fastify and BullMQ alone (bench/lib/bare-serve-child.ts,
+ *     the floor under askq serve), each on an emptied Redis
  *
  * Goals on a two-core machine: ≥ 3,000 single requests/s and ≥ 30,000 batched questions/s.
  * Authentication and the Redis-backed rate limiter stay on (with a limit the run cannot reach),
@@ -25,6 +27,7 @@ import autocannon from 'autocannon';
 import { Queue } from 'bullmq';
 
 import { QUESTIONS_QUEUE } from '../src/shared/contracts.ts';
+import { DEFAULTS } from '../src/shared/defaults.ts';
 import { createRedisConnection } from '../src/shared/redis.ts';
 import { type BenchRedis, benchRedis } from './lib/bench-redis.ts';
 import { type BenchResult, RESULT_MARKER } from './lib/bench-result.ts';
@@ -32,6 +35,7 @@ import { type ProfileSummary, summarizeCpuProfile } from './lib/cpu-profile.ts';
 import { measureMachineBusy, measureProcesses, measureProcessLoad } from './lib/measure.ts';
 
 const CLI = fileURLToPath(new URL('../src/cli.ts', import.meta.url));
+const BARE_CHILD = fileURLToPath(new URL('./lib/bare-serve-child.ts', import.meta.url));
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const KEY = 'bench-key-0123456789abcdef0123456789';
 const PREFIX = 'bench-http';
@@ -87,18 +91,21 @@ try {
   const single = JSON.stringify({ question: 'What does LCEL stand for?', topK: 4 });
   rows.push(await run('single question', `${started.url}/v1/questions`, single, 1));
 
-  // The single scenario's jobs go, the queue's meta stays: a FLUSHDB would also drop the
-  // events-stream cap `askq serve` wrote there, and the batch scenario would run at BullMQ's
-  // default cap instead of askq's.
-  await queue.drain(true);
   const batch = JSON.stringify(
     Array.from({ length: batchSize }, (_, i) => ({ question: `Batched question number ${i}?` })),
   );
+  // The floor first, then askq serve, each on an emptied Redis (FLUSHDB) with a server started
+  // on it: a Redis that had just deleted a scenario's few hundred thousand jobs ran the next
+  // scenario's identical scripts with about a third more CPU per batch here (the same floor
+  // server, first and third in one run), so the order, not the server, would decide. askq serve writes its events-stream cap to the
+  // emptied queue's meta as it starts; the floor writes the same cap.
+  const bareRow = await runBare(batch);
+  const askqBatch = await restartServer();
   rows.push(
-    await run(`batch of ${batchSize}`, `${started.url}/v1/questions/batch`, batch, batchSize),
+    await run(`batch of ${batchSize}`, `${askqBatch.url}/v1/questions/batch`, batch, batchSize),
   );
 
-  console.table(rows);
+  console.table([...rows, bareRow]);
   const profile = values['no-profile'] ? undefined : await profileBatches();
   // For bench/run-all.ts: the goals of issue 7.
   const [singleRow, batchRow] = rows as [Row, Row];
@@ -122,8 +129,12 @@ try {
         kind: 'absolute',
         met: batchRow['questions/s'] >= BATCH_GOAL,
       },
+      {
+        figure: `batch of ${batchSize} through the floor, just before askq serve's: Fastify + BullMQ addBulk of prioritized jobs with no askq code (bench/lib/bare-serve-child.ts): questions/s (p50 / p99 ms; non-2xx, errors); CPU per batch, server + redis-server`,
+        measured: `${bareRow['questions/s']} (${bareRow['p50 ms']} / ${bareRow['p99 ms']}; ${bareRow['non-2xx']}, ${bareRow.errors}); ${cpuPerBatch(bareRow)} (askq serve: ${cpuPerBatch(batchRow)})`,
+      },
     ],
-    notes: cpuNotes(singleRow, batchRow, profile),
+    notes: [...cpuNotes(singleRow, batchRow, profile), bareNote(batchRow, bareRow)],
     ...(profile ? { extra: profileMarkdown(profile) } : {}),
     seconds: (performance.now() - benchStarted) / 1000,
   };
@@ -134,12 +145,9 @@ try {
    * only the samples taken while autocannon ran; the server exits on SIGTERM so V8 writes it.
    */
   async function profileBatches(): Promise<ProfileSummary & { questionsPerSecond: number }> {
-    await stopServer(server!);
-    await queue.drain(true);
     const dir = await mkdtemp(join(tmpdir(), 'askq-bench-prof-'));
     try {
-      const profiled = await startServer(redis.url, ['--cpu-prof', `--cpu-prof-dir=${dir}`]);
-      server = profiled.child;
+      const profiled = await restartServer(['--cpu-prof', `--cpu-prof-dir=${dir}`]);
       const row = await run(
         'profiled batch',
         `${profiled.url}/v1/questions/batch`,
@@ -153,6 +161,59 @@ try {
       return { ...summary, questionsPerSecond: row['questions/s'] };
     } finally {
       await rm(dir, { recursive: true, force: true });
+    }
+  }
+
+  /** Stops the running server, empties Redis and starts a fresh `askq serve` on it. */
+  async function restartServer(nodeArgs: string[] = []) {
+    if (server) await stopServer(server);
+    server = undefined;
+    await connection.flushdb();
+    const fresh = await startServer(redis.url, nodeArgs);
+    server = fresh.child;
+    return fresh;
+  }
+
+  /** The batch scenario against a fresh bare server (the floor) on an emptied Redis. */
+  async function runBare(body: string): Promise<Row> {
+    if (server) await stopServer(server);
+    server = undefined;
+    await connection.flushdb();
+    const bare = spawn(
+      process.execPath,
+      [
+        BARE_CHILD,
+        '--redis-url',
+        redis.url,
+        '--prefix',
+        PREFIX,
+        '--body-limit',
+        String(64 << 20),
+        '--events-max-len',
+        String(DEFAULTS.eventsMaxLen),
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    try {
+      let output = '';
+      const url = await new Promise<string>((resolve, reject) => {
+        bare.once('exit', (code) =>
+          reject(new Error(`bare server exited with ${code}:\n${output}`)),
+        );
+        bare.stdout.on('data', (d: Buffer) => {
+          output += d.toString();
+          const m = /BARE_SERVE_URL (\S+)/.exec(output);
+          if (m) resolve(m[1]!);
+        });
+      });
+      bare.stderr!.on('data', (d: Buffer) => process.stderr.write(`[bare] ${d.toString()}`));
+      bare.removeAllListeners('exit');
+      bare.stdout.resume();
+      server = bare;
+      return await run(`bare: batch of ${batchSize}`, `${url}/v1/questions/batch`, body, batchSize);
+    } finally {
+      server = undefined;
+      await stopServer(bare);
     }
   }
 
@@ -289,6 +350,23 @@ function cpuNotes(single: Row, batch: Row, profile?: ProfileSummary): string[] {
     `CPU while loaded, % of one core (the machine has ${availableParallelism()}): single — askq serve ${single['serve %']}, redis-server ${single['redis %']}, autocannon (this process) ${single['autocannon %']}, machine busy ${single['machine %']} % of all cores; batch — askq serve ${batch['serve %']} (its JavaScript thread ${batch['serve thread %']}), redis-server ${batch['redis %']}, autocannon ${batch['autocannon %']}, machine busy ${batch['machine %']} % of all cores.`,
     `Per batch of ${batchSize} questions: askq serve ${serveMs.toFixed(1)} ms of CPU, redis-server ${perBatch(batch['redis %']).toFixed(1)} ms (addBulk runs one script per job), autocannon ${perBatch(batch['autocannon %']).toFixed(1)} ms. ${bound} ${machineBound(serveMs + perBatch(batch['redis %']))}`,
   ];
+}
+
+/** CPU per batch of the server (every thread) and redis-server, from a scenario's row. */
+function cpuPerBatch(row: Row): string {
+  const ms = (percent: number) => (percent / 100 / (row['requests/s'] || NaN)) * 1000;
+  return `${ms(row['serve %']).toFixed(1)} + ${ms(row['redis %']).toFixed(1)} ms`;
+}
+
+/** askq serve's batches against the floor's, the floor run just before it on the same machine. */
+function bareNote(askq: Row, bare: Row): string {
+  const ratio = askq['questions/s'] / bare['questions/s'];
+  const floorMisses = bare['questions/s'] < BATCH_GOAL;
+  return `Without askq: the same batches through a server of Fastify and BullMQ alone (JSON body, a UUID and askq's fair-share priority per question, one \`addBulk\`, the ids back; no authentication, rate limit, validation, admission check or tracing; bench/lib/bare-serve-child.ts), just before askq serve's on the same emptied Redis: ${fmtInt(bare['questions/s'])} questions/s, so askq serve ran at ${ratio.toFixed(2)} of the floor. ${
+    floorMisses
+      ? `The floor misses the goal too: on this machine, at this hour, a server built on these libraries does not enqueue ${fmtInt(BATCH_GOAL)} questions/s whatever askq does; askq's own cost is the distance from the floor's ${fmtInt(bare['questions/s'])} to its ${fmtInt(askq['questions/s'])}.`
+      : `The floor meets the goal: askq's own work per batch (authentication, the rate limit, validation, the admission check, tracing; its CPU per batch in its process and in Redis against the floor's is in the table) is what stands between askq serve and ${fmtInt(BATCH_GOAL)}/s.`
+  }`;
 }
 
 function profileMarkdown(p: ProfileSummary & { questionsPerSecond: number }): string {
