@@ -1,6 +1,6 @@
 import type { EventEmitter } from 'node:events';
 
-import { QueueEvents } from 'bullmq';
+import { QueueEvents, QueueKeys } from 'bullmq';
 
 import { QUESTIONS_QUEUE } from '../../shared/contracts.ts';
 import { createRedisConnection, type Redis } from '../../shared/redis.ts';
@@ -10,34 +10,50 @@ import { SECOND } from '../../shared/time.ts';
 /** Longest a close waits for QueueEvents to say goodbye to Redis. */
 const CLOSE_TIMEOUT_MS = 1 * SECOND;
 
+/** The shared events reader, while it runs. */
+interface Reader {
+  connection: Redis;
+  events: QueueEvents;
+  /** The same object, untyped: QueueEvents's typings do not list per-job `completed:<id>` events. */
+  emitter: EventEmitter;
+}
+
+export interface JobWaiterOptions {
+  redis: RedisTarget;
+  prefix: string;
+  /** How often a wait also reads the job's state. @defaultValue 2000 */
+  recheckMs?: number;
+  /** How long the events reader stays open after its last wait ends. @defaultValue 30000 */
+  idleMs?: number;
+}
+
 /**
  * Long polls: resolves waits when a question completes or fails, from one shared QueueEvents
- * stream (its own blocking connection), however many requests are waiting.
+ * reader (its own blocking connection), however many requests are waiting.
+ *
+ * The reader runs only while someone waits, and `idleMs` after the last wait: reading the
+ * events stream means decoding every event of every question, each `completed` one with the
+ * whole answer, which a server that only enqueues would pay for nothing: an API server's CPU
+ * per enqueued question, and the garbage of every worker's results.
  */
 export class JobWaiter {
-  readonly #connection: Redis;
-  readonly #events: QueueEvents;
-  /** The same object, untyped: QueueEvents's typings do not list per-job `completed:<id>` events. */
-  readonly #emitter: EventEmitter;
-  readonly #pending = new Set<() => void>();
+  readonly #redis: RedisTarget;
+  readonly #prefix: string;
+  readonly #eventsKey: string;
   readonly #recheckMs: number;
+  readonly #idleMs: number;
+  #reader: Promise<Reader> | undefined;
+  #waits = 0;
+  #idleTimer: NodeJS.Timeout | undefined;
+  readonly #pending = new Set<() => void>();
+  #closed = false;
 
-  /** `recheckMs`: how often a wait also reads the job's state. @defaultValue 2000 */
-  constructor(options: { redis: RedisTarget; prefix: string; recheckMs?: number }) {
+  constructor(options: JobWaiterOptions) {
+    this.#redis = options.redis;
+    this.#prefix = options.prefix;
+    this.#eventsKey = new QueueKeys(options.prefix).toKey(QUESTIONS_QUEUE, 'events');
     this.#recheckMs = options.recheckMs ?? 2 * SECOND;
-    this.#connection = createRedisConnection(options.redis, 'worker');
-    this.#events = new QueueEvents(QUESTIONS_QUEUE, {
-      connection: this.#connection,
-      prefix: options.prefix,
-    });
-    this.#events.on('error', () => {});
-    this.#emitter = this.#events as unknown as EventEmitter;
-    // One listener pair per waiting request: the default cap of 10 would warn under load.
-    this.#emitter.setMaxListeners(0);
-  }
-
-  async waitUntilReady(): Promise<void> {
-    await this.#events.waitUntilReady();
+    this.#idleMs = options.idleMs ?? 30 * SECOND;
   }
 
   /**
@@ -46,11 +62,17 @@ export class JobWaiter {
    * between the caller's own check and this wait is not missed, and again every
    * `recheckMs`: the events stream is capped (ASKQ_EVENTS_MAX_LEN), so a finish event can be
    * trimmed before this listener reads it when the process lags behind a burst of enqueues.
+   * Without a reader (Redis went away as it opened) the rechecks alone end the wait.
    */
   async wait(id: string, timeoutMs: number, isFinished: () => Promise<boolean>): Promise<void> {
+    if (this.#closed) return;
     let release: () => void = () => {};
     const done = new Promise<void>((resolve) => (release = resolve));
     const finish = () => release();
+    this.#pending.add(finish);
+    this.#waits++;
+    clearTimeout(this.#idleTimer);
+    this.#idleTimer = undefined;
     const timer = setTimeout(finish, timeoutMs);
     const recheck = setInterval(() => {
       isFinished().then(
@@ -58,29 +80,82 @@ export class JobWaiter {
         () => {},
       );
     }, this.#recheckMs);
-    this.#emitter.on(`completed:${id}`, finish);
-    this.#emitter.on(`failed:${id}`, finish);
-    this.#pending.add(finish);
+    let emitter: EventEmitter | undefined;
     try {
+      // Opening reads from Redis, which may not answer: the wait's own end comes first.
+      const opened = this.#open().then(
+        (reader) => reader.emitter,
+        () => undefined,
+      );
+      emitter = await Promise.race([opened, done.then(() => undefined)]);
+      emitter?.on(`completed:${id}`, finish);
+      emitter?.on(`failed:${id}`, finish);
       if (!(await isFinished())) await done;
     } finally {
       clearTimeout(timer);
       clearInterval(recheck);
-      this.#emitter.off(`completed:${id}`, finish);
-      this.#emitter.off(`failed:${id}`, finish);
+      emitter?.off(`completed:${id}`, finish);
+      emitter?.off(`failed:${id}`, finish);
       this.#pending.delete(finish);
+      if (--this.#waits === 0 && !this.#closed) {
+        this.#idleTimer = setTimeout(() => void this.#shut(), this.#idleMs).unref();
+      }
     }
   }
 
-  /** Releases every waiting request, then closes the stream and its connection. */
+  /** Releases every waiting request, then closes the reader and its connection, if open. */
   async close(): Promise<void> {
+    this.#closed = true;
+    clearTimeout(this.#idleTimer);
     for (const release of this.#pending) release();
-    this.#connection.disconnect();
+    await this.#shut();
+  }
+
+  /** The running reader, or a new one; a failed start is forgotten, so the next wait retries. */
+  #open(): Promise<Reader> {
+    this.#reader ??= this.#start().catch((err: unknown) => {
+      this.#reader = undefined;
+      throw err;
+    });
+    return this.#reader;
+  }
+
+  async #start(): Promise<Reader> {
+    const connection = createRedisConnection(this.#redis, 'worker');
+    try {
+      // The stream's newest entry, read before the reader starts, which goes on from there:
+      // from `$` (BullMQ's default) it would skip a finish event written between this read
+      // and its first one, after the waiter's first look at the job had found it unfinished.
+      const [newest] = await connection.xrevrange(this.#eventsKey, '+', '-', 'COUNT', 1);
+      const events = new QueueEvents(QUESTIONS_QUEUE, {
+        connection,
+        prefix: this.#prefix,
+        lastEventId: newest?.[0] ?? '0-0',
+      });
+      events.on('error', () => {});
+      const emitter = events as unknown as EventEmitter;
+      // One listener pair per waiting request: the default cap of 10 would warn under load.
+      emitter.setMaxListeners(0);
+      return { connection, events, emitter };
+    } catch (err) {
+      connection.disconnect();
+      throw err;
+    }
+  }
+
+  /** Closes the reader (a wait arriving meanwhile opens a new one). */
+  async #shut(): Promise<void> {
+    const starting = this.#reader;
+    this.#reader = undefined;
+    this.#idleTimer = undefined;
+    const reader = await starting?.catch(() => undefined);
+    if (!reader) return;
+    reader.connection.disconnect();
     // QueueEvents's close ends with a QUIT that waits for Redis when it is down; bounded, so a
-    // shutdown during an outage still ends (the connections are disconnected either way).
+    // shutdown during an outage still ends (the connection is disconnected either way).
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([
-      this.#events.close().catch(() => {}),
+      reader.events.close().catch(() => {}),
       new Promise<void>((resolve) => (timer = setTimeout(resolve, CLOSE_TIMEOUT_MS).unref())),
     ]);
     clearTimeout(timer);
