@@ -33,6 +33,7 @@ import { type BenchRedis, benchRedis } from './lib/bench-redis.ts';
 import { type BenchResult, RESULT_MARKER } from './lib/bench-result.ts';
 import { type ProfileSummary, summarizeCpuProfile } from './lib/cpu-profile.ts';
 import { measureMachineBusy, measureProcesses, measureProcessLoad } from './lib/measure.ts';
+import { waitForLine } from './lib/processes.ts';
 
 const CLI = fileURLToPath(new URL('../src/cli.ts', import.meta.url));
 const BARE_CHILD = fileURLToPath(new URL('./lib/bare-serve-child.ts', import.meta.url));
@@ -130,7 +131,7 @@ try {
         met: batchRow['questions/s'] >= BATCH_GOAL,
       },
       {
-        figure: `batch of ${batchSize} through the floor, just before askq serve's: Fastify + BullMQ addBulk of prioritized jobs with no askq code (bench/lib/bare-serve-child.ts): questions/s (p50 / p99 ms; non-2xx, errors); CPU per batch, server + redis-server`,
+        figure: `batch of ${batchSize} through the floor, just before askq serve's: Fastify + BullMQ addBulk of prioritized jobs with no askq code but its fair-share formula (bench/lib/bare-serve-child.ts): questions/s (p50 / p99 ms; non-2xx, errors); CPU per batch, server + redis-server`,
         measured: `${bareRow['questions/s']} (${bareRow['p50 ms']} / ${bareRow['p99 ms']}; ${bareRow['non-2xx']}, ${bareRow.errors}); ${cpuPerBatch(bareRow)} (askq serve: ${cpuPerBatch(batchRow)})`,
       },
     ],
@@ -166,19 +167,22 @@ try {
 
   /** Stops the running server, empties Redis and starts a fresh `askq serve` on it. */
   async function restartServer(nodeArgs: string[] = []) {
-    if (server) await stopServer(server);
-    server = undefined;
-    await connection.flushdb();
+    await emptyRedis();
     const fresh = await startServer(redis.url, nodeArgs);
     server = fresh.child;
     return fresh;
   }
 
-  /** The batch scenario against a fresh bare server (the floor) on an emptied Redis. */
-  async function runBare(body: string): Promise<Row> {
+  /** Stops the running server, if any, and empties Redis (FLUSHDB) for the next scenario. */
+  async function emptyRedis(): Promise<void> {
     if (server) await stopServer(server);
     server = undefined;
     await connection.flushdb();
+  }
+
+  /** The batch scenario against a fresh bare server (the floor) on an emptied Redis. */
+  async function runBare(body: string): Promise<Row> {
+    await emptyRedis();
     const bare = spawn(
       process.execPath,
       [
@@ -192,23 +196,12 @@ try {
         '--events-max-len',
         String(DEFAULTS.eventsMaxLen),
       ],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
+      { stdio: ['ignore', 'pipe', 'inherit'] },
     );
     try {
       let output = '';
-      const url = await new Promise<string>((resolve, reject) => {
-        bare.once('exit', (code) =>
-          reject(new Error(`bare server exited with ${code}:\n${output}`)),
-        );
-        bare.stdout.on('data', (d: Buffer) => {
-          output += d.toString();
-          const m = /BARE_SERVE_URL (\S+)/.exec(output);
-          if (m) resolve(m[1]!);
-        });
-      });
-      bare.stderr!.on('data', (d: Buffer) => process.stderr.write(`[bare] ${d.toString()}`));
-      bare.removeAllListeners('exit');
-      bare.stdout.resume();
+      bare.stdout.on('data', (d: Buffer) => (output += d.toString()));
+      const url = await waitForLine(bare, () => /BARE_SERVE_URL (\S+)/.exec(output)?.[1], 30_000);
       server = bare;
       return await run(`bare: batch of ${batchSize}`, `${url}/v1/questions/batch`, body, batchSize);
     } finally {

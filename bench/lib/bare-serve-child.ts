@@ -1,10 +1,10 @@
 /**
  * The floor under `askq serve`'s batch endpoint for bench/http-enqueue.ts: Fastify and BullMQ
  * (the libraries askq serve is built on) doing only what enqueueing a batch over HTTP needs,
- * with none of askq's code. `POST /v1/questions/batch` takes a JSON array (Fastify's own
- * parser), gives each question a fresh UUID as its job id and its fair-share priority, adds
- * them all with one `Queue.addBulk` (four at a time, as askq serve) and answers 202 with the
- * ids, as askq does. No authentication, rate limit, validation, admission check or tracing:
+ * with none of askq's code but its fair-share formula. `POST /v1/questions/batch` takes a
+ * JSON array (Fastify's own parser), gives each question a fresh UUID as its job id and its
+ * fair-share priority, adds them all with one `Queue.addBulk` (four at a time, as askq serve)
+ * and answers 202 with the ids, as askq does. No authentication, rate limit, validation, admission check or tracing:
  * a floor, not a copy.
  *
  *   node bench/lib/bare-serve-child.ts --redis-url URL --prefix P --body-limit BYTES \
@@ -19,6 +19,7 @@ import { Queue } from 'bullmq';
 import Fastify from 'fastify';
 import pLimit from 'p-limit';
 
+import { fairPriority } from '../../src/producer/fair-priority.ts';
 import { ANSWER_JOB, QUESTIONS_QUEUE } from '../../src/shared/contracts.ts';
 import { DEFAULTS } from '../../src/shared/defaults.ts';
 
@@ -42,15 +43,10 @@ const queue = new Queue(QUESTIONS_QUEUE, {
 // At most 4 addBulk calls in flight, as askq serve admits them (AskqClient's maxBulkInFlight):
 // without it, 64 batches' jobs would wait in ioredis at once and the floor would measure GC.
 const turns = pLimit(4);
-/**
- * Each question's BullMQ priority by askq's fair-share rule (its key's questions ahead of it,
- * on a log scale, below the eval runs' priority), counted here instead of read from Redis: a
- * prioritized job costs Redis a sorted-set insert where a plain one is a list push, and the
- * contract gives every question over HTTP a priority.
- */
-const fairShare = (ahead: number) =>
-  Math.min(1 + Math.floor(Math.log2(1 + ahead)), DEFAULTS.evalPriority - 1);
-/** Questions this server has enqueued. */
+// Each question's BullMQ priority by askq's fair-share rule (src/producer/fair-priority.ts),
+// its questions ahead counted here instead of read from Redis: a prioritized job costs Redis a
+// sorted-set insert where a plain one is a list push, and every question over HTTP has one.
+// `accepted`: the questions this server has enqueued.
 let accepted = 0;
 const app = Fastify({ bodyLimit: Number(values['body-limit']) });
 app.post('/v1/questions/batch', async (request, reply) => {
@@ -60,7 +56,7 @@ app.post('/v1/questions/batch', async (request, reply) => {
   const jobs = items.map((data, i) => ({
     name: ANSWER_JOB,
     data,
-    opts: { jobId: randomUUID(), priority: fairShare(ahead + i) },
+    opts: { jobId: randomUUID(), priority: fairPriority(ahead + i, DEFAULTS.evalPriority) },
   }));
   await turns(() => queue.addBulk(jobs));
   return reply.code(202).send({ ids: jobs.map((job) => job.opts.jobId) });
