@@ -10,9 +10,13 @@ import { SECOND } from '../../shared/time.ts';
 /** Longest a close waits for QueueEvents to say goodbye to Redis. */
 const CLOSE_TIMEOUT_MS = 1 * SECOND;
 
-/** The shared events reader, while it runs. */
+/** The shared events reader: its connection at once, the reader once it has started. */
 interface Reader {
   connection: Redis;
+  started: Promise<Started>;
+}
+
+interface Started {
   events: QueueEvents;
   /** The same object, untyped: QueueEvents's typings do not list per-job `completed:<id>` events. */
   emitter: EventEmitter;
@@ -42,7 +46,7 @@ export class JobWaiter {
   readonly #eventsKey: string;
   readonly #recheckMs: number;
   readonly #idleMs: number;
-  #reader: Promise<Reader> | undefined;
+  #reader: Reader | undefined;
   #waits = 0;
   #idleTimer: NodeJS.Timeout | undefined;
   readonly #pending = new Set<() => void>();
@@ -83,8 +87,8 @@ export class JobWaiter {
     let emitter: EventEmitter | undefined;
     try {
       // Opening reads from Redis, which may not answer: the wait's own end comes first.
-      const opened = this.#open().then(
-        (reader) => reader.emitter,
+      const opened = this.#open().started.then(
+        ({ emitter: e }) => e,
         () => undefined,
       );
       emitter = await Promise.race([opened, done.then(() => undefined)]);
@@ -112,50 +116,48 @@ export class JobWaiter {
   }
 
   /** The running reader, or a new one; a failed start is forgotten, so the next wait retries. */
-  #open(): Promise<Reader> {
-    this.#reader ??= this.#start().catch((err: unknown) => {
-      this.#reader = undefined;
-      throw err;
+  #open(): Reader {
+    if (this.#reader) return this.#reader;
+    const connection = createRedisConnection(this.#redis, 'worker');
+    const reader: Reader = { connection, started: this.#start(connection) };
+    reader.started.catch(() => {
+      if (this.#reader === reader) this.#reader = undefined;
+      connection.disconnect();
     });
-    return this.#reader;
+    this.#reader = reader;
+    return reader;
   }
 
-  async #start(): Promise<Reader> {
-    const connection = createRedisConnection(this.#redis, 'worker');
-    try {
-      // The stream's newest entry, read before the reader starts, which goes on from there:
-      // from `$` (BullMQ's default) it would skip a finish event written between this read
-      // and its first one, after the waiter's first look at the job had found it unfinished.
-      const [newest] = await connection.xrevrange(this.#eventsKey, '+', '-', 'COUNT', 1);
-      const events = new QueueEvents(QUESTIONS_QUEUE, {
-        connection,
-        prefix: this.#prefix,
-        lastEventId: newest?.[0] ?? '0-0',
-      });
-      events.on('error', () => {});
-      const emitter = events as unknown as EventEmitter;
-      // One listener pair per waiting request: the default cap of 10 would warn under load.
-      emitter.setMaxListeners(0);
-      return { connection, events, emitter };
-    } catch (err) {
-      connection.disconnect();
-      throw err;
-    }
+  async #start(connection: Redis): Promise<Started> {
+    // The stream's newest entry, read before the reader starts, which goes on from there:
+    // from `$` (BullMQ's default) it would skip a finish event written between this read
+    // and its first one, after the waiter's first look at the job had found it unfinished.
+    const [newest] = await connection.xrevrange(this.#eventsKey, '+', '-', 'COUNT', 1);
+    const events = new QueueEvents(QUESTIONS_QUEUE, {
+      connection,
+      prefix: this.#prefix,
+      lastEventId: newest?.[0] ?? '0-0',
+    });
+    events.on('error', () => {});
+    const emitter = events as unknown as EventEmitter;
+    // One listener pair per waiting request: the default cap of 10 would warn under load.
+    emitter.setMaxListeners(0);
+    return { events, emitter };
   }
 
   /** Closes the reader (a wait arriving meanwhile opens a new one). */
   async #shut(): Promise<void> {
-    const starting = this.#reader;
+    const reader = this.#reader;
     this.#reader = undefined;
     this.#idleTimer = undefined;
-    const reader = await starting?.catch(() => undefined);
     if (!reader) return;
+    // Disconnected first, so a start still waiting for Redis fails now instead of holding the
+    // close. QueueEvents's close ends with a QUIT that waits for Redis when it is down; bounded
+    // too, so a shutdown during an outage still ends.
     reader.connection.disconnect();
-    // QueueEvents's close ends with a QUIT that waits for Redis when it is down; bounded, so a
-    // shutdown during an outage still ends (the connection is disconnected either way).
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([
-      reader.events.close().catch(() => {}),
+      reader.started.then(({ events }) => events.close()).catch(() => {}),
       new Promise<void>((resolve) => (timer = setTimeout(resolve, CLOSE_TIMEOUT_MS).unref())),
     ]);
     clearTimeout(timer);

@@ -1,3 +1,6 @@
+import { once } from 'node:events';
+import { createServer, type Socket } from 'node:net';
+
 import { Queue, Worker } from 'bullmq';
 import { Cluster } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -6,6 +9,7 @@ import { JobWaiter } from '../../../src/producer/http/job-waiter.ts';
 import { QUESTIONS_QUEUE } from '../../../src/shared/contracts.ts';
 import { type Redis, waitUntilReady } from '../../../src/shared/redis.ts';
 import { testConnection, testRedisSettings, uniquePrefix } from '../../support/redis.ts';
+import { waitFor } from '../../support/redis-processes.ts';
 
 const cleanups: (() => Promise<unknown>)[] = [];
 afterEach(async () => {
@@ -23,11 +27,6 @@ async function readers(redis: Redis, prefix: string): Promise<number> {
     count += list.split('\n').filter((line) => line.includes(` name=${name} `)).length;
   }
   return count;
-}
-
-/** Resolves once `check` holds, looking every 20 ms (the test's own timeout bounds it). */
-async function eventually(check: () => Promise<boolean>): Promise<void> {
-  while (!(await check())) await new Promise((resolve) => setTimeout(resolve, 20));
 }
 
 describe('JobWaiter (the API’s ?wait=)', () => {
@@ -70,7 +69,7 @@ describe('JobWaiter (the API’s ?wait=)', () => {
       looks++;
       return (await queue.getJobState(job.id!)) === 'completed';
     });
-    await eventually(async () => (await readers(redis, prefix)) === 1);
+    await waitFor(async () => (await readers(redis, prefix)) === 1, 10_000, 'the events reader');
     expect(looks).toBe(1);
 
     const worker = new Worker(QUESTIONS_QUEUE, async () => 'answered', {
@@ -83,6 +82,29 @@ describe('JobWaiter (the API’s ?wait=)', () => {
     expect(looks).toBe(1);
 
     // The last wait ended: the reader closes after `idleMs`.
-    await eventually(async () => (await readers(redis, prefix)) === 0);
+    await waitFor(async () => (await readers(redis, prefix)) === 0, 10_000, 'the reader to close');
+  });
+
+  it('closes without waiting for a reader still starting against a Redis that never answers', async () => {
+    // A server that accepts connections and says nothing: the reader's first command hangs.
+    const sockets = new Set<Socket>();
+    const silent = createServer((socket) => sockets.add(socket));
+    silent.listen(0, '127.0.0.1');
+    await once(silent, 'listening');
+    cleanups.push(async () => {
+      for (const socket of sockets) socket.destroy();
+      silent.close();
+    });
+    const { port } = silent.address() as { port: number };
+    const waiter = new JobWaiter({
+      redis: { mode: 'standalone', url: `redis://127.0.0.1:${port}` },
+      prefix: uniquePrefix(),
+      recheckMs: 600_000,
+    });
+    // The wait ends by its own timeout, the reader still starting.
+    await waiter.wait('never-seen', 200, async () => false);
+    expect(sockets.size).toBeGreaterThan(0);
+    // Its close is bounded, not held by that start (a hang would end at the test's timeout).
+    await waiter.close();
   });
 });
