@@ -4,6 +4,8 @@ import {
   Redis as IORedis,
   type RedisOptions,
   type SentinelAddress,
+  type SentinelConnectionOptions,
+  SentinelConnector,
 } from 'ioredis';
 
 import { AskqError } from './errors.ts';
@@ -87,10 +89,41 @@ function openSentinel(settings: SettingsOf<'sentinel'>, role: ConnectionRole): I
     ...(settings.sentinelPassword ? { sentinelPassword: settings.sentinelPassword } : {}),
     ...(settings.tls ? { enableTLSForSentinelMode: true, sentinelTLS: {} } : {}),
     // Sentinel announces +switch-master: move to the new master at once, instead of
-    // finding out from a dropped connection or a READONLY reply.
+    // finding out from a dropped connection or a READONLY reply (or, from a master that hangs
+    // without closing its sockets, not at all).
     failoverDetector: true,
+    Connector: SentinelReconnector,
     reconnectOnError: (err) => /READONLY/.test(err.message),
   });
+}
+
+/**
+ * ioredis's Sentinel connector without a race that gives a connection up for good. The failover
+ * detector of the last connection stays subscribed while ioredis reconnects; a +switch-master
+ * that arrives while the reconnect is asking the sentinels for the master disconnects the
+ * connector in mid-connect, the connect rejects with "Connection is closed." and ioredis ends
+ * the client: status `end`, every command failing from then on, no reconnect. A failover makes
+ * exactly that likely (the master's death starts the reconnect, its replacement is announced
+ * a second or two later), more so on a loaded machine where the question takes longer: one
+ * run of the sentinel fault test lost its connection this way. Here each connect first drops
+ * the old detector: the reconnect asks the sentinels itself, and a new detector watches the
+ * master it reaches. Passed as the `Connector` option, so `duplicate()` (BullMQ's blocking
+ * connection) keeps it.
+ */
+class SentinelReconnector extends SentinelConnector {
+  // ioredis types a `Connector` as taking unknown options; it passes the client's own.
+  constructor(options: unknown) {
+    super(options as SentinelConnectionOptions);
+  }
+
+  override connect(...args: Parameters<SentinelConnector['connect']>) {
+    // ioredis keeps the detector private; it cleans it up itself only on a disconnect of its
+    // own or once the next one is subscribed.
+    const self = this as unknown as { failoverDetector: { cleanup(): void } | null };
+    self.failoverDetector?.cleanup();
+    self.failoverDetector = null;
+    return super.connect(...args);
+  }
 }
 
 function openCluster(settings: SettingsOf<'cluster'>, role: ConnectionRole): Cluster {

@@ -1,5 +1,5 @@
 import type { Redis as IORedis } from 'ioredis';
-import { Cluster } from 'ioredis';
+import { Cluster, SentinelConnector } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 
 import { createRedisConnection, type Redis } from '../../src/shared/redis.ts';
@@ -53,5 +53,11 @@ describe('the connection factory', () => {
       enableTLSForSentinelMode: true,
       failoverDetector: true,
     });
+    // askq's connector (src/shared/redis.ts), also in a duplicate: BullMQ's blocking connection.
+    const connector = (c: IORedis) => (c as unknown as { connector: object }).connector;
+    expect(connector(client)).toBeInstanceOf(SentinelConnector);
+    expect(connector(client).constructor.name).toBe('SentinelReconnector');
+    const duplicate = built(client.duplicate()) as IORedis;
+    expect(connector(duplicate).constructor).toBe(connector(client).constructor);
   });
 });
