@@ -33,7 +33,7 @@ import { parseArgs } from 'node:util';
 import { DEFAULTS } from '../src/shared/defaults.ts';
 import { type BenchRedis, benchRedis } from './lib/bench-redis.ts';
 import { type BenchResult, type Figure, floorTo, fmt, runAsScript } from './lib/bench-result.ts';
-import { type ProfileSummary, summarizeCpuProfile } from './lib/cpu-profile.ts';
+import { placeDifferences, type ProfileSummary, summarizeCpuProfile } from './lib/cpu-profile.ts';
 import { type Level, type LevelKind, runLevelInChild, WARM_TURNS } from './lib/llm-level.ts';
 import { startFakeProcess } from './lib/processes.ts';
 
@@ -371,16 +371,12 @@ function ownShare(
  * where it is spent, the library work and garbage it causes included.
  */
 function differenceMarkdown(askq: Profiled, contract: Profiled): string {
-  const perPlace = (p: Profiled) => {
-    const busy = busyMs(p);
-    const perJob = cpuUsPerJob(p);
-    return new Map(busyPlaces(p).map((x) => [x.name, (x.ms / busy) * perJob]));
-  };
-  const a = perPlace(askq);
-  const c = perPlace(contract);
-  const rows = [...new Set([...a.keys(), ...c.keys()])]
-    .map((name) => ({ name, askq: a.get(name) ?? 0, contract: c.get(name) ?? 0 }))
-    .sort((x, y) => y.askq - y.contract - (x.askq - x.contract));
+  const notProfiler = (place: string) => place !== '(idle)' && place !== PROFILER_PLACE;
+  const rows = placeDifferences(
+    { summary: askq, usPerJob: cpuUsPerJob(askq) },
+    { summary: contract, usPerJob: cpuUsPerJob(contract) },
+    notProfiler,
+  ).map((r) => ({ name: r.name, askq: r.a, contract: r.b }));
   const total = cpuUsPerJob(askq) - cpuUsPerJob(contract);
   const srcOnly = rows
     .filter((r) => r.name.startsWith('src/') && r.contract === 0)

@@ -15,7 +15,8 @@
  * Its rate against bare's is what the goal asks of askq with askq's own work at zero.
  *
  * Then the askq side runs again in a child process under `node --cpu-prof` and the profile's
- * self time is summarised by function and by package.
+ * self time is summarised by function and by package; the contract side too, in a child of its
+ * own, and the two are set side by side place by place: where askq's distance from it goes.
  *
  *   node bench/orchestration-overhead.ts [--jobs 5000] [--concurrency 50] [--rounds 2]
  */
@@ -37,7 +38,7 @@ import { prefillPaused, startBenchWorker } from './lib/askq.ts';
 import { type BenchRedis, benchRedis } from './lib/bench-redis.ts';
 import { type BenchResult, type Figure, floorTo, fmt, runAsScript } from './lib/bench-result.ts';
 import { contractLog } from './lib/contract-log.ts';
-import { type ProfileSummary, summarizeCpuProfile } from './lib/cpu-profile.ts';
+import { placeDifferences, type ProfileSummary, summarizeCpuProfile } from './lib/cpu-profile.ts';
 import { startDiscardSink } from './lib/discard-sink.ts';
 import { instantPorts, questions } from './lib/instant-ports.ts';
 import { waitForCompleted } from './lib/wait.ts';
@@ -55,7 +56,7 @@ export interface OrchestrationOptions {
   concurrency?: number;
   /** Rounds of (bare, askq), alternating. @defaultValue 3 */
   rounds?: number;
-  /** Also profile the askq side in a child process. @defaultValue true */
+  /** Also profile the askq and contract sides, each in a child process. @defaultValue true */
   profile?: boolean;
 }
 
@@ -333,8 +334,16 @@ export async function run(options: OrchestrationOptions = {}): Promise<BenchResu
   const notes: string[] = [contractNote(contractRatio, ratio)];
   let extra: string | undefined;
   if (options.profile ?? true) {
-    const profile = await profileAskq(Math.max(jobs, 5000), concurrency);
-    extra = profileMarkdown(profile, jobs, concurrency);
+    const profileJobs = Math.max(jobs, 5000);
+    const profile = await profileSide('askq', profileJobs, concurrency);
+    const contractProfile = await profileSide('contract', profileJobs, concurrency);
+    extra = [
+      profileMarkdown(profile, profileJobs, concurrency),
+      differenceMarkdown(profile, contractProfile, profileJobs, {
+        askq: medianOf(of('askq').map((s) => s.cpuUsPerJob)),
+        contract: medianOf(of('contract').map((s) => s.cpuUsPerJob)),
+      }),
+    ].join('\n\n');
     notes.push(...profileNotes(profile));
     notes.push(
       budgetNote(
@@ -369,8 +378,9 @@ function contractNote(contract: number, askq: number): string {
   }`;
 }
 
-/** Runs the askq side alone in a child under `--cpu-prof` and summarises its profile. */
-async function profileAskq(
+/** Runs one side alone in a child under `--cpu-prof` and summarises its profile. */
+async function profileSide(
+  kind: 'askq' | 'contract',
   jobs: number,
   concurrency: number,
 ): Promise<ProfileSummary & { jobsPerSecond: number }> {
@@ -383,6 +393,7 @@ async function profileAskq(
         `--cpu-prof-dir=${dir}`,
         SELF,
         '--profile-child',
+        kind,
         '--jobs',
         String(jobs),
         '--concurrency',
@@ -408,16 +419,18 @@ async function profileAskq(
   }
 }
 
-/** The profiled child: askq's side only, tracing on, then a clean exit so V8 writes the profile. */
-async function profileChild(jobs: number, concurrency: number): Promise<void> {
+/** The profiled child: one side only, tracing on, then a clean exit so V8 writes the profile. */
+async function profileChild(kind: Kind, jobs: number, concurrency: number): Promise<void> {
   const sink = await startDiscardSink();
   process.env.OTEL_EXPORTER_OTLP_ENDPOINT = sink.url;
   process.env.OTEL_METRIC_EXPORT_INTERVAL ??= '60000';
   const telemetry = await startTelemetry('askq-worker');
   const redis = await benchRedis('orchestration-overhead');
   try {
-    await runSide('askq', redis.url, 500, concurrency);
-    const side = await runSide('askq', redis.url, jobs, concurrency);
+    // The contract side returns the result askq's worker returned for a job: answer one first.
+    if (kind === 'contract') await runSide('askq', redis.url, 1, concurrency);
+    await runSide(kind, redis.url, WARM_UP, concurrency);
+    const side = await runSide(kind, redis.url, jobs, concurrency);
     console.log(`PROFILE_WINDOW ${side.window.startUs} ${side.window.endUs} ${side.jobsPerSecond}`);
   } finally {
     await telemetry.shutdown();
@@ -462,6 +475,43 @@ function profileMarkdown(
 }
 
 /**
+ * askq's side against the contract's (the same Worker doing only what askq's contracts
+ * require), place by place in each one's profiled run, and the difference, largest first:
+ * where askq's distance from the floor goes, the library work and garbage its code causes
+ * included. In sampled time per job, not scaled to the measured rounds' CPU: the two profiled
+ * children wait for a core differently (the sampler bills those waits as busy), and scaling
+ * each by its own measured total would move a place's µs between sides that do the same work
+ * there (both send Redis the same commands and bytes).
+ */
+function differenceMarkdown(
+  askq: ProfileSummary,
+  contract: ProfileSummary,
+  jobs: number,
+  measured: { askq: number; contract: number },
+): string {
+  const sampled = (p: ProfileSummary) =>
+    (p.places.filter((x) => x.name !== '(idle)').reduce((sum, x) => sum + x.ms, 0) * 1000) / jobs;
+  const a = { summary: askq, usPerJob: sampled(askq) };
+  const c = { summary: contract, usPerJob: sampled(contract) };
+  const rows = placeDifferences(a, c);
+  const srcOnly = rows
+    .filter((r) => r.name.startsWith('src/') && r.b === 0)
+    .reduce((sum, r) => sum + r.a, 0);
+  const esc = (x: string) => x.replace(/\|/g, '\\|');
+  return [
+    `askq against the contract's work alone, each in a profiled run of its own (the contract side profiled like askq's above, ${fmt(jobs)} jobs each): ${fmt(a.usPerJob)} vs ${fmt(c.usPerJob)} µs of sampled busy time per job (${fmt(a.usPerJob - c.usPerJob)} µs more; the measured rounds' CPU per job was ${fmt(measured.askq)} vs ${fmt(measured.contract)} µs, ${fmt(measured.askq - measured.contract)} µs more). askq's src/ files, which the contract's side does not run, come to ${fmt(srcOnly)} µs; the rest of the difference is library, Node and GC work, some of it caused by askq's code (its breakers, timeouts, metrics, richer log line and their garbage) and some the harness's instant ports (\`test/support/fake-ports.ts\`), which only askq's side calls. Two profiled runs differ and the sampler bills wall time (a wait for a core included), so a few µs at one place are within the noise. The 15 places with the largest difference:`,
+    '',
+    '| place | askq, µs per job | contract alone, µs per job | difference |',
+    '| --- | --- | --- | --- |',
+    ...rows
+      .slice(0, 15)
+      .map(
+        (r) => `| \`${esc(r.name)}\` | ${fmt(r.a, 1)} | ${fmt(r.b, 1)} | ${fmt(r.a - r.b, 1)} |`,
+      ),
+  ].join('\n');
+}
+
+/**
  * Whether cutting askq's own code could reach the goal: at 0.5 × bare's throughput with both
  * sides bound by this process's CPU, askq may spend at most twice bare's CPU per job.
  */
@@ -497,12 +547,16 @@ const { values } = parseArgs({
     jobs: { type: 'string', default: '5000' },
     concurrency: { type: 'string', default: '50' },
     rounds: { type: 'string', default: '3' },
-    'profile-child': { type: 'boolean', default: false },
+    'profile-child': { type: 'string' },
     'no-profile': { type: 'boolean', default: false },
   },
 });
-if (import.meta.main && values['profile-child']) {
-  await profileChild(Number(values.jobs), Number(values.concurrency));
+const profiled = values['profile-child'];
+if (import.meta.main && profiled !== undefined) {
+  if (profiled !== 'askq' && profiled !== 'contract') {
+    throw new Error(`--profile-child takes askq or contract, not ${String(profiled)}`);
+  }
+  await profileChild(profiled, Number(values.jobs), Number(values.concurrency));
 } else {
   await runAsScript(import.meta.main, () =>
     run({

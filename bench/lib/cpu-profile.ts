@@ -117,3 +117,33 @@ function placeOf(url: string, root: string): string {
   if (path.startsWith('node:')) return 'node: (Node.js internals)';
   return path;
 }
+
+/** One place's CPU per job in two profiles (`a` and `b`), each scaled to its measured CPU per job. */
+export interface PlaceDifference {
+  name: string;
+  a: number;
+  b: number;
+}
+
+/**
+ * Two profiles' places side by side, largest difference (`a` − `b`) first. Each profile's busy
+ * places (those `isBusy` keeps) are scaled to the CPU per job measured outside the profiler, so
+ * the rows are µs per job in shares of that profile's busy samples: a sampled split of a
+ * measured total.
+ */
+export function placeDifferences(
+  a: { summary: ProfileSummary; usPerJob: number },
+  b: { summary: ProfileSummary; usPerJob: number },
+  isBusy: (place: string) => boolean = (place) => place !== '(idle)',
+): PlaceDifference[] {
+  const perPlace = ({ summary, usPerJob }: { summary: ProfileSummary; usPerJob: number }) => {
+    const busy = summary.places.filter((x) => isBusy(x.name));
+    const busyMs = busy.reduce((sum, x) => sum + x.ms, 0);
+    return new Map(busy.map((x) => [x.name, (x.ms / busyMs) * usPerJob]));
+  };
+  const inA = perPlace(a);
+  const inB = perPlace(b);
+  return [...new Set([...inA.keys(), ...inB.keys()])]
+    .map((name) => ({ name, a: inA.get(name) ?? 0, b: inB.get(name) ?? 0 }))
+    .sort((x, y) => y.a - y.b - (x.a - x.b));
+}
