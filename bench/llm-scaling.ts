@@ -33,7 +33,12 @@ import { parseArgs } from 'node:util';
 import { DEFAULTS } from '../src/shared/defaults.ts';
 import { type BenchRedis, benchRedis } from './lib/bench-redis.ts';
 import { type BenchResult, type Figure, floorTo, fmt, runAsScript } from './lib/bench-result.ts';
-import { placeDifferences, type ProfileSummary, summarizeCpuProfile } from './lib/cpu-profile.ts';
+import {
+  differenceTable,
+  placeDifferences,
+  type ProfileSummary,
+  summarizeCpuProfile,
+} from './lib/cpu-profile.ts';
 import { type Level, type LevelKind, runLevelInChild, WARM_TURNS } from './lib/llm-level.ts';
 import { startFakeProcess } from './lib/processes.ts';
 
@@ -372,27 +377,19 @@ function ownShare(
  */
 function differenceMarkdown(askq: Profiled, contract: Profiled): string {
   const notProfiler = (place: string) => place !== '(idle)' && place !== PROFILER_PLACE;
-  const rows = placeDifferences(
-    { summary: askq, usPerJob: cpuUsPerJob(askq) },
-    { summary: contract, usPerJob: cpuUsPerJob(contract) },
-    notProfiler,
-  ).map((r) => ({ name: r.name, askq: r.a, contract: r.b }));
+  const { srcOnlyUs, table } = differenceTable(
+    placeDifferences(
+      { summary: askq, usPerJob: cpuUsPerJob(askq) },
+      { summary: contract, usPerJob: cpuUsPerJob(contract) },
+      notProfiler,
+    ),
+    { a: 'askq', b: 'contract alone' },
+  );
   const total = cpuUsPerJob(askq) - cpuUsPerJob(contract);
-  const srcOnly = rows
-    .filter((r) => r.name.startsWith('src/') && r.contract === 0)
-    .reduce((sum, r) => sum + r.askq, 0);
-  const esc = (x: string) => x.replace(/\|/g, '\\|');
   return [
-    `askq against the contract's work alone at concurrency ${askq.level.concurrency}: ${fmt(cpuUsPerJob(askq))} vs ${fmt(cpuUsPerJob(contract))} µs of the JavaScript thread's CPU per job (measured runs; ${fmt(total)} µs more), each split by place in its own profiled run's shares. askq's src/ files the contract's worker does not run come to ${fmt(srcOnly)} µs; the rest of the difference is library, Node and GC work, some of it caused by askq's code (its breakers, timers, events and their garbage). Two profiled runs differ, and the sampler bills wall time on the thread (a wait for a core included), so a difference of a few µs at one place is within the noise; the total above is measured, not sampled. The 15 places with the largest difference:`,
+    `askq against the contract's work alone at concurrency ${askq.level.concurrency}: ${fmt(cpuUsPerJob(askq))} vs ${fmt(cpuUsPerJob(contract))} µs of the JavaScript thread's CPU per job (measured runs; ${fmt(total)} µs more), each split by place in its own profiled run's shares. askq's src/ files the contract's worker does not run come to ${fmt(srcOnlyUs)} µs; the rest of the difference is library, Node and GC work, some of it caused by askq's code (its breakers, timers, events and their garbage). Two profiled runs differ, and the sampler bills wall time on the thread (a wait for a core included), so a difference of a few µs at one place is within the noise; the total above is measured, not sampled. The 15 places with the largest difference:`,
     '',
-    '| place | askq, µs per job | contract alone, µs per job | difference |',
-    '| --- | --- | --- | --- |',
-    ...rows
-      .slice(0, 15)
-      .map(
-        (r) =>
-          `| \`${esc(r.name)}\` | ${fmt(r.askq, 1)} | ${fmt(r.contract, 1)} | ${fmt(r.askq - r.contract, 1)} |`,
-      ),
+    ...table,
   ].join('\n');
 }
 

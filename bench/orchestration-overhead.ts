@@ -38,7 +38,12 @@ import { prefillPaused, startBenchWorker } from './lib/askq.ts';
 import { type BenchRedis, benchRedis } from './lib/bench-redis.ts';
 import { type BenchResult, type Figure, floorTo, fmt, runAsScript } from './lib/bench-result.ts';
 import { contractLog } from './lib/contract-log.ts';
-import { placeDifferences, type ProfileSummary, summarizeCpuProfile } from './lib/cpu-profile.ts';
+import {
+  differenceTable,
+  placeDifferences,
+  type ProfileSummary,
+  summarizeCpuProfile,
+} from './lib/cpu-profile.ts';
 import { startDiscardSink } from './lib/discard-sink.ts';
 import { instantPorts, questions } from './lib/instant-ports.ts';
 import { waitForCompleted } from './lib/wait.ts';
@@ -493,21 +498,14 @@ function differenceMarkdown(
     (p.places.filter((x) => x.name !== '(idle)').reduce((sum, x) => sum + x.ms, 0) * 1000) / jobs;
   const a = { summary: askq, usPerJob: sampled(askq) };
   const c = { summary: contract, usPerJob: sampled(contract) };
-  const rows = placeDifferences(a, c);
-  const srcOnly = rows
-    .filter((r) => r.name.startsWith('src/') && r.b === 0)
-    .reduce((sum, r) => sum + r.a, 0);
-  const esc = (x: string) => x.replace(/\|/g, '\\|');
+  const { srcOnlyUs, table } = differenceTable(placeDifferences(a, c), {
+    a: 'askq',
+    b: 'contract alone',
+  });
   return [
-    `askq against the contract's work alone, each in a profiled run of its own (the contract side profiled like askq's above, ${fmt(jobs)} jobs each): ${fmt(a.usPerJob)} vs ${fmt(c.usPerJob)} µs of sampled busy time per job (${fmt(a.usPerJob - c.usPerJob)} µs more; the measured rounds' CPU per job was ${fmt(measured.askq)} vs ${fmt(measured.contract)} µs, ${fmt(measured.askq - measured.contract)} µs more). askq's src/ files, which the contract's side does not run, come to ${fmt(srcOnly)} µs; the rest of the difference is library, Node and GC work, some of it caused by askq's code (its breakers, timeouts, metrics, richer log line and their garbage) and some the harness's instant ports (\`test/support/fake-ports.ts\`), which only askq's side calls. Two profiled runs differ and the sampler bills wall time (a wait for a core included), so a few µs at one place are within the noise. The 15 places with the largest difference:`,
+    `askq against the contract's work alone, each in a profiled run of its own (the contract side profiled like askq's above, ${fmt(jobs)} jobs each): ${fmt(a.usPerJob)} vs ${fmt(c.usPerJob)} µs of sampled busy time per job (${fmt(a.usPerJob - c.usPerJob)} µs more; the measured rounds' CPU per job was ${fmt(measured.askq)} vs ${fmt(measured.contract)} µs, ${fmt(measured.askq - measured.contract)} µs more). askq's src/ files, which the contract's side does not run, come to ${fmt(srcOnlyUs)} µs; the rest of the difference is library, Node and GC work, some of it caused by askq's code (its breakers, timeouts, metrics, richer log line and their garbage) and some the harness's instant ports (\`test/support/fake-ports.ts\`), which only askq's side calls. Two profiled runs differ and the sampler bills wall time (a wait for a core included), so a few µs at one place are within the noise. The 15 places with the largest difference:`,
     '',
-    '| place | askq, µs per job | contract alone, µs per job | difference |',
-    '| --- | --- | --- | --- |',
-    ...rows
-      .slice(0, 15)
-      .map(
-        (r) => `| \`${esc(r.name)}\` | ${fmt(r.a, 1)} | ${fmt(r.b, 1)} | ${fmt(r.a - r.b, 1)} |`,
-      ),
+    ...table,
   ].join('\n');
 }
 

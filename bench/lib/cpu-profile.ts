@@ -1,5 +1,7 @@
 import { readFile } from 'node:fs/promises';
 
+import { fmt } from './bench-result.ts';
+
 /** The parts of V8's .cpuprofile JSON (`node --cpu-prof`) the summary reads. */
 interface CpuProfile {
   startTime: number;
@@ -146,4 +148,31 @@ export function placeDifferences(
   return [...new Set([...inA.keys(), ...inB.keys()])]
     .map((name) => ({ name, a: inA.get(name) ?? 0, b: inB.get(name) ?? 0 }))
     .sort((x, y) => y.a - y.b - (x.a - x.b));
+}
+
+/**
+ * The µs per job of src/ places only `a` runs (its own code, which `b` does not have), and the
+ * markdown table of the `top` places with the largest difference.
+ */
+export function differenceTable(
+  rows: PlaceDifference[],
+  names: { a: string; b: string },
+  top = 15,
+): { srcOnlyUs: number; table: string[] } {
+  const srcOnlyUs = rows
+    .filter((r) => r.name.startsWith('src/') && r.b === 0)
+    .reduce((sum, r) => sum + r.a, 0);
+  const esc = (x: string) => x.replace(/\|/g, '\\|');
+  return {
+    srcOnlyUs,
+    table: [
+      `| place | ${names.a}, µs per job | ${names.b}, µs per job | difference |`,
+      '| --- | --- | --- | --- |',
+      ...rows
+        .slice(0, top)
+        .map(
+          (r) => `| \`${esc(r.name)}\` | ${fmt(r.a, 1)} | ${fmt(r.b, 1)} | ${fmt(r.a - r.b, 1)} |`,
+        ),
+    ],
+  };
 }
