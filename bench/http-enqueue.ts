@@ -98,8 +98,9 @@ try {
   // The floor first, then askq serve, each on an emptied Redis (FLUSHDB) with a server started
   // on it: a Redis that had just deleted a scenario's few hundred thousand jobs ran the next
   // scenario's identical scripts with about a third more CPU per batch here (the same floor
-  // server, first and third in one run), so the order, not the server, would decide. askq serve writes its events-stream cap to the
-  // emptied queue's meta as it starts; the floor writes the same cap.
+  // server, first and third in one run), so the order, not the server, would decide. askq
+  // serve writes its events-stream cap to the emptied queue's meta as it starts; the floor
+  // writes the same cap.
   const bareRow = await runBare(batch);
   const askqBatch = await restartServer();
   rows.push(

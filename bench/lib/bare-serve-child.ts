@@ -4,8 +4,8 @@
  * with none of askq's code but its fair-share formula. `POST /v1/questions/batch` takes a
  * JSON array (Fastify's own parser), gives each question a fresh UUID as its job id and its
  * fair-share priority, adds them all with one `Queue.addBulk` (four at a time, as askq serve)
- * and answers 202 with the ids, as askq does. No authentication, rate limit, validation, admission check or tracing:
- * a floor, not a copy.
+ * and answers 202 with the ids, as askq does. No authentication, rate limit, validation,
+ * admission check or tracing: a floor, not a copy.
  *
  *   node bench/lib/bare-serve-child.ts --redis-url URL --prefix P --body-limit BYTES \
  *     --events-max-len N
@@ -28,7 +28,7 @@ const { values } = parseArgs({
     'redis-url': { type: 'string' },
     prefix: { type: 'string' },
     'body-limit': { type: 'string', default: '10485760' },
-    'events-max-len': { type: 'string', default: '10000' },
+    'events-max-len': { type: 'string', default: String(DEFAULTS.eventsMaxLen) },
   },
 });
 if (!values['redis-url'] || !values.prefix)

@@ -104,7 +104,7 @@ function openSentinel(settings: SettingsOf<'sentinel'>, role: ConnectionRole): I
  * connector in mid-connect, the connect rejects with "Connection is closed." and ioredis ends
  * the client: status `end`, every command failing from then on, no reconnect. A failover makes
  * exactly that likely (the master's death starts the reconnect, its replacement is announced
- * a second or two later), more so on a loaded machine where the question takes longer: one
+ * a second or two later), more so on a loaded machine where the lookup takes longer: one
  * run of the sentinel fault test lost its connection this way. Here each connect first drops
  * the old detector: the reconnect asks the sentinels itself, and a new detector watches the
  * master it reaches. Passed as the `Connector` option, so `duplicate()` (BullMQ's blocking
