@@ -12,10 +12,13 @@
  * oblige any worker to do, through the same libraries and with none of askq's code: the five
  * spans of a question's trace (same names and nesting, a few attributes each), one pino line
  * at info to /dev/null, and askq's result for the job (one askq answered, returned as it is).
- * Its rate against bare's is what the goal asks of askq with askq's own work at zero.
+ * Its rate against bare's is what the goal asks of askq with askq's own work at zero. A fourth
+ * side adds to it, through their own libraries and still with none of askq's code, the guards
+ * askq's other promises require of each job (see {@link guardedProcessor}): what askq costs
+ * over that side is askq's own code.
  *
  * Then the askq side runs again in a child process under `node --cpu-prof` and the profile's
- * self time is summarised by function and by package; the contract side too, in a child of its
+ * self time is summarised by function and by package; the guarded side too, in a child of its
  * own, and the two are set side by side place by place: where askq's distance from it goes.
  *
  *   node bench/orchestration-overhead.ts [--jobs 5000] [--concurrency 50] [--rounds 2]
@@ -27,10 +30,18 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
-import { type Attributes, type ProxyTracerProvider, SpanKind, trace } from '@opentelemetry/api';
-import { type Job, Queue, Worker } from 'bullmq';
+import {
+  type Attributes,
+  metrics,
+  type ProxyTracerProvider,
+  SpanKind,
+  trace,
+} from '@opentelemetry/api';
+import { type Job, Queue, UnrecoverableError, Worker } from 'bullmq';
+import CircuitBreaker from 'opossum';
 
-import { QUESTIONS_QUEUE } from '../src/shared/contracts.ts';
+import { answerJobDataLenientSchema, QUESTIONS_QUEUE } from '../src/shared/contracts.ts';
+import { DEFAULTS } from '../src/shared/defaults.ts';
 import { createRedisConnection } from '../src/shared/redis.ts';
 import { startTelemetry } from '../src/shared/telemetry/start-telemetry.ts';
 import type { AskqWorker } from '../src/worker/askq-worker.ts';
@@ -61,15 +72,17 @@ export interface OrchestrationOptions {
   concurrency?: number;
   /** Rounds of (bare, askq), alternating. @defaultValue 3 */
   rounds?: number;
-  /** Also profile the askq and contract sides, each in a child process. @defaultValue true */
+  /** Also profile the askq and guarded sides, each in a child process. @defaultValue true */
   profile?: boolean;
 }
 
 /**
  * `bare`: a no-op processor. `askq`: askq's worker. `contract`: a bare processor doing what
- * askq's contracts require per job (see {@link contractProcessor}).
+ * askq's contracts require per job (see {@link contractProcessor}). `guarded`: the contract's
+ * work plus the guards askq's other promises require of each job, through their libraries
+ * (see {@link guardedProcessor}).
  */
-type Kind = 'bare' | 'askq' | 'contract';
+type Kind = 'bare' | 'askq' | 'contract' | 'guarded';
 
 interface Side {
   kind: Kind;
@@ -109,7 +122,8 @@ async function runSide(
   let askq: AskqWorker | undefined;
   let contract: ContractProcessor | undefined;
   if (kind !== 'askq') {
-    contract = kind === 'bare' ? undefined : contractProcessor();
+    contract =
+      kind === 'bare' ? undefined : kind === 'guarded' ? guardedProcessor() : contractProcessor();
     worker = new Worker(QUESTIONS_QUEUE, contract?.process ?? (async () => undefined), {
       connection,
       prefix,
@@ -173,8 +187,10 @@ let askqResult: unknown;
  * questions` › `retrieve` › `embeddings`, `query`; `chat`), a few of their attributes each (askq
  * sets more), one pino line at info (pino's own fast destination to /dev/null, as askq's), and
  * askq's result for the job, which BullMQ writes to Redis. Lean on purpose: a floor, not a copy.
+ * With `guards` ({@link guardedProcessor}), each job also goes through what askq's other
+ * promises require of it.
  */
-function contractProcessor(): ContractProcessor {
+function contractProcessor(guards?: JobGuards): ContractProcessor {
   const tracer = trace.getTracer('bench-contract');
   const { log, close } = contractLog();
   const span = <T>(
@@ -190,6 +206,9 @@ function contractProcessor(): ContractProcessor {
         s.end();
       }
     });
+  /** A dependency's (instant) call, behind its guards when there are any. */
+  const call = (dependency: GuardedDependency): Promise<number> | number =>
+    guards ? guards.call(dependency, () => 0) : 0;
   const processJob = (job: Job) =>
     span(
       'process questions',
@@ -201,10 +220,18 @@ function contractProcessor(): ContractProcessor {
         'messaging.operation.type': 'process',
       },
       async () => {
+        guards?.validate(job.data);
+        const retrieving = guards ? performance.now() : 0;
         await span('retrieve', SpanKind.INTERNAL, { 'askq.namespace': 'default' }, async () => {
-          await span('embeddings', SpanKind.CLIENT, { 'gen_ai.request.model': 'fake' }, () => 0);
-          await span('query', SpanKind.CLIENT, { 'db.system.name': 'fake' }, () => 0);
+          await span('embeddings', SpanKind.CLIENT, { 'gen_ai.request.model': 'fake' }, () =>
+            call('embeddings'),
+          );
+          await span('query', SpanKind.CLIENT, { 'db.system.name': 'fake' }, () =>
+            call('vectorStore'),
+          );
         });
+        const generating = guards ? performance.now() : 0;
+        guards?.stage('retrieve', generating - retrieving);
         await span(
           'chat',
           SpanKind.CLIENT,
@@ -214,13 +241,114 @@ function contractProcessor(): ContractProcessor {
             'gen_ai.usage.input_tokens': 40,
             'gen_ai.usage.output_tokens': 3,
           },
-          () => 0,
+          async () => {
+            const calling = guards ? performance.now() : 0;
+            await call('chat');
+            guards?.modelCall(performance.now() - calling, { input: 40, output: 3 });
+          },
         );
+        if (guards) {
+          guards.stage('generate', performance.now() - generating);
+          guards.completed();
+        }
         log.info({ jobId: job.id, attempt: job.attemptsMade + 1 }, 'answered');
         return askqResult;
       },
     );
   return { process: processJob, close };
+}
+
+type GuardedDependency = 'embeddings' | 'vectorStore' | 'chat';
+
+/** What askq's other promises require of each job, beyond its answer contract. */
+interface JobGuards {
+  /** The job's data checked against the job contract's schema (foreign producers' jobs). */
+  validate(data: unknown): void;
+  /** A dependency's call through its circuit breaker, under a timeout of its own. */
+  call<T>(dependency: GuardedDependency, fn: (signal: AbortSignal) => T): Promise<T>;
+  /** A pipeline stage's duration (`askq.stage.duration`). */
+  stage(name: string, ms: number): void;
+  /** A chat call's duration and tokens (`gen_ai.client.*`). */
+  modelCall(ms: number, tokens: { input: number; output: number }): void;
+  /** The job's outcome (`askq.jobs`). */
+  completed(): void;
+}
+
+/**
+ * The contract's work plus, through their own libraries and still with none of askq's code,
+ * the guards askq's other promises require of each job: its data validated against the job
+ * contract's zod schema (jobs come from foreign producers), every dependency call through an
+ * opossum circuit breaker of its own (the product's breakers; askq's options: no opossum
+ * timeout, percentiles and snapshots off) under a per-call timeout that can abort it (an
+ * AbortController and a timer, set and cleared), and the metrics askq's worker documents (the
+ * job's outcome, the two stages' durations, the chat call's duration and tokens; OTel metrics
+ * SDK, as askq's). What it costs over the contract side is the guards' price on these
+ * libraries; what askq costs over it is askq's own code.
+ */
+function guardedProcessor(): ContractProcessor {
+  const meter = metrics.getMeter('bench-guarded');
+  const jobs = meter.createCounter('askq.jobs');
+  const stages = meter.createHistogram('askq.stage.duration', { unit: 's' });
+  const durations = meter.createHistogram('gen_ai.client.operation.duration', { unit: 's' });
+  const tokens = meter.createHistogram('gen_ai.client.token.usage', { unit: '{token}' });
+  const chatAttributes = {
+    'gen_ai.operation.name': 'chat',
+    'gen_ai.provider.name': 'fake',
+    'gen_ai.request.model': 'fake-chat',
+    'gen_ai.response.model': 'fake-chat',
+  };
+  const breaker = (name: GuardedDependency) =>
+    new CircuitBreaker((fn: () => Promise<unknown>) => fn(), {
+      name,
+      timeout: false,
+      errorThresholdPercentage: DEFAULTS.breakerErrorPercent,
+      volumeThreshold: DEFAULTS.breakerVolume,
+      resetTimeout: DEFAULTS.breakerResetMs,
+      rollingCountTimeout: DEFAULTS.breakerWindowMs,
+      rollingPercentilesEnabled: false,
+      enableSnapshots: false,
+    });
+  const breakers = {
+    embeddings: breaker('embeddings'),
+    vectorStore: breaker('vectorStore'),
+    chat: breaker('chat'),
+  };
+  const guards: JobGuards = {
+    validate(data) {
+      const parsed = answerJobDataLenientSchema.safeParse(data);
+      if (!parsed.success) throw new UnrecoverableError(parsed.error.message);
+    },
+    call(dependency, fn) {
+      return breakers[dependency].fire(async () => {
+        const controller = new AbortController();
+        const timer = setTimeout(() => controller.abort(), DEFAULTS.callTimeoutMs);
+        try {
+          return await fn(controller.signal);
+        } finally {
+          clearTimeout(timer);
+        }
+      }) as Promise<ReturnType<typeof fn>>;
+    },
+    stage(name, ms) {
+      stages.record(ms / 1000, { 'askq.stage': name });
+    },
+    modelCall(ms, used) {
+      durations.record(ms / 1000, chatAttributes);
+      tokens.record(used.input, { ...chatAttributes, 'gen_ai.token.type': 'input' });
+      tokens.record(used.output, { ...chatAttributes, 'gen_ai.token.type': 'output' });
+    },
+    completed() {
+      jobs.add(1, { outcome: 'completed', 'askq.degraded': false, 'askq.cached': false });
+    },
+  };
+  const contract = contractProcessor(guards);
+  return {
+    process: contract.process,
+    async close() {
+      for (const b of Object.values(breakers)) b.shutdown();
+      await contract.close();
+    },
+  };
 }
 
 /** The contract side's processor, and how to close its log destination after its side. */
@@ -261,10 +389,12 @@ export async function run(options: OrchestrationOptions = {}): Promise<BenchResu
     await side('bare', WARM_UP);
     await side('askq', WARM_UP);
     await side('contract', WARM_UP);
+    await side('guarded', WARM_UP);
     for (let r = 0; r < rounds; r++) {
       sides.push(await side('bare', jobs));
       sides.push(await side('askq', jobs));
       sides.push(await side('contract', jobs));
+      sides.push(await side('guarded', jobs));
     }
   } finally {
     await telemetry.shutdown();
@@ -282,6 +412,8 @@ export async function run(options: OrchestrationOptions = {}): Promise<BenchResu
   const ratio = medianOf(ratios);
   const contractRatios = ratiosOf('contract');
   const contractRatio = medianOf(contractRatios);
+  const guardedRatios = ratiosOf('guarded');
+  const cpuOf = (kind: Kind) => medianOf(of(kind).map((s) => s.cpuUsPerJob));
   const best = (kind: Side['kind']) => Math.max(...of(kind).map((s) => s.jobsPerSecond));
   const perRound = (kind: Side['kind']) =>
     sides
@@ -301,6 +433,11 @@ export async function run(options: OrchestrationOptions = {}): Promise<BenchResu
       measured: perRound('contract'),
     },
     {
+      figure:
+        "the contract's work plus the guards askq's other promises require (job data validated with zod, each call through an opossum breaker under a timeout, askq's metrics; no askq code), jobs/s (each round)",
+      measured: perRound('guarded'),
+    },
+    {
       figure: 'wall per job, best round: askq vs bare',
       measured: `${fmt(1000 / askq, 3)} ms vs ${fmt(1000 / bare, 3)} ms`,
     },
@@ -311,8 +448,9 @@ export async function run(options: OrchestrationOptions = {}): Promise<BenchResu
       measured: `${fmt(medianOf(of('askq').map((s) => s.cpuUsPerJob)))} µs vs ${fmt(medianOf(of('bare').map((s) => s.cpuUsPerJob)))} µs`,
     },
     {
-      figure: "CPU per job of this process, median round: the contract's work alone (no askq code)",
-      measured: `${fmt(medianOf(of('contract').map((s) => s.cpuUsPerJob)))} µs`,
+      figure:
+        "CPU per job of this process, median round: the contract's work alone; with the guards (no askq code)",
+      measured: `${fmt(cpuOf('contract'))} µs; ${fmt(cpuOf('guarded'))} µs`,
     },
     {
       figure: 'bytes sent to Redis per job: askq vs bare',
@@ -331,22 +469,36 @@ export async function run(options: OrchestrationOptions = {}): Promise<BenchResu
       measured: `${floorTo(contractRatio)} (${contractRatios.map((r) => floorTo(r)).join(', ')})`,
     },
     {
+      figure:
+        'throughput ratio of the contract with the guards (no askq code) / bare (median of the side-by-side rounds; all rounds)',
+      measured: `${floorTo(medianOf(guardedRatios))} (${guardedRatios.map((r) => floorTo(r)).join(', ')})`,
+    },
+    {
       // Over every askq job of the run, the warm-up's included.
       figure: "spans exported to the sink by askq's sides (warm-up included)",
       measured: `${askqSpans.requests} OTLP trace requests, ${fmt(askqSpans.bytes / 1e6, 1)} MB, ${fmt(askqSpans.bytes / askqSpans.jobs)} B per job`,
     },
   ];
-  const notes: string[] = [contractNote(contractRatio, ratio)];
+  const notes: string[] = [
+    contractNote(contractRatio, ratio),
+    guardsNote({
+      contract: cpuOf('contract'),
+      guarded: cpuOf('guarded'),
+      askq: cpuOf('askq'),
+      guardedRatio: medianOf(guardedRatios),
+      askqRatio: ratio,
+    }),
+  ];
   let extra: string | undefined;
   if (options.profile ?? true) {
     const profileJobs = Math.max(jobs, 5000);
     const profile = await profileSide('askq', profileJobs, concurrency);
-    const contractProfile = await profileSide('contract', profileJobs, concurrency);
+    const guardedProfile = await profileSide('guarded', profileJobs, concurrency);
     extra = [
       profileMarkdown(profile, profileJobs, concurrency),
-      differenceMarkdown(profile, contractProfile, profileJobs, {
-        askq: medianOf(of('askq').map((s) => s.cpuUsPerJob)),
-        contract: medianOf(of('contract').map((s) => s.cpuUsPerJob)),
+      differenceMarkdown(profile, guardedProfile, profileJobs, {
+        askq: cpuOf('askq'),
+        guarded: cpuOf('guarded'),
       }),
     ].join('\n\n');
     notes.push(...profileNotes(profile));
@@ -363,7 +515,7 @@ export async function run(options: OrchestrationOptions = {}): Promise<BenchResu
     id: 'orchestration-overhead',
     title: 'Orchestration overhead',
     compares:
-      'askq worker (instant in-process ports, tracing on through the production NodeSDK + BatchSpanProcessor + OTLP/HTTP exporter to a discarding sink, pino at info to /dev/null) vs a bare BullMQ Worker with a no-op processor; same private redis-server, same pre-added jobs (addBulk into a paused queue, clock from resume to last completion), same concurrency, same retention options. Three alternating rounds after a 500-job warm-up of each side; the ratio is the median of (askq round ÷ the bare round just before it), since only side-by-side pairs are comparable on this shared machine. Everything but the model and network is on. A third side in each round, the same bare Worker doing only what askq’s contracts require per job (the five spans of a question’s trace, one pino line, askq’s result; none of askq’s code), measures what the goal asks with askq’s own work at zero.',
+      'askq worker (instant in-process ports, tracing on through the production NodeSDK + BatchSpanProcessor + OTLP/HTTP exporter to a discarding sink, pino at info to /dev/null) vs a bare BullMQ Worker with a no-op processor; same private redis-server, same pre-added jobs (addBulk into a paused queue, clock from resume to last completion), same concurrency, same retention options. Three alternating rounds after a 500-job warm-up of each side; the ratio is the median of (askq round ÷ the bare round just before it), since only side-by-side pairs are comparable on this shared machine. Everything but the model and network is on. A third side in each round, the same bare Worker doing only what askq’s contracts require per job (the five spans of a question’s trace, one pino line, askq’s result; none of askq’s code), measures what the goal asks with askq’s own work at zero; a fourth does the same plus the guards askq’s other promises require of each job (zod validation of its data, an opossum breaker and a per-call timeout around each dependency call, askq’s metrics), through their libraries, still with none of askq’s code.',
     goal: 'askq throughput ≥ 0.5 × bare BullMQ',
     figures,
     notes,
@@ -378,14 +530,31 @@ function contractNote(contract: number, askq: number): string {
     contract >= 0.5
       ? askq >= 0.5
         ? 'Both meet the goal.'
-        : `That meets the goal, so the rest of the gap (${floorTo(contract)} against askq's ${floorTo(askq)}) is askq's own per-job work: its stages, breakers, timeouts, validation and their garbage.`
+        : `That meets the goal, so the rest of the gap (${floorTo(contract)} against askq's ${floorTo(askq)}) is what askq does beyond it: the guards its other promises require and its own code (split below).`
       : `That misses the goal too: no worker keeping askq's trace, log line and result on these libraries reaches 0.5 × a no-op processor here; what askq adds beyond it is the distance from ${floorTo(contract)} to askq's ${floorTo(askq)}.`
   }`;
 }
 
+/**
+ * Splits askq's CPU per job over the contract side's in two: what the guards askq's other
+ * promises require cost on their libraries (the guarded side over the contract side), and the
+ * rest, askq's own code (askq over the guarded side).
+ */
+function guardsNote(m: {
+  contract: number;
+  guarded: number;
+  askq: number;
+  guardedRatio: number;
+  askqRatio: number;
+}): string {
+  const guards = m.guarded - m.contract;
+  const own = m.askq - m.guarded;
+  return `With the guards: the contract side plus what askq's other promises require of each job, through their own libraries and with none of askq's code (the job's data validated against the job contract's zod schema, each of the three dependency calls through an opossum breaker of its own under a per-call timeout that can abort it, the metrics askq's worker documents: the job's outcome, two stage durations, the chat call's duration and tokens) ran at ${floorTo(m.guardedRatio)} of bare's rate on ${fmt(m.guarded)} µs of CPU per job (median rounds). Of askq's ${fmt(m.askq - m.contract)} µs per job over the contract side, the guards account for ${fmt(guards)} µs and askq's own code for ${fmt(own)} µs${own <= 0 ? ' (none: askq does the guarded work for no more than the libraries alone)' : `: with askq's own cost at zero it would run at the guarded side's ${floorTo(m.guardedRatio)}, against its ${floorTo(m.askqRatio)}`}.`;
+}
+
 /** Runs one side alone in a child under `--cpu-prof` and summarises its profile. */
 async function profileSide(
-  kind: 'askq' | 'contract',
+  kind: 'askq' | 'guarded',
   jobs: number,
   concurrency: number,
 ): Promise<ProfileSummary & { jobsPerSecond: number }> {
@@ -432,8 +601,8 @@ async function profileChild(kind: Kind, jobs: number, concurrency: number): Prom
   const telemetry = await startTelemetry('askq-worker');
   const redis = await benchRedis('orchestration-overhead');
   try {
-    // The contract side returns the result askq's worker returned for a job: answer one first.
-    if (kind === 'contract') await runSide('askq', redis.url, 1, concurrency);
+    // The guarded side returns the result askq's worker returned for a job: answer one first.
+    if (kind !== 'askq') await runSide('askq', redis.url, 1, concurrency);
     await runSide(kind, redis.url, WARM_UP, concurrency);
     const side = await runSide(kind, redis.url, jobs, concurrency);
     console.log(`PROFILE_WINDOW ${side.window.startUs} ${side.window.endUs} ${side.jobsPerSecond}`);
@@ -490,20 +659,20 @@ function profileMarkdown(
  */
 function differenceMarkdown(
   askq: ProfileSummary,
-  contract: ProfileSummary,
+  guarded: ProfileSummary,
   jobs: number,
-  measured: { askq: number; contract: number },
+  measured: { askq: number; guarded: number },
 ): string {
   const sampled = (p: ProfileSummary) =>
     (p.places.filter((x) => x.name !== '(idle)').reduce((sum, x) => sum + x.ms, 0) * 1000) / jobs;
   const a = { summary: askq, usPerJob: sampled(askq) };
-  const c = { summary: contract, usPerJob: sampled(contract) };
-  const { srcOnlyUs, table } = differenceTable(placeDifferences(a, c), {
+  const g = { summary: guarded, usPerJob: sampled(guarded) };
+  const { srcOnlyUs, table } = differenceTable(placeDifferences(a, g), {
     a: 'askq',
-    b: 'contract alone',
+    b: 'contract with the guards',
   });
   return [
-    `askq against the contract's work alone, each in a profiled run of its own (the contract side profiled like askq's above, ${fmt(jobs)} jobs each): ${fmt(a.usPerJob)} vs ${fmt(c.usPerJob)} µs of sampled busy time per job (${fmt(a.usPerJob - c.usPerJob)} µs more; the measured rounds' CPU per job was ${fmt(measured.askq)} vs ${fmt(measured.contract)} µs, ${fmt(measured.askq - measured.contract)} µs more). askq's src/ files, which the contract's side does not run, come to ${fmt(srcOnlyUs)} µs; the rest of the difference is library, Node and GC work, some of it caused by askq's code (its breakers, timeouts, metrics, richer log line and their garbage) and some the harness's instant ports (\`test/support/fake-ports.ts\`), which only askq's side calls. Two profiled runs differ and the sampler bills wall time (a wait for a core included), so a few µs at one place are within the noise. The 15 places with the largest difference:`,
+    `askq against the contract's work with the guards (no askq code), each in a profiled run of its own (the guarded side profiled like askq's above, ${fmt(jobs)} jobs each): ${fmt(a.usPerJob)} vs ${fmt(g.usPerJob)} µs of sampled busy time per job (${fmt(a.usPerJob - g.usPerJob)} µs more; the measured rounds' CPU per job was ${fmt(measured.askq)} vs ${fmt(measured.guarded)} µs, ${fmt(measured.askq - measured.guarded)} µs more). askq's src/ files, which the guarded side does not run, come to ${fmt(srcOnlyUs)} µs; the rest of the difference is library, Node and GC work, some of it caused by askq's code (its events, policy layers, richer spans and log line, and their garbage), some by BullMQ's telemetry (bullmq-otel, which gives askq's consumer span the producer's trace; the guarded side starts its own) and some by the harness's instant ports (\`test/support/fake-ports.ts\`), which only askq's side calls. Two profiled runs differ and the sampler bills wall time (a wait for a core included), so a few µs at one place are within the noise. The 15 places with the largest difference:`,
     '',
     ...table,
   ].join('\n');
@@ -551,8 +720,8 @@ const { values } = parseArgs({
 });
 const profiled = values['profile-child'];
 if (import.meta.main && profiled !== undefined) {
-  if (profiled !== 'askq' && profiled !== 'contract') {
-    throw new Error(`--profile-child takes askq or contract, not ${String(profiled)}`);
+  if (profiled !== 'askq' && profiled !== 'guarded') {
+    throw new Error(`--profile-child takes askq or guarded, not ${String(profiled)}`);
   }
   await profileChild(profiled, Number(values.jobs), Number(values.concurrency));
 } else {
