@@ -9,7 +9,7 @@ import { createLogger, type Logger } from '../shared/logger.ts';
 import type { ChatPort, Ports } from '../shared/ports.ts';
 import { eventStreamOptions } from '../shared/queue-options.ts';
 import { createRedisConnection, type Redis, waitUntilReady } from '../shared/redis.ts';
-import { createQueueTelemetry } from '../shared/telemetry/queue-telemetry.ts';
+import { consumerSpans } from '../shared/telemetry/queue-telemetry.ts';
 import { SECOND } from '../shared/time.ts';
 import { within } from '../shared/within.ts';
 import { allowedModels } from './allowed-models.ts';
@@ -126,9 +126,10 @@ export class AskqWorker extends EventEmitter<AskqWorkerEvents> {
       logger,
       events: this,
     };
+    // No BullMQ telemetry on the workers: each processor makes its own consumer span.
+    const spans = { captureContent: o.captureContent };
     const common = {
       connection,
-      telemetry: createQueueTelemetry({ captureContent: o.captureContent }),
       prefix: o.prefix,
       autorun: true,
       maxStartedAttempts: o.maxStartedAttempts,
@@ -177,11 +178,15 @@ export class AskqWorker extends EventEmitter<AskqWorkerEvents> {
     });
     this.questions = new Worker(
       QUESTIONS_QUEUE,
-      createAttemptRunner(answer, {
-        ...runner,
-        pauseQueue: (ms) => pauseQueue(connection, this.#queues.questions, ms),
-        wasCancelled: (job) => cancels.wasCancelled(job),
-      }),
+      consumerSpans(
+        QUESTIONS_QUEUE,
+        createAttemptRunner(answer, {
+          ...runner,
+          pauseQueue: (ms) => pauseQueue(connection, this.#queues.questions, ms),
+          wasCancelled: (job) => cancels.wasCancelled(job),
+        }),
+        spans,
+      ),
       {
         ...common,
         concurrency: o.concurrency,
@@ -198,10 +203,14 @@ export class AskqWorker extends EventEmitter<AskqWorkerEvents> {
     });
     this.ingest = new Worker(
       INGEST_QUEUE,
-      createAttemptRunner(ingest, {
-        ...runner,
-        pauseQueue: (ms) => pauseQueue(connection, this.#queues.ingest, ms),
-      }),
+      consumerSpans(
+        INGEST_QUEUE,
+        createAttemptRunner(ingest, {
+          ...runner,
+          pauseQueue: (ms) => pauseQueue(connection, this.#queues.ingest, ms),
+        }),
+        spans,
+      ),
       // Ingest batches are large; a few at a time keeps the vector store's writes sane.
       { ...common, concurrency: o.ingestConcurrency, limiter: NO_LIMIT },
     );
@@ -304,6 +313,7 @@ export class AskqWorker extends EventEmitter<AskqWorkerEvents> {
         eventsMaxLen: o.eventsMaxLen,
         retrievalFallback: o.retrievalFallback,
         wasCancelled: (job) => this.#cancels.wasCancelled(job),
+        captureContent: o.captureContent,
         ...scoring,
       },
       { ...common, concurrency: o.concurrency },

@@ -4,6 +4,7 @@ import { BatchApi } from '../../shared/batch/batch-api.ts';
 import { BATCH_JOBS, EVAL_BATCH_QUEUE } from '../../shared/batch/batch-lane.ts';
 import { eventStreamOptions } from '../../shared/queue-options.ts';
 import type { Redis } from '../../shared/redis.ts';
+import { consumerSpans } from '../../shared/telemetry/queue-telemetry.ts';
 import { pauseQueue } from '../resilience/pause-queue.ts';
 import {
   BATCH_LANE_DEFAULTS,
@@ -32,6 +33,8 @@ export interface BatchLaneStart extends Omit<
   openai: { apiKey: string; baseURL?: string };
   /** @defaultValue {@link BATCH_LANE_DEFAULTS} */
   settings?: Partial<BatchLaneSettings>;
+  /** Record results on the consumer spans (ASKQ_CAPTURE_CONTENT). @defaultValue false */
+  captureContent?: boolean;
 }
 
 /**
@@ -42,7 +45,7 @@ export function startBatchLane(
   start: BatchLaneStart,
   workerOptions: Omit<WorkerOptions, 'connection'>,
 ): BatchLane {
-  const { connection, openai, settings, eventsMaxLen: _, ...shared } = start;
+  const { connection, openai, settings, eventsMaxLen: _, captureContent, ...shared } = start;
   const queue = new Queue(EVAL_BATCH_QUEUE, {
     connection,
     prefix: start.prefix,
@@ -63,18 +66,22 @@ export function startBatchLane(
   const { maxStartedAttempts: _unbounded, ...options } = workerOptions;
   const worker = new Worker(
     EVAL_BATCH_QUEUE,
-    (job: Job, token?: string, signal?: AbortSignal) => {
-      switch (job.name) {
-        case BATCH_JOBS.case:
-          return runCaseJob(job, token, signal, lane);
-        case BATCH_JOBS.submit:
-          return runSubmitJob(job, token, lane);
-        case BATCH_JOBS.poll:
-          return runPollJob(job, token, lane);
-        default:
-          throw new UnrecoverableError(`unknown ${EVAL_BATCH_QUEUE} job name "${job.name}"`);
-      }
-    },
+    consumerSpans(
+      EVAL_BATCH_QUEUE,
+      async (job: Job, token?: string, signal?: AbortSignal): Promise<unknown> => {
+        switch (job.name) {
+          case BATCH_JOBS.case:
+            return runCaseJob(job, token, signal, lane);
+          case BATCH_JOBS.submit:
+            return runSubmitJob(job, token, lane);
+          case BATCH_JOBS.poll:
+            return runPollJob(job, token, lane);
+          default:
+            throw new UnrecoverableError(`unknown ${EVAL_BATCH_QUEUE} job name "${job.name}"`);
+        }
+      },
+      { captureContent: captureContent ?? false },
+    ),
     { ...options, connection },
   );
   return { worker, queue };
