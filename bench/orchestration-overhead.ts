@@ -70,7 +70,7 @@ export interface OrchestrationOptions {
   jobs?: number;
   /** @defaultValue 50 */
   concurrency?: number;
-  /** Rounds of (bare, askq), alternating. @defaultValue 3 */
+  /** Rounds of (bare, askq, contract, guarded), alternating. @defaultValue 3 */
   rounds?: number;
   /** Also profile the askq and guarded sides, each in a child process. @defaultValue true */
   profile?: boolean;
@@ -648,10 +648,10 @@ function profileMarkdown(
 }
 
 /**
- * askq's side against the contract's (the same Worker doing only what askq's contracts
- * require), place by place in each one's profiled run, and the difference, largest first:
- * where askq's distance from the floor goes, the library work and garbage its code causes
- * included. In sampled time per job, not scaled to the measured rounds' CPU: the two profiled
+ * askq's side against the guarded side's (the same Worker doing only what askq's contracts
+ * and its guards require, with no askq code), place by place in each one's profiled run, and
+ * the difference, largest first: where askq's own cost goes, the library work and garbage its
+ * code causes included. In sampled time per job, not scaled to the measured rounds' CPU: the two profiled
  * children wait for a core differently (the sampler bills those waits as busy), and scaling
  * each by its own measured total would move a place's µs between sides that do the same work
  * there (both send Redis the same commands and bytes).
