@@ -35,6 +35,7 @@ const OPERATION_TYPES: Record<string, string> = {
   retryJobs: 'send',
 };
 
+/** How a worker's consumer spans are recorded ({@link withConsumerSpan}). */
 export interface QueueTelemetryOptions {
   /** Keep job results (answer text) in span events. @defaultValue false */
   captureContent?: boolean;
@@ -42,60 +43,43 @@ export interface QueueTelemetryOptions {
 
 /**
  * BullMQ's attributes under the OTel messaging names, or `null` for those dropped: the queue's
- * operation is `messaging.operation.name` already, the attempt's timestamps are the span's
- * own start and end, the worker's id is a random UUID per process that no view reads (and
- * every consumer span would carry it), BullMQ's attempt count stays 1 for a job askq
- * retries itself (`askq.attempt` is the one that counts), and each askq queue has one job
- * name (`answer`, `ingest`), which the span's name says already.
+ * operation is `messaging.operation.name` already, and each askq queue has one job name
+ * (`answer`, `ingest`), which the span's name says already.
  */
 const RENAMED = new Map<string, string | null>([
   ['bullmq.queue.name', MESSAGING.destination],
   ['bullmq.job.id', MESSAGING.messageId],
   ['bullmq.queue.operation', null],
-  ['bullmq.job.attempt_finished_timestamp', null],
-  ['bullmq.job.processed.timestamp', null],
-  ['bullmq.worker.id', null],
-  ['bullmq.job.attempts.made', null],
   ['bullmq.job.name', null],
 ]);
 
 /**
- * The official bullmq-otel telemetry, with BullMQ's attributes under the OTel messaging names
- * ({@link RENAMED}) and BullMQ's `job completed` event (the job's result, i.e. the answer text)
- * recorded only when content capture is on. askq gives it to its producers (Queue); its
- * workers make their consumer spans themselves ({@link withConsumerSpan}).
+ * The official bullmq-otel telemetry for askq's producers (Queue), with BullMQ's attributes
+ * under the OTel messaging names ({@link RENAMED}). askq's workers take none: they make their
+ * consumer spans themselves ({@link withConsumerSpan}).
  */
-export function createQueueTelemetry(options: QueueTelemetryOptions = {}): Telemetry {
+export function createQueueTelemetry(): Telemetry {
   const otel = new BullMQOtel({ tracerName: 'askq-bullmq' });
   return {
     contextManager: otel.contextManager,
     tracer: {
       startSpan(name, spanOptions, context) {
-        // BullMQ's housekeeping (a `getNextJob` span per fetch, stalled checks, close, the
-        // `complete` write that ends every successful attempt) would add spans to every job
-        // and bury the ones users look for: not recorded. A failed attempt's `fail` span is.
+        // BullMQ's housekeeping (closing, trimming the events stream) would bury the spans
+        // users look for: not recorded.
         if (isHousekeeping(name)) return UNRECORDED;
         // No SDK registered: nothing would record it, and renaming attributes onto a no-op
         // span is work per job for nothing. Its context would carry its parent's ids (a
         // producer's, propagated), which the parent context BullMQ hands in carries already.
         if (sdkTracer() === undefined) return UNRECORDED;
         const span = otel.tracer.startSpan(name, spanOptions, context);
-        return new MessagingSpan(span, name, options.captureContent ?? false);
+        return new MessagingSpan(span, name);
       },
     },
     ...(otel.meter ? { meter: otel.meter } : {}),
   };
 }
 
-const HOUSEKEEPING = new Set([
-  'getNextJob',
-  // Its time is the end of the `process` span that encloses it.
-  'complete',
-  'startStalledCheckTimer',
-  'moveStalledJobsToWait',
-  'close',
-  'trimEvents',
-]);
+const HOUSEKEEPING = new Set(['close', 'trimEvents']);
 
 function isHousekeeping(spanName: string): boolean {
   return HOUSEKEEPING.has(operationOf(spanName));
@@ -135,11 +119,9 @@ const UNRECORDED: Span = {
 
 class MessagingSpan implements Span {
   readonly #span: Span;
-  readonly #captureContent: boolean;
 
-  constructor(span: Span, name: string, captureContent: boolean) {
+  constructor(span: Span, name: string) {
     this.#span = span;
-    this.#captureContent = captureContent;
     const attributes = attributesOf(operationOf(name));
     const requestId =
       attributes[MESSAGING.operationType] === 'send' ? activeRequestId() : undefined;
@@ -162,13 +144,10 @@ class MessagingSpan implements Span {
       const name = RENAMED.has(key) ? RENAMED.get(key) : key;
       if (name) (renamed ??= {})[name] = attributes[key];
     }
-    // BullMQ's end-of-attempt attributes (timestamps, attempts made) are all dropped.
     if (renamed) this.#span.setAttributes(renamed);
   }
 
   addEvent(name: string, attributes?: Attributes): void {
-    // Its one attribute is the result; without it the event says what the span's end says.
-    if (attributes && 'bullmq.job.result' in attributes && !this.#captureContent) return;
     this.#span.addEvent(name, attributes);
   }
 
