@@ -1,9 +1,8 @@
 import { type JobsOptions, Queue } from 'bullmq';
-import { pino } from 'pino';
 
 import { loadConfig } from '../../src/shared/config.ts';
 import { ANSWER_JOB, QUESTIONS_QUEUE } from '../../src/shared/contracts.ts';
-import { createLogger } from '../../src/shared/logger.ts';
+import { createLogger, logDestination } from '../../src/shared/logger.ts';
 import type { Ports } from '../../src/shared/ports.ts';
 import { createRedisConnection, type Redis } from '../../src/shared/redis.ts';
 import { AskqWorker, workerOptionsFromConfig } from '../../src/worker/askq-worker.ts';
@@ -22,11 +21,8 @@ export async function startBenchWorker(options: {
   const logger = createLogger({
     level: config.LOG_LEVEL,
     name: 'askq-worker',
-    // pino's own fast destination (as for stdout), typed by pino as a SonicBoom, not a stream.
-    destination: pino.destination({
-      dest: '/dev/null',
-      sync: false,
-    }) as unknown as NodeJS.WritableStream,
+    // The destination askq's logger writes stdout through.
+    destination: logDestination('/dev/null'),
   });
   const worker = await AskqWorker.start({
     ...workerOptionsFromConfig(config),

@@ -10,7 +10,7 @@ export interface CreateLoggerOptions {
   level?: string;
   /** Service name in every line. */
   name?: string;
-  /** Where lines go. @defaultValue stdout */
+  /** Where lines go. @defaultValue stdout ({@link logDestination}) */
   destination?: NodeJS.WritableStream;
 }
 
@@ -91,6 +91,28 @@ function scrubRecord(
 }
 
 /**
+ * Bytes one write may carry. pino's default (16 KiB) lets lines pile up into one string while a
+ * write is in flight, and sonic-boom measures that string's byte length at every line, copying
+ * it whole each time: at a line per job and hundreds of jobs a second, kilobytes of garbage per
+ * line. A smaller cap bounds the copy; a write still carries a few dozen lines.
+ */
+const MAX_WRITE_BYTES = 4096;
+
+/**
+ * pino's own asynchronous destination (sonic-boom) on a file descriptor or path, as pino
+ * builds for stdout, with writes capped at {@link MAX_WRITE_BYTES}. Flushed when the process
+ * exits, as pino's default is.
+ */
+export function logDestination(dest: number | string): NodeJS.WritableStream {
+  // pino types it as a SonicBoom, not a stream; pino() takes either.
+  return pino.destination({
+    dest,
+    sync: false,
+    maxWrite: MAX_WRITE_BYTES,
+  }) as unknown as NodeJS.WritableStream;
+}
+
+/**
  * A pino JSON logger that keeps secrets out of its lines.
  *
  * Not pino's `redact`: its wildcard paths compile to a redactor that copies and walks every
@@ -132,7 +154,7 @@ export function createLogger(options: CreateLoggerOptions = {}): Logger {
       return ids ? { trace_id: ids.traceId, span_id: ids.spanId } : {};
     },
   };
-  const logger = options.destination ? pino(opts, options.destination) : pino(opts);
+  const logger = pino(opts, options.destination ?? logDestination(process.stdout.fd ?? 1));
   // pino applies no formatter to a child's bindings: scrub them here. Children inherit this.
   const child = logger.child;
   logger.child = function (this: Logger, bindings: Record<string, unknown>, childOptions?: object) {

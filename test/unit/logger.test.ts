@@ -1,8 +1,12 @@
+import { once } from 'node:events';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 
 import { describe, expect, it } from 'vitest';
 
-import { createLogger, scrubLogValue } from '../../src/shared/logger.ts';
+import { createLogger, logDestination, scrubLogValue } from '../../src/shared/logger.ts';
 
 /** A logger at debug writing into memory, and the lines it wrote, parsed. */
 function capture() {
@@ -134,5 +138,31 @@ describe('scrubLogValue', () => {
     loop.self = loop;
     const out = JSON.stringify(scrubLogValue(loop));
     expect(out).toContain('[redacted: nested too deep]');
+  });
+
+  it('writes every line whole through its destination, bursts and lines longer than a write included', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'askq-log-'));
+    try {
+      const file = join(dir, 'worker.log');
+      const destination = logDestination(file);
+      const logger = createLogger({ destination });
+      // Lines logged in one tick pile up while a write is in flight; one is longer than a
+      // write carries.
+      const long = 'x'.repeat(10_000);
+      for (let i = 0; i < 2_000; i++) {
+        logger.info({ i, note: i === 1_000 ? long : 'padding '.repeat(40) }, 'answered');
+      }
+      const closed = once(destination, 'close');
+      destination.end();
+      await closed;
+      const lines = (await readFile(file, 'utf8'))
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as { i: number; note: string });
+      expect(lines.map((l) => l.i)).toEqual(Array.from({ length: 2_000 }, (_, i) => i));
+      expect(lines[1_000]!.note).toBe(long);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
