@@ -12,75 +12,119 @@ export function timeoutPolicy(dependency: string, timeoutMs: number): Policy {
   const deadlines = new Deadlines();
   return {
     execute<T>(fn: (signal: AbortSignal) => Promise<T>, outer?: AbortSignal): Promise<T> {
-      const cancelled = (cause: unknown) =>
-        new CancelledError(`${dependency} call cancelled`, { cause });
       // An already-aborted signal: never start the call.
-      if (outer?.aborted) return Promise.reject(cancelled(outer.reason));
-      const controller = new AbortController();
+      if (outer?.aborted) return Promise.reject(cancelledCall(dependency, outer.reason));
       return new Promise<T>((resolve, reject) => {
-        let done = false;
-        const finish = () => {
-          done = true;
-          deadlines.remove(call);
-          if (outer) callsOf(outer).delete(onOuterAbort);
-        };
-        const onOuterAbort = () => {
-          if (done) return;
-          finish();
-          controller.abort(outer?.reason);
-          reject(cancelled(outer?.reason));
-        };
-        const call: PendingCall = {
-          deadline: performance.now() + timeoutMs,
-          expire: () => {
-            if (done) return;
-            finish();
-            const reason = new DOMException('per-call timeout', 'TimeoutError');
-            controller.abort(reason);
-            reject(
-              new TransientError(`${dependency} call timed out after ${timeoutMs} ms`, {
-                cause: reason,
-              }),
-            );
-          },
-        };
-        deadlines.add(call);
-        if (outer) callsOf(outer).add(onOuterAbort);
-        const settled = (err: unknown) => {
-          if (done) return; // a timeout or the caller's abort already settled it
-          finish();
-          reject(outer?.aborted ? cancelled(err) : err);
-        };
+        const call = new TimedCall<T>(dependency, timeoutMs, deadlines, outer, resolve, reject);
         try {
-          fn(controller.signal).then((value) => {
-            if (done) return;
-            finish();
-            resolve(value);
-          }, settled);
+          fn(call.controller.signal).then(
+            (value) => call.succeed(value),
+            (err: unknown) => call.fail(err),
+          );
         } catch (err) {
-          settled(err);
+          call.fail(err);
         }
       });
     },
   };
 }
 
+function cancelledCall(dependency: string, cause: unknown): CancelledError {
+  return new CancelledError(`${dependency} call cancelled`, { cause });
+}
+
+/**
+ * One call under its timeout: settled by the first of its own outcome, its deadline and the
+ * caller's abort. One object per call holds what each of them needs (no closure per outcome).
+ */
+class TimedCall<T> implements PendingCall, Cancellable {
+  readonly controller = new AbortController();
+  readonly deadline: number;
+  prev?: PendingCall | undefined;
+  next?: PendingCall | undefined;
+  #done = false;
+  readonly #dependency: string;
+  readonly #timeoutMs: number;
+  readonly #deadlines: Deadlines;
+  readonly #outer: AbortSignal | undefined;
+  readonly #resolve: (value: T) => void;
+  readonly #reject: (err: unknown) => void;
+
+  constructor(
+    dependency: string,
+    timeoutMs: number,
+    deadlines: Deadlines,
+    outer: AbortSignal | undefined,
+    resolve: (value: T) => void,
+    reject: (err: unknown) => void,
+  ) {
+    this.#dependency = dependency;
+    this.#timeoutMs = timeoutMs;
+    this.#deadlines = deadlines;
+    this.#outer = outer;
+    this.#resolve = resolve;
+    this.#reject = reject;
+    this.deadline = performance.now() + timeoutMs;
+    deadlines.add(this);
+    if (outer) callsOf(outer).add(this);
+  }
+
+  succeed(value: T): void {
+    if (this.#finish()) this.#resolve(value);
+  }
+
+  /** The call's own failure; a timeout or the caller's abort may have settled it already. */
+  fail(err: unknown): void {
+    if (this.#finish()) {
+      this.#reject(this.#outer?.aborted ? cancelledCall(this.#dependency, err) : err);
+    }
+  }
+
+  expire(): void {
+    if (!this.#finish()) return;
+    const reason = new DOMException('per-call timeout', 'TimeoutError');
+    this.controller.abort(reason);
+    this.#reject(
+      new TransientError(`${this.#dependency} call timed out after ${this.#timeoutMs} ms`, {
+        cause: reason,
+      }),
+    );
+  }
+
+  /** The caller's signal aborted. */
+  cancel(): void {
+    if (!this.#finish()) return;
+    const reason: unknown = this.#outer?.reason;
+    this.controller.abort(reason);
+    this.#reject(cancelledCall(this.#dependency, reason));
+  }
+
+  /** Marks the call settled; false when it already was. */
+  #finish(): boolean {
+    if (this.#done) return false;
+    this.#done = true;
+    this.#deadlines.remove(this);
+    if (this.#outer) callsOf(this.#outer).delete(this);
+    return true;
+  }
+}
+
 /** Per caller's signal (a job's), what its calls in flight do when it aborts. */
-const inFlight = new WeakMap<AbortSignal, Set<() => void>>();
+const inFlight = new WeakMap<AbortSignal, Set<Cancellable>>();
 
 /**
  * The calls in flight under `signal`. One abort listener per signal, added at its first call,
  * serves every call a job makes: a call costs a set entry instead of adding and removing a
  * listener of its own.
  */
-function callsOf(signal: AbortSignal): Set<() => void> {
+function callsOf(signal: AbortSignal): Set<Cancellable> {
   let calls = inFlight.get(signal);
   if (!calls) {
-    const mine = new Set<() => void>();
+    const mine = new Set<Cancellable>();
     signal.addEventListener(
       'abort',
       () => {
-        for (const onAbort of mine) onAbort();
+        for (const call of mine) call.cancel();
       },
       { once: true },
     );
@@ -88,6 +132,11 @@ function callsOf(signal: AbortSignal): Set<() => void> {
     calls = mine;
   }
   return calls;
+}
+
+/** A call in flight under a caller's signal: what to do when that signal aborts. */
+interface Cancellable {
+  cancel(): void;
 }
 
 /** One call in flight, in its policy's {@link Deadlines}. */
