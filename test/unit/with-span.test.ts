@@ -1,4 +1,4 @@
-import { context, trace } from '@opentelemetry/api';
+import { context, SpanKind, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import {
   InMemorySpanExporter,
@@ -52,14 +52,22 @@ describe('withSpan across the life of the global tracer provider', () => {
         throw new Error('boom');
       }),
     ).rejects.toThrow('boom');
+    // Thrown before the stage returns a promise: still a rejection, and the span still ends.
+    const thrown = withSpan('throwing', { kind: SpanKind.CLIENT }, () => {
+      throw new Error('sync boom');
+    });
+    await expect(thrown).rejects.toThrow('sync boom');
     const spans = exporter.getFinishedSpans();
     const byName = new Map(spans.map((s) => [s.name, s]));
-    expect([...byName.keys()].sort()).toEqual(['failing', 'inner', 'outer']);
+    expect([...byName.keys()].sort()).toEqual(['failing', 'inner', 'outer', 'throwing']);
     expect(byName.get('outer')!.attributes['askq.step']).toBe(1);
     expect(byName.get('inner')!.parentSpanContext?.spanId).toBe(
       byName.get('outer')!.spanContext().spanId,
     );
     expect(byName.get('failing')!.status.code).toBe(2); // ERROR
+    expect(byName.get('throwing')!.status).toEqual({ code: 2, message: 'sync boom' });
+    expect(byName.get('throwing')!.kind).toBe(SpanKind.CLIENT);
+    expect(byName.get('outer')!.kind).toBe(SpanKind.INTERNAL);
   });
 
   it('follows a provider that replaces the registered one', async () => {

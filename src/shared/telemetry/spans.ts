@@ -5,6 +5,7 @@ import {
   ProxyTracerProvider,
   type Span,
   SpanKind,
+  type SpanOptions,
   SpanStatusCode,
   trace,
   type Tracer,
@@ -85,24 +86,29 @@ export function withSpan<T>(
     // Without an SDK a span records nothing and its context carries nothing new: skip the
     // no-op span, its context copy and the proxy lookups, which run per stage and per call.
     if (t === undefined) return fn(UNTRACED);
-    return t.startActiveSpan(
-      name,
-      {
-        kind: options.kind ?? SpanKind.INTERNAL,
-        ...(options.attributes ? { attributes: options.attributes } : {}),
-        ...(options.links ? { links: options.links } : {}),
-      },
-      async (span) => {
-        try {
-          const result = await fn(span);
+    const spanOptions: SpanOptions = { kind: options.kind ?? SpanKind.INTERNAL };
+    if (options.attributes) spanOptions.attributes = options.attributes;
+    if (options.links) spanOptions.links = options.links;
+    return t.startActiveSpan(name, spanOptions, (span) => {
+      let pending: Promise<T>;
+      try {
+        pending = fn(span);
+      } catch (err) {
+        endSpan(span, err);
+        throw err;
+      }
+      // Settled by the callback's own promise: no async frame of its own around it.
+      return pending.then(
+        (result) => {
           endSpan(span);
           return result;
-        } catch (err) {
+        },
+        (err: unknown) => {
           endSpan(span, err);
           throw err;
-        }
-      },
-    );
+        },
+      );
+    });
   } catch (err) {
     return Promise.reject(err as Error);
   }

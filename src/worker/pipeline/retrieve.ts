@@ -27,13 +27,11 @@ export async function retrieve(
     const vector = await ports.embeddings.embedQuery(input.question);
     const matches = await ports.store.query(input.namespace, vector, input.topK);
     const sources = matches
-      .map((m): Source => ({
-        id: m.docId,
-        chunk: m.chunk,
-        score: m.score,
-        text: m.text,
-        ...locationOf(m.metadata),
-      }))
+      .map((m): Source => {
+        const source: Source = { id: m.docId, chunk: m.chunk, score: m.score, text: m.text };
+        // Only a chunk stored with metadata can have a place (a PDF page, a heading).
+        return m.metadata ? { ...source, ...locationOf(m.metadata) } : source;
+      })
       .sort((a, b) => b.score - a.score);
     return { sources, retrieveMs: performance.now() - started };
   });
