@@ -1,8 +1,9 @@
 /**
- * Orchestration overhead (issue 7): askq's worker with instant in-process ports (FakePorts:
- * no network, no model) and tracing on, against a bare BullMQ Worker whose processor does
- * nothing; same private Redis, same pre-added jobs, same concurrency. What is left between the
- * two is askq's own per-job cost: validation, checkpoint write, breakers, spans, logs, metrics.
+ * Orchestration overhead (issue 7): askq's worker with in-process ports that do no work per
+ * call (fixedPorts: no network, no model; the answers are found once) and tracing on, against
+ * a bare BullMQ Worker whose processor does nothing; same private Redis, same pre-added jobs,
+ * same concurrency. What is left between the two is askq's own per-job cost: validation,
+ * checkpoint write, breakers, spans, logs, metrics.
  *
  * Tracing: the production bootstrap (startTelemetry: NodeSDK, BatchSpanProcessor, OTLP/HTTP
  * JSON exporter, metrics every 60 s) exporting to an in-process sink that discards bodies.
@@ -56,7 +57,7 @@ import {
   summarizeCpuProfile,
 } from './lib/cpu-profile.ts';
 import { startDiscardSink } from './lib/discard-sink.ts';
-import { instantPorts, questions } from './lib/instant-ports.ts';
+import { fixedPorts, questions } from './lib/instant-ports.ts';
 import { waitForCompleted } from './lib/wait.ts';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
@@ -132,7 +133,7 @@ async function runSide(
   } else {
     askq = await startBenchWorker({
       env: { REDIS_URL: redisUrl, ASKQ_PREFIX: prefix },
-      ports: await instantPorts(),
+      ports: await fixedPorts(),
       concurrency,
     });
     worker = askq.questions;
@@ -514,7 +515,7 @@ export async function run(options: OrchestrationOptions = {}): Promise<BenchResu
     id: 'orchestration-overhead',
     title: 'Orchestration overhead',
     compares:
-      'askq worker (instant in-process ports, tracing on through the production NodeSDK + BatchSpanProcessor + OTLP/HTTP exporter to a discarding sink, pino at info to /dev/null) vs a bare BullMQ Worker with a no-op processor; same private redis-server, same pre-added jobs (addBulk into a paused queue, clock from resume to last completion), same concurrency, same retention options. Three alternating rounds after a 500-job warm-up of each side; the ratio is the median of (askq round ÷ the bare round just before it), since only side-by-side pairs are comparable on this shared machine. Everything but the model and network is on. A third side in each round, the same bare Worker doing only what askq’s contracts require per job (the five spans of a question’s trace, one pino line, askq’s result; none of askq’s code), measures what the goal asks with askq’s own work at zero; a fourth does the same plus the guards askq’s other promises require of each job (zod validation of its data, an opossum breaker and a per-call timeout around each dependency call, askq’s metrics), through their libraries, still with none of askq’s code.',
+      'askq worker (in-process ports doing no work per call: a fixed embedding, the matches and answer found once; tracing on through the production NodeSDK + BatchSpanProcessor + OTLP/HTTP exporter to a discarding sink, pino at info to /dev/null) vs a bare BullMQ Worker with a no-op processor; same private redis-server, same pre-added jobs (addBulk into a paused queue, clock from resume to last completion), same concurrency, same retention options. Three alternating rounds after a 500-job warm-up of each side; the ratio is the median of (askq round ÷ the bare round just before it), since only side-by-side pairs are comparable on this shared machine. Everything but the model and network is on. A third side in each round, the same bare Worker doing only what askq’s contracts require per job (the five spans of a question’s trace, one pino line, askq’s result; none of askq’s code), measures what the goal asks with askq’s own work at zero; a fourth does the same plus the guards askq’s other promises require of each job (zod validation of its data, an opossum breaker and a per-call timeout around each dependency call, askq’s metrics), through their libraries, still with none of askq’s code.',
     goal: 'askq throughput ≥ 0.5 × bare BullMQ',
     figures,
     notes,
@@ -671,7 +672,7 @@ function differenceMarkdown(
     b: 'contract with the guards',
   });
   return [
-    `askq against the contract's work with the guards (no askq code), each in a profiled run of its own (the guarded side profiled like askq's above, ${fmt(jobs)} jobs each): ${fmt(a.usPerJob)} vs ${fmt(g.usPerJob)} µs of sampled busy time per job (${fmt(a.usPerJob - g.usPerJob)} µs more; the measured rounds' CPU per job was ${fmt(measured.askq)} vs ${fmt(measured.guarded)} µs, ${fmt(measured.askq - measured.guarded)} µs more). askq's src/ files, which the guarded side does not run, come to ${fmt(srcOnlyUs)} µs; the rest of the difference is library, Node and GC work, some of it caused by askq's code (its events, policy layers, richer spans and log line, and their garbage) and some by the harness's instant ports (\`test/support/fake-ports.ts\`), which only askq's side calls. Two profiled runs differ and the sampler bills wall time (a wait for a core included), so a few µs at one place are within the noise. The 15 places with the largest difference:`,
+    `askq against the contract's work with the guards (no askq code), each in a profiled run of its own (the guarded side profiled like askq's above, ${fmt(jobs)} jobs each): ${fmt(a.usPerJob)} vs ${fmt(g.usPerJob)} µs of sampled busy time per job (${fmt(a.usPerJob - g.usPerJob)} µs more; the measured rounds' CPU per job was ${fmt(measured.askq)} vs ${fmt(measured.guarded)} µs, ${fmt(measured.askq - measured.guarded)} µs more). askq's src/ files, which the guarded side does not run, come to ${fmt(srcOnlyUs)} µs; the rest of the difference is library, Node and GC work, some of it caused by askq's code (its events, policy layers, richer spans and log line, and their garbage) and a little by the harness's ports (\`bench/lib/instant-ports.ts\`: a map lookup per call), which only askq's side calls. Two profiled runs differ and the sampler bills wall time (a wait for a core included), so a few µs at one place are within the noise. The 15 places with the largest difference:`,
     '',
     ...table,
   ].join('\n');

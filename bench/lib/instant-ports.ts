@@ -1,3 +1,4 @@
+import type { ChatOutput, Ports, VectorMatch } from '../../src/shared/ports.ts';
 import { FakePorts } from '../../test/support/fake-ports.ts';
 
 const TOPICS = [
@@ -37,6 +38,50 @@ export async function instantPorts(chunkChars = 800, chunks = 8): Promise<FakePo
   ports.calls.embed = 0;
   ports.calls.upsert = 0;
   return ports;
+}
+
+/**
+ * {@link instantPorts}' corpus behind ports that do no work per call, for a benchmark that
+ * bills everything in its process to askq: every text embeds to the same vector, so a query
+ * returns the same matches, ranked once per namespace and topK; the chat port answers from the best match
+ * as FakePorts does, built once per matched document. What a call returns is what the
+ * instant ports would return for a question whose letters rank the corpus that way.
+ */
+export async function fixedPorts(chunkChars = 800, chunks = 8): Promise<Ports> {
+  const fake = await instantPorts(chunkChars, chunks);
+  const vector = await fake.embeddings.embedQuery(questions(1)[0]!);
+  const ranked = new Map<string, VectorMatch[]>();
+  const answers = new Map<string, ChatOutput>();
+  return {
+    chat: {
+      provider: fake.chat.provider,
+      model: fake.chat.model,
+      answer: async (input) => {
+        const key = input.context[0]?.docId ?? '';
+        let out = answers.get(key);
+        if (!out) answers.set(key, (out = await fake.chat.answer(input)));
+        return out;
+      },
+    },
+    embeddings: {
+      provider: fake.embeddings.provider,
+      model: fake.embeddings.model,
+      embedQuery: async () => vector,
+      embedDocuments: async (texts) => texts.map(() => vector),
+    },
+    store: {
+      provider: fake.store.provider,
+      upsert: (ns, records) => fake.store.upsert(ns, records),
+      deleteChunksFrom: (ns, docId, from) => fake.store.deleteChunksFrom(ns, docId, from),
+      query: async (ns, v, topK) => {
+        const key = `${ns}\u0000${topK}`;
+        let matches = ranked.get(key);
+        if (!matches) ranked.set(key, (matches = await fake.store.query(ns, v, topK)));
+        return matches;
+      },
+      close: () => fake.store.close(),
+    },
+  };
 }
 
 /** `count` distinct questions, as a bulk run would send. */
