@@ -43,9 +43,9 @@ export async function instantPorts(chunkChars = 800, chunks = 8): Promise<FakePo
 /**
  * {@link instantPorts}' corpus behind ports that do no work per call, for a benchmark that
  * bills everything in its process to askq: every text embeds to the same vector, so a query
- * returns the same matches, ranked once per namespace and topK; the chat port answers from the best match
- * as FakePorts does, built once per matched document. What a call returns is what the
- * instant ports would return for a question whose letters rank the corpus that way.
+ * returns the same matches, ranked once per namespace and topK; the chat port answers from
+ * the best match as FakePorts does, built once per matched document. What a call returns is
+ * what the instant ports would return for a question whose letters rank the corpus that way.
  */
 export async function fixedPorts(chunkChars = 800, chunks = 8): Promise<Ports> {
   const fake = await instantPorts(chunkChars, chunks);
