@@ -35,6 +35,27 @@ function secretKey(key: string): boolean {
 
 const serializeError = pino.stdSerializers.err;
 
+/** The second {@link isoTime} last formatted, and its text up to the milliseconds. */
+let isoSecond = Number.NaN;
+let isoPrefix = '';
+
+/**
+ * pino's `time` field as pino's own `isoTime` writes it (`,"time":"2026-12-02T05:02:46.312Z"`),
+ * formatting the date once per second: `Date#toISOString` per line was a fifth of a line's
+ * cost at a line per job. Only the milliseconds are written per line.
+ */
+export function isoTime(): string {
+  const now = Date.now();
+  const ms = now % 1000;
+  const second = now - ms;
+  if (second !== isoSecond) {
+    isoSecond = second;
+    // Without its "mmmZ" (toISOString always ends ".mmmZ"), whatever the year's width.
+    isoPrefix = `,"time":"${new Date(second).toISOString().slice(0, -4)}`;
+  }
+  return `${isoPrefix}${ms < 10 ? '00' : ms < 100 ? '0' : ''}${ms}Z"`;
+}
+
 /**
  * `value` with secrets hidden, or `value` itself when it holds none (the common case: nothing
  * is copied). Hidden: values under secret-looking keys at any depth ({@link isSecretKey}:
@@ -125,7 +146,7 @@ export function createLogger(options: CreateLoggerOptions = {}): Logger {
   const opts: LoggerOptions = {
     level: options.level ?? 'info',
     base: { service: options.name ?? 'askq' },
-    timestamp: pino.stdTimeFunctions.isoTime,
+    timestamp: isoTime,
     serializers: { err: (err: unknown) => scrubLogValue(serializeError(err as Error)) },
     formatters: {
       // `err` is left to its serializer above, which sees the Error itself.

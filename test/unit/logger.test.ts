@@ -4,9 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 
-import { describe, expect, it } from 'vitest';
+import { pino } from 'pino';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 
-import { createLogger, logDestination, scrubLogValue } from '../../src/shared/logger.ts';
+import { createLogger, isoTime, logDestination, scrubLogValue } from '../../src/shared/logger.ts';
 
 /** A logger at debug writing into memory, and the lines it wrote, parsed. */
 function capture() {
@@ -121,6 +122,41 @@ describe('createLogger', () => {
     };
     logger.info(fields, 'answered');
     expect(lines()[0]).toMatchObject({ ...fields, msg: 'answered', service: 'askq' });
+  });
+});
+
+describe('isoTime', () => {
+  afterEach(() => {
+    vi.restoreAllMocks();
+  });
+
+  it("writes what pino's isoTime writes, across seconds, years and every width of milliseconds", () => {
+    const now = vi.spyOn(Date, 'now');
+    const base = Date.UTC(2026, 11, 2, 5, 2, 59);
+    // In order, as a clock goes (a second reused, then left), then jumps either way.
+    const times = [
+      ...[0, 7, 9, 10, 99, 100, 999].map((ms) => base + ms),
+      base + 1000,
+      base + 1001,
+      base + 61_234,
+      base - 86_400_000 * 400 + 5,
+      Date.UTC(1999, 11, 31, 23, 59, 59, 999),
+      Date.UTC(2000, 0, 1),
+      Date.UTC(12_026, 0, 1, 0, 0, 0, 42),
+      0,
+    ];
+    for (const t of times) {
+      now.mockReturnValue(t);
+      expect(isoTime()).toBe(pino.stdTimeFunctions.isoTime());
+    }
+  });
+
+  it("is the time of createLogger's lines", () => {
+    const { logger, lines } = capture();
+    const t = Date.UTC(2026, 11, 2, 5, 2, 46, 31);
+    vi.spyOn(Date, 'now').mockReturnValue(t);
+    logger.info('at a known time');
+    expect(lines()[0]?.time).toBe(new Date(t).toISOString());
   });
 });
 
