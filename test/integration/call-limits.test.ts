@@ -1,7 +1,12 @@
 import { afterEach, describe, expect, it } from 'vitest';
 
 import { QuestionFailedError } from '../../src/producer/client-errors.ts';
-import { CancelledError, RateLimitedError } from '../../src/shared/errors.ts';
+import {
+  BreakerOpenError,
+  CancelledError,
+  RateLimitedError,
+  TransientError,
+} from '../../src/shared/errors.ts';
 import { createRedisConnection, type Redis } from '../../src/shared/redis.ts';
 import { AskqWorker, workerOptionsFromConfig } from '../../src/worker/askq-worker.ts';
 import { OpenAIChat } from '../../src/worker/providers/openai/openai-chat.ts';
@@ -246,5 +251,86 @@ describe('ASKQ_LLM_TPM charged before the call', () => {
     // After: only what the call reported stays charged.
     const used = out.usage.inputTokens + out.usage.outputTokens;
     expect(await bucketTokens(redis, prefix)).toBeGreaterThanOrEqual(60_000 - used);
+  });
+
+  it('a call the provider pause or an open breaker refuses books no turn and no tokens', async () => {
+    const { redis, prefix } = redisFor();
+    const ports = await seededFakePorts();
+    let calls = 0;
+    // The provider: a 429 asking for a minute's pause, then (pause over) a 503 that opens the
+    // breaker (volume 1). Neither refused call below may reach it.
+    let next: () => Promise<never> = () =>
+      Promise.reject(new RateLimitedError('429', { retryAfterMs: 60_000 }));
+    const chat = {
+      ...ports.chat,
+      maxOutputTokens: 2000,
+      answer: () => {
+        calls += 1;
+        return next();
+      },
+    };
+    const limits = new CallLimits({
+      redis,
+      prefix,
+      requestsPerMinute: 600,
+      tokensPerMinute: 600_000,
+      maxWaitMs: 5000,
+    });
+    const policies = createDependencyPolicies({
+      callTimeoutMs: 5000,
+      errorThresholdPercentage: 50,
+      volumeThreshold: 1,
+      resetTimeoutMs: 60_000,
+      rollingCountTimeoutMs: 10_000,
+    });
+    cleanup.push(async () => {
+      for (const p of Object.values(policies)) p.breaker.shutdown();
+    });
+    const events: WorkerEventSink = { emit: () => true };
+    const guarded = guardPorts({ ...ports, chat }, policies, { events, limits });
+    // A large prompt: a charge for it would show in the bucket whatever the refill.
+    const input = {
+      question: 'q',
+      context: [{ docId: 'a', chunk: 0, text: 'x'.repeat(40_000), score: 1 }],
+    };
+    const booked = async () => ({
+      slot: await redis.get(`${prefix}:limits:rpm`),
+      tokens: await bucketTokens(redis, prefix),
+    });
+
+    await expect(guarded.chat.answer(input)).rejects.toBeInstanceOf(RateLimitedError);
+    expect(calls).toBe(1);
+    const afterPaused = await booked();
+    expect(afterPaused.slot).not.toBeNull();
+    // Paused: refused before the provider, and before the limits.
+    await expect(guarded.chat.answer(input)).rejects.toBeInstanceOf(RateLimitedError);
+    expect(calls).toBe(1);
+    const refusedPaused = await booked();
+    expect(refusedPaused.slot).toBe(afterPaused.slot);
+    expect(refusedPaused.tokens).toBeGreaterThanOrEqual(afterPaused.tokens);
+
+    // An open breaker: a fresh policy set without the pause, opened by one transient failure.
+    const fresh = createDependencyPolicies({
+      callTimeoutMs: 5000,
+      errorThresholdPercentage: 50,
+      volumeThreshold: 1,
+      resetTimeoutMs: 60_000,
+      rollingCountTimeoutMs: 10_000,
+    });
+    cleanup.push(async () => {
+      for (const p of Object.values(fresh)) p.breaker.shutdown();
+    });
+    const behindBreaker = guardPorts({ ...ports, chat }, fresh, { events, limits });
+    next = () => Promise.reject(new TransientError('503'));
+    await expect(behindBreaker.chat.answer(input)).rejects.toBeInstanceOf(TransientError);
+    expect(calls).toBe(2);
+    expect(fresh.chat.breaker.state).toBe('open');
+    const afterOpened = await booked();
+    expect(afterOpened.slot).not.toBe(refusedPaused.slot);
+    await expect(behindBreaker.chat.answer(input)).rejects.toBeInstanceOf(BreakerOpenError);
+    expect(calls).toBe(2);
+    const refusedOpen = await booked();
+    expect(refusedOpen.slot).toBe(afterOpened.slot);
+    expect(refusedOpen.tokens).toBeGreaterThanOrEqual(afterOpened.tokens);
   });
 });

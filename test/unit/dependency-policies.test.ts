@@ -65,12 +65,14 @@ describe('the dependency policy (pause, breaker, timeout, classification)', () =
   it('opens after enough transient failures, then fails fast without calling', async () => {
     const { g, states } = guard();
     for (let i = 0; i < 3; i += 1) {
+      expect(g.refuses()).toBe(false);
       await expect(g.execute(fail(new TransientError('503')))).rejects.toBeInstanceOf(
         TransientError,
       );
     }
     expect(g.breaker.state).toBe('open');
     expect(states).toEqual(['open']);
+    expect(g.refuses()).toBe(true);
     let called = false;
     const err = await g
       .execute(async () => {
@@ -104,9 +106,13 @@ describe('the dependency policy (pause, breaker, timeout, classification)', () =
     const halfOpen = next('halfOpen');
     for (let i = 0; i < 3; i += 1) await g.execute(fail(new TransientError('x'))).catch(() => {});
     expect(g.breaker.state).toBe('open');
+    expect(g.refuses()).toBe(true);
     await halfOpen;
+    // Half-open lets a trial through: a caller must not hold it back.
+    expect(g.refuses()).toBe(false);
     await expect(g.execute(async () => 'ok')).resolves.toBe('ok');
     expect(states).toEqual(['open', 'halfOpen', 'closed']);
+    expect(g.refuses()).toBe(false);
   });
 
   it('reports the outage across failed half-open trials, and forgets it once closed', async () => {
@@ -140,6 +146,7 @@ describe('the dependency policy (pause, breaker, timeout, classification)', () =
     });
     const first = await g.execute(fail(tooMany)).catch((e: unknown) => e);
     expect(first).toBeInstanceOf(RateLimitedError);
+    expect(g.refuses()).toBe(true);
     let called = false;
     const refused = await g
       .execute(async () => {

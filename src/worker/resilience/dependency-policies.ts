@@ -11,6 +11,13 @@ export type Dependency = 'chat' | 'embeddings' | 'vectorStore' | 'grader';
 export interface DependencyPolicy extends Policy {
   readonly dependency: Dependency;
   readonly breaker: BreakerPolicy;
+  /**
+   * Whether a call made now is refused before it leaves: the provider's pause is on (and not
+   * about to end), or the breaker is open (half-open may let a trial through, so it does not
+   * count). A caller about to book a turn under the shared model-call limits asks first, so
+   * a call that never reaches the provider spends none of every worker's budget.
+   */
+  refuses(): boolean;
 }
 
 export type DependencyPolicies = Record<Dependency, DependencyPolicy>;
@@ -21,6 +28,13 @@ export interface DependencyPolicyOptions extends Omit<BreakerOptions, 'onStateCh
   /** Called on every breaker state change. */
   onBreakerState?: (dependency: Dependency, state: BreakerState) => void;
 }
+
+/**
+ * A pause this close to its end is not reported by `refuses()`. From that check to the pause
+ * gate a call runs synchronously, but a stall there (a GC) must not carry it past the pause's
+ * end: a call that gets through must have booked its turn under the limits.
+ */
+const PAUSE_ENDING_MS = 100;
 
 /**
  * Per dependency: the provider's pause, then the breaker, then the per-call timeout, then
@@ -42,7 +56,12 @@ export function createDependencyPolicies(options: DependencyPolicyOptions): Depe
       timeoutPolicy(dependency, options.callTimeoutMs),
       classifyPolicy(dependency, (err) => pause.record(err)),
     );
-    return { dependency, breaker, execute: (fn, signal) => policy.execute(fn, signal) };
+    return {
+      dependency,
+      breaker,
+      execute: (fn, signal) => policy.execute(fn, signal),
+      refuses: () => pause.pausedForMs() > PAUSE_ENDING_MS || breaker.state === 'open',
+    };
   };
   return {
     chat: build('chat'),

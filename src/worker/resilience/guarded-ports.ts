@@ -64,6 +64,7 @@ export function guardPorts(
           attributes,
           cost: () => chatCost(chat, input),
           options,
+          policy: policies.chat,
           outer,
           call: (span) => {
             if (capture) safeSetAttributes(span, { 'gen_ai.input.messages': input.question });
@@ -150,6 +151,7 @@ export function guardGrader(
           maxOutputTokens: grader.maxOutputTokens ?? DEFAULTS.maxTokens,
         }),
         options,
+        policy,
         outer,
         call: () => policy.execute((signal) => grader.grade(request, signal), outer),
         record: (span, out) =>
@@ -166,7 +168,8 @@ export function guardGrader(
  * One chat or grader call: its turn under the model-call limits first (outside the span, so
  * the span times the call alone), then the call in a `chat <model>` client span; the permit is
  * settled with the tokens used (or given back on failure) and the call reported as a
- * `model:call` event either way.
+ * `model:call` event either way. A call its policy refuses now (the provider's pause, an open
+ * breaker) books no turn: it goes straight to the policy, which refuses it as it would anyway.
  */
 async function limitedModelCall<T extends { model: string; usage: ChatOutput['usage'] }>(c: {
   name: string;
@@ -174,13 +177,15 @@ async function limitedModelCall<T extends { model: string; usage: ChatOutput['us
   /** Estimated only under limits: it reads the whole prompt. */
   cost: () => CallCost;
   options: GuardPortsOptions;
+  policy: DependencyPolicy;
   outer: AbortSignal | undefined;
   call: (span: Span) => Promise<T>;
   record: (span: Span, out: T) => void;
 }): Promise<T> {
   const { events, limits } = c.options;
   // Without limits, no microtask spent awaiting nothing.
-  const permit = limits ? await limits.acquire(c.cost(), c.outer) : undefined;
+  const permit =
+    limits && !c.policy.refuses() ? await limits.acquire(c.cost(), c.outer) : undefined;
   return withSpan(c.name, { kind: SpanKind.CLIENT, attributes: c.attributes }, async (span) => {
     const started = performance.now();
     recordWait(span, permit);

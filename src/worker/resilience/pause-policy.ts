@@ -29,6 +29,11 @@ export class PausePolicy implements Policy {
     return fn(signal ?? new AbortController().signal);
   }
 
+  /** How long calls are still refused, in ms; 0 when they may leave. */
+  pausedForMs(): number {
+    return Math.max(0, this.#pausedUntil - Date.now());
+  }
+
   /** Starts (or lengthens) the pause a rate limit with a `retry-after` asks for. */
   record(err: unknown): void {
     if (err instanceof RateLimitedError && err.retryAfterMs !== undefined) {
