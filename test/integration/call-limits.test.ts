@@ -41,6 +41,20 @@ async function bucketTokens(redis: Redis, prefix: string): Promise<number> {
   return Number(await redis.hget(`${prefix}:limits:tpm`, 'tokens'));
 }
 
+/** A worker's dependency policies (breakers shut down after the test). */
+function policiesFor(breaker: { volumeThreshold: number; resetTimeoutMs: number }) {
+  const policies = createDependencyPolicies({
+    callTimeoutMs: 5000,
+    errorThresholdPercentage: 50,
+    rollingCountTimeoutMs: 10_000,
+    ...breaker,
+  });
+  cleanup.push(async () => {
+    for (const p of Object.values(policies)) p.breaker.shutdown();
+  });
+  return policies;
+}
+
 describe('ASKQ_LLM_RPM taken at the model call, across workers', () => {
   it('two workers sharing one limit never exceed it in any of the provider’s windows', async () => {
     // The provider admits 20 chat requests per fixed 2-s window (600/min); askq is told the
@@ -229,16 +243,7 @@ describe('ASKQ_LLM_TPM charged before the call', () => {
       },
     };
     const limits = new CallLimits({ redis, prefix, tokensPerMinute: 60_000, maxWaitMs: 1000 });
-    const policies = createDependencyPolicies({
-      callTimeoutMs: 5000,
-      errorThresholdPercentage: 50,
-      volumeThreshold: 5,
-      resetTimeoutMs: 1000,
-      rollingCountTimeoutMs: 1000,
-    });
-    cleanup.push(async () => {
-      for (const p of Object.values(policies)) p.breaker.shutdown();
-    });
+    const policies = policiesFor({ volumeThreshold: 5, resetTimeoutMs: 1000 });
     const events: WorkerEventSink = { emit: () => true };
     const guarded = guardPorts({ ...ports, chat }, policies, { events, limits });
     const question = 'How does bullmq retry?';
@@ -276,16 +281,7 @@ describe('ASKQ_LLM_TPM charged before the call', () => {
       tokensPerMinute: 600_000,
       maxWaitMs: 5000,
     });
-    const policies = createDependencyPolicies({
-      callTimeoutMs: 5000,
-      errorThresholdPercentage: 50,
-      volumeThreshold: 1,
-      resetTimeoutMs: 60_000,
-      rollingCountTimeoutMs: 10_000,
-    });
-    cleanup.push(async () => {
-      for (const p of Object.values(policies)) p.breaker.shutdown();
-    });
+    const policies = policiesFor({ volumeThreshold: 1, resetTimeoutMs: 60_000 });
     const events: WorkerEventSink = { emit: () => true };
     const guarded = guardPorts({ ...ports, chat }, policies, { events, limits });
     // A large prompt: a charge for it would show in the bucket whatever the refill.
@@ -310,16 +306,7 @@ describe('ASKQ_LLM_TPM charged before the call', () => {
     expect(refusedPaused.tokens).toBeGreaterThanOrEqual(afterPaused.tokens);
 
     // An open breaker: a fresh policy set without the pause, opened by one transient failure.
-    const fresh = createDependencyPolicies({
-      callTimeoutMs: 5000,
-      errorThresholdPercentage: 50,
-      volumeThreshold: 1,
-      resetTimeoutMs: 60_000,
-      rollingCountTimeoutMs: 10_000,
-    });
-    cleanup.push(async () => {
-      for (const p of Object.values(fresh)) p.breaker.shutdown();
-    });
+    const fresh = policiesFor({ volumeThreshold: 1, resetTimeoutMs: 60_000 });
     const behindBreaker = guardPorts({ ...ports, chat }, fresh, { events, limits });
     next = () => Promise.reject(new TransientError('503'));
     await expect(behindBreaker.chat.answer(input)).rejects.toBeInstanceOf(TransientError);
