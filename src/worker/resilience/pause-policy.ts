@@ -18,7 +18,7 @@ export class PausePolicy implements Policy {
 
   // Not async: the inner policy's promise is handed on as it is, one promise fewer per call.
   execute<T>(fn: (signal: AbortSignal) => Promise<T>, signal?: AbortSignal): Promise<T> {
-    const wait = this.#pausedUntil - Date.now();
+    const wait = this.pausedForMs();
     if (wait > 0) {
       return Promise.reject(
         new RateLimitedError(`${this.#dependency} is rate limited for another ${wait} ms`, {

@@ -47,6 +47,8 @@ class TimedCall<T> implements PendingCall, Cancellable {
   readonly #timeoutMs: number;
   readonly #deadlines: Deadlines;
   readonly #outer: AbortSignal | undefined;
+  /** The calls in flight under the caller's signal, this one among them. */
+  readonly #siblings: Set<Cancellable> | undefined;
   readonly #resolve: (value: T) => void;
   readonly #reject: (err: unknown) => void;
 
@@ -66,7 +68,8 @@ class TimedCall<T> implements PendingCall, Cancellable {
     this.#reject = reject;
     this.deadline = performance.now() + timeoutMs;
     deadlines.add(this);
-    if (outer) callsOf(outer).add(this);
+    this.#siblings = outer && callsOf(outer);
+    this.#siblings?.add(this);
   }
 
   succeed(value: T): void {
@@ -104,7 +107,7 @@ class TimedCall<T> implements PendingCall, Cancellable {
     if (this.#done) return false;
     this.#done = true;
     this.#deadlines.remove(this);
-    if (this.#outer) callsOf(this.#outer).delete(this);
+    this.#siblings?.delete(this);
     return true;
   }
 }
