@@ -112,6 +112,10 @@ export interface ResolvedAssertion {
  * `#3`… for repeats (`contains`, `contains#2`).
  */
 export function resolveAssertions(c: ScoredCase): ResolvedAssertion[] {
+  // Most jobs carry none of the three: nothing to build for them.
+  if (c.expected === undefined && c.assert === undefined && c.expectedSources === undefined) {
+    return [];
+  }
   const expected = c.expected === undefined ? [] : [c.expected].flat();
   const explicit = c.assert ?? [];
   const list: Assertion[] = [...explicit];

@@ -39,8 +39,8 @@ export interface AnswerJobOptions {
   /** Models a job's variant may name (src/worker/allowed-models.ts). @defaultValue any */
   allowedModels?: ReadonlySet<string>;
   /**
-   * The grader (behind its policy) for a job's `grader` model, or for none: the configured
-   * one, if any. @defaultValue the ports' grader
+   * The grader (behind its policy) for a job's `grader` model; asked only when the job names
+   * one. @defaultValue the ports' grader
    */
   graderFor?: (model: string | undefined) => Promise<GraderPort | undefined>;
 }
@@ -76,7 +76,11 @@ async function answer(
   if (model !== undefined && options.allowedModels) {
     assertAllowedModel(options.allowedModels, model, 'variant');
   }
-  const chosen = options.graderFor ? await options.graderFor(data.grader) : undefined;
+  // A job naming no grader model has the configured one, already among its ports.
+  const chosen =
+    data.grader !== undefined && options.graderFor
+      ? await options.graderFor(data.grader)
+      : undefined;
   const grader = chosen ? bindGrader(chosen, h.signal) : h.ports.grader;
   // Before anything is paid for: a case that needs a grader cannot be scored without one.
   const noGrader = graderProblem(data, grader !== undefined);
