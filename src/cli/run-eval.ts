@@ -3,6 +3,7 @@ import {
   assertCanBatch,
   type EvalOutcome,
   type EvalRunOptions,
+  isReportedOnly,
   latestResults,
   type NamedVariant,
   runDir,
@@ -236,7 +237,11 @@ export async function runEvalCommand(
 /** The summary as a few lines for a terminal. */
 export function formatSummary(s: RunSummary, dir: string): string {
   const metrics = Object.entries(s.metrics)
-    .map(([k, m]) => `${k} ${(m.passRate * 100).toFixed(0)}% (mean ${m.mean.toFixed(2)})`)
+    .map(([k, m]) =>
+      isReportedOnly(k, m)
+        ? `${k} mean ${m.mean.toFixed(2)}`
+        : `${k} ${(m.passRate * 100).toFixed(0)}% (mean ${m.mean.toFixed(2)})`,
+    )
     .join(', ');
   return [
     `run ${s.runId}: ${s.passed} passed, ${s.failed} failed, ${s.errored} errors of ${s.valid} cases` +

@@ -34,6 +34,6 @@ export {
   runDir,
   type RunManifest,
 } from './run-store.ts';
-export { type RunSummary, summarize, type VariantSummary } from './summarize.ts';
+export { isReportedOnly, type RunSummary, summarize, type VariantSummary } from './summarize.ts';
 export { addVariant, type NamedVariant } from './variants.ts';
 export { writeJunit } from './write-junit.ts';

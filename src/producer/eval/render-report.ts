@@ -3,7 +3,7 @@ import { createWriteStream } from 'node:fs';
 
 import { citeSource } from '../../shared/chunk-location.ts';
 import type { CaseResult } from './case-result.ts';
-import type { RunSummary } from './summarize.ts';
+import { isReportedOnly, type RunSummary } from './summarize.ts';
 
 export interface ReportOptions {
   /** Jaeger UI base URL: each failed or errored case links to its trace. @defaultValue no links */
@@ -227,8 +227,13 @@ function metricBars(summary: RunSummary): string {
   const bars = entries
     .map(([key, m], i) => {
       const y = i * 24 + 4;
+      const label = `<text x="0" y="${y + 14}" font-size="12">${esc(key)}</text>`;
+      // No pass-rate bar for a metric nothing gates: it would be full whatever the scores.
+      if (isReportedOnly(key, m)) {
+        return `${label}<text x="120" y="${y + 14}" font-size="12">mean ${m.mean.toFixed(2)} · reported, not gated</text>`;
+      }
       const w = Math.round(m.passRate * 200);
-      return `<text x="0" y="${y + 14}" font-size="12">${esc(key)}</text><rect x="120" y="${y}" width="200" height="18" fill="#e4e6ee"/><rect x="120" y="${y}" width="${w}" height="18" fill="#17803d"/><text x="326" y="${y + 14}" font-size="12">${(m.passRate * 100).toFixed(0)}% (mean ${m.mean.toFixed(2)})</text>`;
+      return `${label}<rect x="120" y="${y}" width="200" height="18" fill="#e4e6ee"/><rect x="120" y="${y}" width="${w}" height="18" fill="#17803d"/><text x="326" y="${y + 14}" font-size="12">${(m.passRate * 100).toFixed(0)}% (mean ${m.mean.toFixed(2)})</text>`;
     })
     .join('');
   return `<svg width="490" height="${entries.length * 24 + 8}" role="img" aria-label="pass rate per metric">${bars}</svg>`;

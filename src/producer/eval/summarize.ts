@@ -1,4 +1,9 @@
 import { DEFAULT_PRICES, estimateCost, type PriceTable } from '../../shared/price-table.ts';
+import {
+  ASSERTION_TYPES,
+  type AssertionType,
+  DEFAULT_THRESHOLDS,
+} from '../../shared/scoring/assertions.ts';
 import type { CaseResult } from './case-result.ts';
 import type { RunManifest } from './run-store.ts';
 import { meanInterval } from './statistics.ts';
@@ -27,6 +32,21 @@ export interface MetricSummary {
 }
 
 export type { VariantSummary } from './variant-summary.ts';
+
+/**
+ * Whether a metric is reported, not gated: its type passes every score by default (`mrr`,
+ * threshold 0) and no case failed it. Its pass rate is then 100 % whatever the scores, so a
+ * reader is shown its mean alone, not a pass rate that reads as a result. A case that gave it
+ * a threshold of its own and failed it makes it gated again.
+ */
+export function isReportedOnly(key: string, metric: Pick<MetricSummary, 'passRate'>): boolean {
+  const type = key.split('#', 1)[0]!;
+  return (
+    metric.passRate === 1 &&
+    (ASSERTION_TYPES as readonly string[]).includes(type) &&
+    DEFAULT_THRESHOLDS[type as AssertionType] === 0
+  );
+}
 
 /** summary.json. */
 export interface RunSummary {
