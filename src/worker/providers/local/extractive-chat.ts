@@ -52,19 +52,50 @@ interface Candidate {
 
 const MARKDOWN_HEADING = /^#{1,6}\s/;
 const LIST_MARKER = /^(?:[-*+>]\s+|\d+[.)]\s+)+/;
+/** Ends a sentence: `. ! ? …` or a CJK stop, then any closing quotes or brackets. */
+const SENTENCE_END = /[.!?…。！？；．]["'”’)\]」』）】》]*$/u;
+/** Longest line taken for a plain-text title when it does not end like a sentence. */
+const TITLE_MAX_CHARS = 80;
 const KANA_OR_HANGUL = /[\p{Script=Hiragana}\p{Script=Katakana}\p{Script=Hangul}]/u;
 
 function isChinese(text: string): boolean {
   return isMainlyCjk(text) && !KANA_OR_HANGUL.test(text);
 }
 
+/**
+ * The plain-text headings of a chunk (a .txt file's title, a section title in a PDF's text):
+ * short lines that do not end like a sentence, are not list items, and are followed by a blank
+ * line and more text. Quoted, one would run into the next sentence ("Stalled jobs in BullMQ A
+ * stalled job is…"), since sentences are joined with a space. A line standing alone (a short
+ * document, a JSONL answer without a full stop) is not one: it may be all there is to quote.
+ */
+function plainTitles(text: string): Set<string> {
+  const titles = new Set<string>();
+  const lines = text.split(/\r?\n/);
+  for (let i = 0; i + 2 < lines.length; i++) {
+    const line = lines[i]!.trim();
+    if (
+      line.length > 0 &&
+      line.length <= TITLE_MAX_CHARS &&
+      !SENTENCE_END.test(line) &&
+      !LIST_MARKER.test(line) &&
+      lines[i + 1]!.trim() === '' &&
+      lines.slice(i + 2).some((rest) => rest.trim() !== '')
+    ) {
+      titles.add(line);
+    }
+  }
+  return titles;
+}
+
 function candidatesOf(context: ContextChunk[]): Candidate[] {
   const seen = new Set<string>();
   const candidates: Candidate[] = [];
   context.forEach((chunk, chunkRank) => {
+    const titles = plainTitles(chunk.text);
     splitSentences(chunk.text).forEach((sentence, position) => {
       // Headings name a topic without saying anything about it; chunk overlap repeats sentences.
-      if (MARKDOWN_HEADING.test(sentence)) return;
+      if (MARKDOWN_HEADING.test(sentence) || titles.has(sentence)) return;
       const text = sentence.replace(LIST_MARKER, '');
       if (seen.has(text)) return;
       seen.add(text);

@@ -116,6 +116,32 @@ describe('ExtractiveChat', () => {
     expect(out.text).toBe('The breaker reset timeout is 30 seconds.');
   });
 
+  it('skips a plain-text title line, which would run into the next sentence, but not a line that stands alone', async () => {
+    const question = 'What is a stalled job in BullMQ?';
+    const titled = await chat.answer({
+      question,
+      context: [
+        {
+          docId: 'stalled.txt',
+          chunk: 0,
+          text: 'Stalled jobs in BullMQ\n\nA stalled job in BullMQ is an active job whose worker stopped renewing its lock.\n\nRedis 持久化与 noeviction 策略\n\nBullMQ moves a stalled job back to wait.',
+          score: 0.8,
+        },
+      ],
+    });
+    expect(titled.text).toBe(
+      'A stalled job in BullMQ is an active job whose worker stopped renewing its lock. BullMQ moves a stalled job back to wait.',
+    );
+    // A short document with no full stop is its own answer.
+    const alone = await chat.answer({
+      question,
+      context: [
+        { docId: 'faq', chunk: 0, text: 'A stalled job in BullMQ lost its lock', score: 0.8 },
+      ],
+    });
+    expect(alone.text).toBe('A stalled job in BullMQ lost its lock');
+  });
+
   it('estimates token usage from the question, the context and the answer', async () => {
     const out = await chat.answer({ question: '什么是 LCEL？', context: [chunk('lcel-zh.md')] });
     expect(out.usage.inputTokens).toBeGreaterThan(corpusText('lcel-zh.md').length / 2);
