@@ -1,33 +1,13 @@
 import { describe, expect, it } from 'vitest';
 
 import { completedResult, erroredResult } from '../../../src/producer/eval/case-result.ts';
-import type { RunManifest } from '../../../src/producer/eval/run-store.ts';
 import { summarize } from '../../../src/producer/eval/summarize.ts';
-import type { AnswerResult } from '../../../src/shared/contracts.ts';
+import { answerResult, runManifest } from './fixtures.ts';
 
 const evalCase = (id: string) => ({ id, where: `line ${id}`, question: `question ${id}` });
 
-const manifest: RunManifest = {
-  runId: 'r',
-  file: '/tmp/q.jsonl',
-  createdAt: new Date(0).toISOString(),
-  prefix: 'askq',
-  settings: { withWorker: false, strict: false, priority: 100 },
-  enqueued: { valid: 3, invalid: 0, complete: true },
-  invalidRows: [],
-};
-
-const answer = (over: Partial<AnswerResult> = {}): AnswerResult => ({
-  answer: 'an answer',
-  sources: [],
-  degraded: false,
-  model: 'extractive-v1',
-  usage: { inputTokens: 1, outputTokens: 1 },
-  timings: { queueMs: 1, retrieveMs: 1, generateMs: 1, totalMs: 3 },
-  attempts: 1,
-  traceId: '',
-  ...over,
-});
+const manifest = runManifest(3);
+const answer = answerResult;
 
 describe('degraded cases in an evaluation', () => {
   it("reads why an opted-out case would have degraded from the worker's reason", () => {

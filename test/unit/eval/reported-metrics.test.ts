@@ -8,31 +8,11 @@ import { formatSummary } from '../../../src/cli/run-eval.ts';
 import { completedResult } from '../../../src/producer/eval/case-result.ts';
 import type { EvalCase } from '../../../src/producer/eval/read-cases.ts';
 import { writeReport } from '../../../src/producer/eval/render-report.ts';
-import type { RunManifest } from '../../../src/producer/eval/run-store.ts';
 import { isReportedOnly, summarize } from '../../../src/producer/eval/summarize.ts';
-import type { AnswerResult } from '../../../src/shared/contracts.ts';
+import { answerResult, runManifest } from './fixtures.ts';
 
-const manifest: RunManifest = {
-  runId: 'r',
-  file: '/tmp/q.jsonl',
-  createdAt: new Date(0).toISOString(),
-  prefix: 'askq',
-  settings: { withWorker: false, strict: false, priority: 100 },
-  enqueued: { valid: 2, invalid: 0, complete: true },
-  invalidRows: [],
-};
-
-const answer = (scores: Record<string, number>): AnswerResult => ({
-  answer: 'an answer',
-  sources: [],
-  degraded: false,
-  model: 'extractive-v1',
-  usage: { inputTokens: 1, outputTokens: 1 },
-  timings: { queueMs: 1, retrieveMs: 1, generateMs: 1, totalMs: 3 },
-  attempts: 1,
-  traceId: '',
-  scores,
-});
+const manifest = runManifest(2);
+const answer = (scores: Record<string, number>) => answerResult({ scores });
 
 /** A case expecting an answer and a source: scored by contains, hit@k and mrr (ungated). */
 const withSources = (id: string): EvalCase => ({
