@@ -1,6 +1,6 @@
 import { ValidationError } from '../../../shared/errors.ts';
 import type { ChatInput, ChatOutput, ChatPort, ContextChunk } from '../../../shared/ports.ts';
-import { splitSentences } from './split-sentences.ts';
+import { endsSentence, splitSentences } from './split-sentences.ts';
 import { estimateTokens, isMainlyCjk, tokenize } from './text-features.ts';
 
 /** Options of {@link ExtractiveChat}. */
@@ -52,8 +52,6 @@ interface Candidate {
 
 const MARKDOWN_HEADING = /^#{1,6}\s/;
 const LIST_MARKER = /^(?:[-*+>]\s+|\d+[.)]\s+)+/;
-/** Ends a sentence: `. ! ? …` or a CJK stop, then any closing quotes or brackets. */
-const SENTENCE_END = /[.!?…。！？；．]["'”’)\]」』）】》]*$/u;
 /** Longest line taken for a plain-text title when it does not end like a sentence. */
 const TITLE_MAX_CHARS = 80;
 const KANA_OR_HANGUL = /[\p{Script=Hiragana}\p{Script=Katakana}\p{Script=Hangul}]/u;
@@ -71,16 +69,17 @@ function isChinese(text: string): boolean {
  */
 function plainTitles(text: string): Set<string> {
   const titles = new Set<string>();
-  const lines = text.split(/\r?\n/);
-  for (let i = 0; i + 2 < lines.length; i++) {
-    const line = lines[i]!.trim();
+  const lines = text.split(/\r?\n/).map((line) => line.trim());
+  // A title needs more text after its blank line: nothing from the last non-empty line on.
+  const lastText = lines.findLastIndex((line) => line !== '');
+  for (let i = 0; i + 2 <= lastText; i++) {
+    const line = lines[i]!;
     if (
-      line.length > 0 &&
+      line !== '' &&
       line.length <= TITLE_MAX_CHARS &&
-      !SENTENCE_END.test(line) &&
+      !endsSentence(line) &&
       !LIST_MARKER.test(line) &&
-      lines[i + 1]!.trim() === '' &&
-      lines.slice(i + 2).some((rest) => rest.trim() !== '')
+      lines[i + 1] === ''
     ) {
       titles.add(line);
     }

@@ -27,6 +27,19 @@ const LATIN_TERMINATORS = new Set(['.', '!', '?']);
 /** Closing quotes and brackets that belong to the sentence they follow. */
 const CLOSERS = new Set(['"', "'", ')', ']', '”', '’', '」', '』', '）', '】', '》']);
 
+/**
+ * Whether `text` ends the way a sentence does: a terminator the splitter cuts at (or an
+ * ellipsis), then any closing quotes or brackets. A line that does not may be a title.
+ */
+export function endsSentence(text: string): boolean {
+  let end = text.length;
+  while (end > 0 && CLOSERS.has(text[end - 1]!)) end--;
+  const last = text[end - 1];
+  return (
+    last !== undefined && (LATIN_TERMINATORS.has(last) || CJK_TERMINATORS.has(last) || last === '…')
+  );
+}
+
 /** The word right before position `end`, e.g. `e.g` in `such as e.g.`. */
 function wordBefore(text: string, end: number): string {
   let start = end;
