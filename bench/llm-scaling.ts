@@ -8,8 +8,8 @@
  *
  * Each level's worker runs in a fresh process of its own (bench/lib/llm-level.ts), as
  * `askq worker` does: one level's heap, JIT state and sockets do not carry into the next, and
- * askq and the bare worker start alike. The top level runs {@link TOP_ROUNDS} times, each
- * askq round followed by the same jobs through a bare BullMQ Worker calling LangChain's
+ * askq and the bare worker start alike. Each level from {@link SIDE_BY_SIDE_FROM} up (and the
+ * top level) runs {@link ROUNDS} times, each askq round followed by the same jobs through a bare BullMQ Worker calling LangChain's
  * ChatOpenAI with the request askq sends (no askq worker), on the stock fetch and on askq's
  * HTTP adapter, and then on that adapter doing only the work askq's answer contract requires
  * (retrieval on the same instant ports, one log line, askq's result; none of askq's code), so
@@ -46,8 +46,16 @@ import { startFakeProcess } from './lib/processes.ts';
 const CORES = availableParallelism();
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 
-/** Rounds of the top level, askq and the bare worker alternating; medians are reported. */
-const TOP_ROUNDS = 3;
+/** Rounds of a side-by-side level, askq and the bare workers alternating; medians are reported. */
+const ROUNDS = 3;
+
+/**
+ * From this concurrency up, a level runs side by side with the workers without askq: below it
+ * a slot waits on the model alone and askq meets the goal with room to spare, at and above it
+ * this 2-core machine's load decides whether the libraries alone reach the goal, and a single
+ * askq round is not enough to tell askq's share from the machine's.
+ */
+const SIDE_BY_SIDE_FROM = 100;
 
 export interface LlmScalingOptions {
   /** @defaultValue [1, 10, 100, 500] */
@@ -75,8 +83,8 @@ function median(rounds: Level[]): Level {
   return sorted[Math.floor((sorted.length - 1) / 2)]!;
 }
 
-/** The top level's rounds: askq's and, right after each, the bare workers'. */
-interface TopRounds {
+/** A side-by-side level's rounds: askq's and, right after each, the bare workers'. */
+interface Rounds {
   askq: Level[];
   bare: Level[];
   /** The bare worker on askq's HTTP adapter. */
@@ -94,7 +102,7 @@ export async function run(options: LlmScalingOptions = {}): Promise<BenchResult>
   const fake = await startFakeProcess({ latencyMs });
   let redis: BenchRedis | undefined;
   const results: Level[] = [];
-  const rounds: TopRounds = { askq: [], bare: [], bareNodeHttp: [], contract: [] };
+  const roundsAt = new Map<number, Rounds>();
   let profile: Profiled | undefined;
   let contractProfile: Profiled | undefined;
   try {
@@ -114,16 +122,18 @@ export async function run(options: LlmScalingOptions = {}): Promise<BenchResult>
         ...(profileOut ? { profileOut } : {}),
       });
     for (const concurrency of levels) {
-      if (concurrency !== top) {
+      if (concurrency < SIDE_BY_SIDE_FROM && concurrency !== top) {
         results.push(await level('askq', concurrency));
         continue;
       }
-      for (let i = 0; i < TOP_ROUNDS; i++) {
-        rounds.askq.push(await level('askq', top));
-        rounds.bare.push(await level('bare', top));
-        rounds.bareNodeHttp.push(await level('bare-node-http', top));
-        rounds.contract.push(await level('contract', top));
+      const rounds: Rounds = { askq: [], bare: [], bareNodeHttp: [], contract: [] };
+      for (let i = 0; i < ROUNDS; i++) {
+        rounds.askq.push(await level('askq', concurrency));
+        rounds.bare.push(await level('bare', concurrency));
+        rounds.bareNodeHttp.push(await level('bare-node-http', concurrency));
+        rounds.contract.push(await level('contract', concurrency));
       }
+      roundsAt.set(concurrency, rounds);
       results.push(median(rounds.askq));
     }
     if (options.profile !== false) {
@@ -138,13 +148,14 @@ export async function run(options: LlmScalingOptions = {}): Promise<BenchResult>
           level: profiled,
           measured: results.find((l) => l.concurrency === top)!,
         };
-        if (rounds.contract.length > 0) {
+        const topRounds = roundsAt.get(top);
+        if (topRounds) {
           const contractFile = join(dir, 'contract.cpuprofile');
           const profiledContract = await level('contract', top, contractFile);
           contractProfile = {
             ...(await summarizeCpuProfile(contractFile, ROOT)),
             level: profiledContract,
-            measured: median(rounds.contract),
+            measured: median(topRounds.contract),
           };
         }
       } finally {
@@ -156,46 +167,29 @@ export async function run(options: LlmScalingOptions = {}): Promise<BenchResult>
     await redis?.stop();
   }
   const allRounds = (ls: Level[]) => ls.map((l) => floorTo(ratio(l))).join(' / ');
-  const figures: Figure[] = results.map((l) => {
+  const figures: Figure[] = results.flatMap((l) => {
     const goal = goalAt(l.concurrency);
-    const isTop = l.concurrency === top && rounds.askq.length > 1;
-    return {
-      figure: `concurrency ${l.concurrency}${isTop ? ` (the median of ${rounds.askq.length} rounds)` : ''}: ${fmt(l.jobs)} jobs, sustained achieved / ideal (jobs/s); whole run, start and drain included, achieved / ideal; a slot's sustained turn (concurrency ÷ sustained); CPU % of a core: worker process (its JavaScript thread) / fake / Redis; machine busy (all processes); worker loop delay p99${isTop ? '; sustained achieved / ideal of every round' : ''}`,
-      measured: `${floorTo(ratio(l))} (${fmt(l.sustained, 1)} / ${fmt(l.ideal)}); ${floorTo(l.achieved / l.ideal)}; ${fmt((1000 * l.concurrency) / l.sustained)} ms; ${fmt(l.cpuCores * 100)} (${fmt(l.threadCores * 100)}) / ${fmt(l.fakeCores * 100)} / ${fmt(l.redisCores * 100)} %; ${fmt(l.machineBusy * 100)} % of ${CORES} cores; ${fmt(l.loopDelayP99Ms)} ms${isTop ? `; ${allRounds(rounds.askq)}` : ''}`,
-      goal: `≥ ${goal}`,
-      kind: 'absolute' as const,
-      met: ratio(l) >= goal,
-    };
+    const rounds = roundsAt.get(l.concurrency);
+    const multi = rounds !== undefined && rounds.askq.length > 1;
+    return [
+      {
+        figure: `concurrency ${l.concurrency}${multi ? ` (the median of ${rounds.askq.length} rounds)` : ''}: ${fmt(l.jobs)} jobs, sustained achieved / ideal (jobs/s); whole run, start and drain included, achieved / ideal; a slot's sustained turn (concurrency ÷ sustained); CPU % of a core: worker process (its JavaScript thread) / fake / Redis; machine busy (all processes); worker loop delay p99${multi ? '; sustained achieved / ideal of every round' : ''}`,
+        measured: `${floorTo(ratio(l))} (${fmt(l.sustained, 1)} / ${fmt(l.ideal)}); ${floorTo(l.achieved / l.ideal)}; ${fmt((1000 * l.concurrency) / l.sustained)} ms; ${fmt(l.cpuCores * 100)} (${fmt(l.threadCores * 100)}) / ${fmt(l.fakeCores * 100)} / ${fmt(l.redisCores * 100)} %; ${fmt(l.machineBusy * 100)} % of ${CORES} cores; ${fmt(l.loopDelayP99Ms)} ms${multi ? `; ${allRounds(rounds.askq)}` : ''}`,
+        goal: `≥ ${goal}`,
+        kind: 'absolute' as const,
+        met: ratio(l) >= goal,
+      },
+      ...(rounds ? floorFigures(rounds, allRounds) : []),
+    ];
   });
-  const bare = rounds.bare.length > 0 ? median(rounds.bare) : undefined;
-  if (bare) {
-    figures.push({
-      figure: `concurrency ${bare.concurrency} without askq (the median of ${rounds.bare.length} rounds, each right after an askq round): a bare BullMQ Worker calling LangChain's ChatOpenAI (stock fetch) with the request askq sends, in a fresh process, same fake, Redis and jobs: sustained achieved / ideal (jobs/s); whole run achieved / ideal; CPU per job: worker process (its JavaScript thread); worker loop delay p99; sustained achieved / ideal of every round`,
-      measured: `${floorTo(ratio(bare))} (${fmt(bare.sustained, 1)} / ${fmt(bare.ideal)}); ${floorTo(bare.achieved / bare.ideal)}; ${fmt((1000 * bare.cpuCores) / bare.achieved, 2)} (${fmt((1000 * bare.threadCores) / bare.achieved, 2)}) ms; ${fmt(bare.loopDelayP99Ms)} ms; ${allRounds(rounds.bare)}`,
-    });
-    const adapted = median(rounds.bareNodeHttp);
-    figures.push({
-      figure: `concurrency ${adapted.concurrency}, the same bare worker on askq's HTTP adapter (nodeHttpFetch as the openai SDK's fetch, the one piece of askq under LangChain; the median of ${rounds.bareNodeHttp.length} rounds): sustained achieved / ideal (jobs/s); whole run achieved / ideal; CPU per job: worker process (its JavaScript thread); worker loop delay p99; sustained achieved / ideal of every round`,
-      measured: `${floorTo(ratio(adapted))} (${fmt(adapted.sustained, 1)} / ${fmt(adapted.ideal)}); ${floorTo(adapted.achieved / adapted.ideal)}; ${fmt((1000 * adapted.cpuCores) / adapted.achieved, 2)} (${fmt((1000 * adapted.threadCores) / adapted.achieved, 2)}) ms; ${fmt(adapted.loopDelayP99Ms)} ms; ${allRounds(rounds.bareNodeHttp)}`,
-    });
-    const contract = median(rounds.contract);
-    figures.push({
-      figure: `concurrency ${contract.concurrency}, that bare worker on askq's adapter doing only what askq's answer contract requires, with none of askq's code (retrieval on the same instant ports, askq's two messages around the chunks it found, one pino line at info, a result of askq's shape with ${DEFAULTS.sourceTextChars}-character excerpts; no breakers, timeouts, validation, events or metrics; the median of ${rounds.contract.length} rounds): sustained achieved / ideal (jobs/s); whole run achieved / ideal; CPU per job: worker process (its JavaScript thread); worker loop delay p99; sustained achieved / ideal of every round`,
-      measured: `${floorTo(ratio(contract))} (${fmt(contract.sustained, 1)} / ${fmt(contract.ideal)}); ${floorTo(contract.achieved / contract.ideal)}; ${fmt((1000 * contract.cpuCores) / contract.achieved, 2)} (${fmt((1000 * contract.threadCores) / contract.achieved, 2)}) ms; ${fmt(contract.loopDelayP99Ms)} ms; ${allRounds(rounds.contract)}`,
-    });
-  }
   const topLevel = results.at(-1)!;
   const missed = results.filter((l) => ratio(l) < goalAt(l.concurrency));
   const notes = [
     ...[...missed, topLevel].filter((l, i, all) => all.indexOf(l) === i).map(reading),
-    ...(bare
-      ? [
-          bareReading(
-            rounds,
-            results.find((l) => l.concurrency === top)!,
-          ),
-        ]
-      : []),
+    ...results.flatMap((l) => {
+      const rounds = roundsAt.get(l.concurrency);
+      return rounds ? [bareReading(rounds, l, l.concurrency === top && profile !== undefined)] : [];
+    }),
     ...(profile ? [profileReading(profile)] : []),
     'Sockets are not the bound: the openai SDK 6.x (under @langchain/openai) calls through askq’s nodeHttpFetch (node:http), whose keep-alive agent has no per-origin socket limit, so 500 calls in flight open up to 500 keep-alive sockets and keep them; undici remains in the profile for the WHATWG Response and Headers the SDK reads.',
     'Tracing is off here (no SDK registered; the orchestration benchmark measures its cost); logs are on at info to /dev/null. The fake runs in its own process; on this 2-core machine it, Redis and the worker share the cores.',
@@ -203,7 +197,7 @@ export async function run(options: LlmScalingOptions = {}): Promise<BenchResult>
   return {
     id: 'llm-scaling',
     title: 'LLM-bound scaling',
-    compares: `one worker process at concurrency ${levels.join(', ')} against its ideal, concurrency ÷ ${latencyMs / 1000} s: the real chat path (OpenAIChat → LangChain ChatOpenAI → openai SDK → HTTP) to the fake (own process) answering in ${latencyMs} ms, embeddings and store instant in-process; jobs per level = concurrency × ${perSlot}, pre-added to a paused queue, the worker in a fresh process of its own per level (warmed up on 50 jobs of its own first). The goal is held against the sustained rate: completions between the end of the first ${WARM_TURNS} turns (concurrency × ${WARM_TURNS} jobs done) and the end of the last turn but one, the rate of a worker that keeps running; the whole run (clock from resume to last completion) is shown beside it, its start (BullMQ fetching the first jobs one Redis round trip each, sockets opened) and drain (the last turn's slowest slot) included. Shows what askq and its libraries add on top of the model’s latency as concurrency grows. At the top level, ${TOP_ROUNDS} rounds, each askq round followed by the same jobs without askq: a bare BullMQ Worker calling LangChain's ChatOpenAI with the request askq sends, on the stock fetch and then on askq's HTTP adapter, measured the same way: what the queue and the model client reach alone; then that worker on the adapter doing only what askq's answer contract requires, none of askq's code: what any worker keeping the contract reaches; the medians are compared, and askq's profile is set against the contract worker's, place by place.`,
+    compares: `one worker process at concurrency ${levels.join(', ')} against its ideal, concurrency ÷ ${latencyMs / 1000} s: the real chat path (OpenAIChat → LangChain ChatOpenAI → openai SDK → HTTP) to the fake (own process) answering in ${latencyMs} ms, embeddings and store instant in-process; jobs per level = concurrency × ${perSlot}, pre-added to a paused queue, the worker in a fresh process of its own per level (warmed up on 50 jobs of its own first). The goal is held against the sustained rate: completions between the end of the first ${WARM_TURNS} turns (concurrency × ${WARM_TURNS} jobs done) and the end of the last turn but one, the rate of a worker that keeps running; the whole run (clock from resume to last completion) is shown beside it, its start (BullMQ fetching the first jobs one Redis round trip each, sockets opened) and drain (the last turn's slowest slot) included. Shows what askq and its libraries add on top of the model’s latency as concurrency grows. At concurrency ${SIDE_BY_SIDE_FROM} and above, ${ROUNDS} rounds, each askq round followed by the same jobs without askq: a bare BullMQ Worker calling LangChain's ChatOpenAI with the request askq sends, on the stock fetch and then on askq's HTTP adapter, measured the same way: what the queue and the model client reach alone; then that worker on the adapter doing only what askq's answer contract requires, none of askq's code: what any worker keeping the contract reaches; the medians are compared; at the top level askq's profile is set against the contract worker's, place by place.`,
     goal: 'achieved / ideal ≥ 0.9 at 1, 10 and 100; ≥ 0.75 at 500',
     figures,
     notes,
@@ -219,28 +213,59 @@ export async function run(options: LlmScalingOptions = {}): Promise<BenchResult>
   };
 }
 
+/** The workers without askq at a side-by-side level, each the median of its rounds. */
+function floorFigures(rounds: Rounds, allRounds: (ls: Level[]) => string): Figure[] {
+  const bare = median(rounds.bare);
+  const adapted = median(rounds.bareNodeHttp);
+  const contract = median(rounds.contract);
+  const perJob = (l: Level) =>
+    `${fmt((1000 * l.cpuCores) / l.achieved, 2)} (${fmt((1000 * l.threadCores) / l.achieved, 2)}) ms`;
+  const measured = (l: Level, all: Level[]) =>
+    `${floorTo(ratio(l))} (${fmt(l.sustained, 1)} / ${fmt(l.ideal)}); ${floorTo(l.achieved / l.ideal)}; ${perJob(l)}; ${fmt(l.loopDelayP99Ms)} ms; ${allRounds(all)}`;
+  return [
+    {
+      figure: `concurrency ${bare.concurrency} without askq (the median of ${rounds.bare.length} rounds, each right after an askq round): a bare BullMQ Worker calling LangChain's ChatOpenAI (stock fetch) with the request askq sends, in a fresh process, same fake, Redis and jobs: sustained achieved / ideal (jobs/s); whole run achieved / ideal; CPU per job: worker process (its JavaScript thread); worker loop delay p99; sustained achieved / ideal of every round`,
+      measured: measured(bare, rounds.bare),
+    },
+    {
+      figure: `concurrency ${adapted.concurrency}, the same bare worker on askq's HTTP adapter (nodeHttpFetch as the openai SDK's fetch, the one piece of askq under LangChain; the median of ${rounds.bareNodeHttp.length} rounds): sustained achieved / ideal (jobs/s); whole run achieved / ideal; CPU per job: worker process (its JavaScript thread); worker loop delay p99; sustained achieved / ideal of every round`,
+      measured: measured(adapted, rounds.bareNodeHttp),
+    },
+    {
+      figure: `concurrency ${contract.concurrency}, that bare worker on askq's adapter doing only what askq's answer contract requires, with none of askq's code (retrieval on the same instant ports, askq's two messages around the chunks it found, one pino line at info, a result of askq's shape with ${DEFAULTS.sourceTextChars}-character excerpts; no breakers, timeouts, validation, events or metrics; the median of ${rounds.contract.length} rounds): sustained achieved / ideal (jobs/s); whole run achieved / ideal; CPU per job: worker process (its JavaScript thread); worker loop delay p99; sustained achieved / ideal of every round`,
+      measured: measured(contract, rounds.contract),
+    },
+  ];
+}
+
 /**
- * The top level's rounds against the bare worker's: whether what misses the goal is askq's
- * work per job or what the queue, the model client and this machine allow.
+ * A side-by-side level's rounds against the bare workers': whether what misses the goal is
+ * askq's work per job or what the queue, the model client and this machine allow.
+ * `compared`: the place-by-place table against the contract's worker follows (the top level).
  */
-function bareReading(rounds: TopRounds, askq: Level): string {
+function bareReading(rounds: Rounds, askq: Level, compared: boolean): string {
   const bare = median(rounds.bare);
   const adapted = median(rounds.bareNodeHttp);
   const contract = median(rounds.contract);
   const perJob = (l: Level) => (1000 * l.threadCores) / l.achieved;
   const askqRatio = ratio(askq);
   const goal = goalAt(bare.concurrency);
+  const byPlace = compared ? ': the last table below lists the places by difference' : '';
   const ahead = (of: Level[]) => rounds.askq.filter((a, i) => ratio(of[i]!) > ratio(a)).length;
   const line = (name: string, l: Level, of: Level[]) =>
     `${name} sustained ${floorTo(ratio(l))} of the ideal in its median round on ${fmt(perJob(l), 2)} ms of its JavaScript thread's CPU per job, ahead of the askq round before it in ${ahead(of)} of ${rounds.askq.length}`;
   const contractLine = `doing only the work askq's answer contract requires (retrieval, askq's messages, one log line, askq's result), with none of askq's code, it ${line('', contract, rounds.contract).trimStart()}`;
+  const ownShare =
+    askqRatio < ratio(contract)
+      ? `askq's own code is the further distance from ${floorTo(ratio(contract))} to ${floorTo(askqRatio)}: that part of the gap is askq's${byPlace}.`
+      : `askq itself sustained ${floorTo(askqRatio)}, no less than the contract's worker: in this run none of the gap is askq's own code.`;
   const verdict =
     askqRatio >= goal
       ? 'askq meets the goal.'
       : ratio(contract) >= goal
-        ? `The contract's work alone, on the same libraries and adapter, meets the goal; askq does not, so what misses it is askq's own code around that work (its attempt runner, validation, breakers, timeouts, events and their garbage: the last table below lists the places by difference), not the queue, the model client, the contract or the machine.`
+        ? `The contract's work alone, on the same libraries and adapter, meets the goal; askq does not, so what misses it is askq's own code around that work (its attempt runner, validation, breakers, timeouts, events and their garbage${byPlace}), not the queue, the model client, the contract or the machine.`
         : ratio(adapted) >= goal
-          ? `On askq's HTTP adapter the libraries alone meet the goal; the contract's work alone misses it in its median round (${floorTo(ratio(contract))}; every round: ${rounds.contract.map((l) => floorTo(ratio(l))).join(' / ')}), so with askq's own code at zero a worker keeping askq's answer contract on these libraries would still ${ratio(contract) >= goal - 0.05 ? 'be at the edge of the goal' : 'miss the goal'} on this machine at this hour. askq's own code is the further distance from ${floorTo(ratio(contract))} to ${floorTo(askqRatio)}: that part of the gap is askq's (the last table below lists the places by difference).`
+          ? `On askq's HTTP adapter the libraries alone meet the goal; the contract's work alone misses it in its median round (${floorTo(ratio(contract))}; every round: ${rounds.contract.map((l) => floorTo(ratio(l))).join(' / ')}), so with askq's own code at zero a worker keeping askq's answer contract on these libraries would still ${ratio(contract) >= goal - 0.05 ? 'be at the edge of the goal' : 'miss the goal'} on this machine at this hour. ${ownShare}`
           : ratio(bare) >= goal
             ? `The libraries alone meet the goal on the stock fetch; askq does not, so what misses it is askq's own work per job.`
             : `The libraries alone miss the goal too, on the stock fetch and on askq's adapter: on this machine at this hour a worker built on them does not reach it, with askq's work per job or without it.`;
