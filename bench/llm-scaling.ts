@@ -9,12 +9,13 @@
  * Each level's worker runs in a fresh process of its own (bench/lib/llm-level.ts), as
  * `askq worker` does: one level's heap, JIT state and sockets do not carry into the next, and
  * askq and the bare worker start alike. Each level from {@link SIDE_BY_SIDE_FROM} up (and the
- * top level) runs {@link ROUNDS} times, each askq round followed by the same jobs through a bare BullMQ Worker calling LangChain's
- * ChatOpenAI with the request askq sends (no askq worker), on the stock fetch and on askq's
- * HTTP adapter, and then on that adapter doing only the work askq's answer contract requires
- * (retrieval on the same instant ports, one log line, askq's result; none of askq's code), so
- * the result says whether the gap at that level is askq's code, the contract's work or what the
- * libraries reach alone; the medians are held against the goal, every round is shown.
+ * top level) runs {@link ROUNDS} times, each askq round followed by the same jobs through a
+ * bare BullMQ Worker calling LangChain's ChatOpenAI with the request askq sends (no askq
+ * worker), on the stock fetch and on askq's HTTP adapter, and then on that adapter doing only
+ * the work askq's answer contract requires (retrieval on the same instant ports, one log line,
+ * askq's result; none of askq's code), so the result says whether the gap at that level is
+ * askq's code, the contract's work or what the libraries reach alone; the medians are held
+ * against the goal, every round is shown.
  *
  * Then the top level runs once more under V8's sampling profiler (in its worker process,
  * around the measured window only) and the result says where the worker's CPU per job goes,
@@ -50,10 +51,11 @@ const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const ROUNDS = 3;
 
 /**
- * From this concurrency up, a level runs side by side with the workers without askq: below it
- * a slot waits on the model alone and askq meets the goal with room to spare, at and above it
- * this 2-core machine's load decides whether the libraries alone reach the goal, and a single
- * askq round is not enough to tell askq's share from the machine's.
+ * From this concurrency up, a level runs side by side with the workers without askq. Below
+ * it the worker uses at most a fifth of a core and a slot's turn is the model's; from it up
+ * the worker, the fake and Redis share this 2-core machine's cores, its load decides whether
+ * even the libraries alone reach the goal, and one askq round cannot tell askq's share of a
+ * miss from the machine's.
  */
 const SIDE_BY_SIDE_FROM = 100;
 
